@@ -1,0 +1,337 @@
+"""Load and validate ``settings.toml`` into frozen pydantic models.
+
+Every problem is reported as ``FILE: KEY: message (line N)`` and raised as one ``ConfigError`` that lists them
+all. String values may use ``${NAME}`` to take an environment variable (``$${`` writes a literal ``${``).
+Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a number of seconds). Relative paths,
+including a relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides
+``[database] url``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from monitor.errors import ConfigError, QueryError
+from monitor.matching import parse
+
+DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
+FORMATS = ("slack", "discord", "generic")
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: object) -> timedelta:
+    """Return the timedelta written as ``"30s"``, ``"15m"``, ``"1h30m"``, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as "30s", "15m" or "1h"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = list(_DURATION_PART.finditer(text))
+        if not text or not parts or "".join(p.group(0) for p in parts) != text:
+            raise ValueError(f'invalid duration {value!r}: write it like "30s", "15m", "1h30m" or "2d"')
+        seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2).lower()] for p in parts)
+    else:
+        raise ValueError('expected a duration such as "30s", "15m" or "1h"')
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be positive")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///monitor.db"
+
+
+class SchedulerSettings(_Section):
+    poll_interval: Duration = timedelta(minutes=15)
+    delivery_interval: Duration = timedelta(seconds=10)
+
+
+class SeedsSettings(_Section):
+    path: Path = Path("seeds")
+    interval: Duration = timedelta(minutes=1)
+    enabled: bool = True
+
+
+class HttpSettings(_Section):
+    timeout: Duration = timedelta(seconds=20)
+    max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
+
+
+class DeliverySettings(_Section):
+    timeout: Duration = timedelta(seconds=15)
+    retry_delays: list[Duration] = Field(
+        default_factory=lambda: [parse_duration(d) for d in ("5s", "30s", "2m", "10m", "30m", "1h", "2h")],
+        min_length=1,
+    )
+    give_up_after: Duration = timedelta(hours=24)
+    batch_size: int = Field(default=100, gt=0)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class FeedSettings(_Section):
+    name: str
+    url: str
+    interval: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _check_name(value)
+
+
+class WebhookSettings(_Section):
+    url: SecretStr
+    format: Literal["slack", "discord", "generic"]
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr) -> SecretStr:
+        if not re.match(r"^https?://[^/\s]+", value.get_secret_value()):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class RuleSettings(_Section):
+    name: str
+    query: str
+    webhooks: list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _check_name(value)
+
+
+def _check_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class Settings(_Section):
+    path: Path = Path("settings.toml")
+    database: DatabaseSettings = DatabaseSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    seeds: SeedsSettings = SeedsSettings()
+    http: HttpSettings = HttpSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    logging: LoggingSettings = LoggingSettings()
+    feeds: list[FeedSettings] = []
+    webhooks: dict[str, WebhookSettings] = {}
+    rules: list[RuleSettings] = []
+
+    def feed_interval(self, feed: FeedSettings) -> timedelta:
+        """Return how often a feed is polled: its own interval, else the scheduler's default."""
+        return feed.interval or self.scheduler.poll_interval
+
+    def rule_webhooks(self, rule: RuleSettings) -> list[str]:
+        """Return the names of the webhooks a rule's alerts go to (every webhook when it names none)."""
+        return list(self.webhooks) if rule.webhooks is None else list(rule.webhooks)
+
+
+def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
+    """Return the validated settings read from ``path``; raise ConfigError listing every problem."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: settings file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc}") from None
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+    problems: list[str] = []
+    data = _interpolate(raw, environ, (), lambda loc, msg: problems.append(_problem(path, source, loc, msg)))
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
+    if not isinstance(data, dict):  # pragma: no cover - tomllib always returns a table
+        raise ConfigError(f"{path}: the file must be a TOML table")
+    if environ.get(DATABASE_URL_ENV):
+        data.setdefault("database", {})
+        data["database"]["url"] = environ[DATABASE_URL_ENV]
+    elif "database" in data and isinstance(data["database"], dict) and "url" in data["database"]:
+        data["database"]["url"] = _relative_sqlite(str(data["database"]["url"]), path.parent)
+    else:
+        data["database"] = {**data.get("database", {}), "url": _relative_sqlite(DatabaseSettings().url, path.parent)}
+    if "path" in data:
+        problems.append(_problem(path, source, ("path",), "Extra inputs are not permitted"))
+    data["path"] = path.resolve()
+
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(_problem(path, source, tuple(error["loc"]), _message(error)))
+        raise ConfigError("\n".join(problems), problems) from None
+    problems.extend(_check_references(settings, path, source))
+    if problems:
+        raise ConfigError("\n".join(problems), problems)
+    return settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path.parent)})
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _resolve_seeds(seeds: SeedsSettings, base: Path) -> SeedsSettings:
+    path = seeds.path if seeds.path.is_absolute() else (base / seeds.path)
+    return seeds.model_copy(update={"path": path.resolve()})
+
+
+def _relative_sqlite(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    file, _, query = url[len(prefix) :].partition("?")
+    if not file or file == ":memory:" or Path(file).is_absolute():
+        return url
+    resolved = (base / file).resolve()
+    return f"{prefix}{resolved}" + (f"?{query}" if query else "")
+
+
+def _check_references(settings: Settings, path: Path, source: str) -> list[str]:
+    problems: list[str] = []
+    for kind, names in (("feeds", [f.name for f in settings.feeds]), ("rules", [r.name for r in settings.rules])):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                problems.append(_problem(path, source, (kind, index, "name"), f"duplicate name {name!r}"))
+            seen.add(name)
+    for index, rule in enumerate(settings.rules):
+        for name in rule.webhooks or []:
+            if name not in settings.webhooks:
+                known = ", ".join(sorted(settings.webhooks)) or "none is configured"
+                message = f"rule {rule.name!r} names unknown webhook {name!r} (known: {known})"
+                problems.append(_problem(path, source, ("rules", index, "webhooks"), message))
+        try:
+            parse(rule.query)
+        except QueryError as exc:
+            message = f"rule {rule.name!r}: invalid query: {exc.reason} at position {exc.position}\n    {exc.pointer()}"
+            problems.append(_problem(path, source, ("rules", index, "query"), message.replace("\n", "\n    ", 1)))
+    return problems
+
+
+def _problem(path: Path, source: str, loc: Sequence[str | int], message: str) -> str:
+    key = _key_name(loc)
+    line = locate_key(source, loc)
+    where = f" (line {line})" if line else ""
+    return f"{path}: {key}: {message}{where}"
+
+
+def _key_name(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + (part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"')
+    return out or "(top level)"
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], loc: tuple[str | int, ...], report: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, environ, (*loc, k), report) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, environ, (*loc, i), report) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name not in environ:
+            report(loc, f"environment variable {name} is not set")
+            return ""
+        return environ[name]
+
+    return _ENV_REF.sub(substitute, value)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_key(text: str) -> list[str]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
+
+
+def locate_key(source: str, loc: Sequence[str | int]) -> int | None:
+    """Return the 1-based line that defines the key at ``loc`` (or its closest parent), if it can be found."""
+    want = tuple(loc)
+    best: tuple[int, int] | None = None  # (matched length, line)
+    table: tuple[str | int, ...] = ()
+    counts: dict[tuple[str | int, ...], int] = {}
+    in_multiline: str | None = None
+    for number, line in enumerate(source.splitlines(), start=1):
+        if in_multiline:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _HEADER.match(line)
+        if header and not _KEY.match(line):
+            parts: tuple[str | int, ...] = tuple(_split_key(header.group(2)))
+            if header.group(1) == "[[":
+                counts[parts] = counts.get(parts, -1) + 1
+                parts = (*parts, counts[parts])
+            table = parts
+            path: tuple[str | int, ...] = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            path = (*table, *_split_key(key.group(1)))
+            for quote in ('"""', "'''"):
+                if line.count(quote) % 2 == 1:
+                    in_multiline = quote
+        matched = _common_prefix(path, want)
+        if matched == len(path) and (best is None or matched > best[0]):
+            best = (matched, number)
+    return best[1] if best else None
+
+
+def _common_prefix(a: Sequence[str | int], b: Sequence[str | int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -1,0 +1,267 @@
+"""Match an article against every watch rule and explain each hit with its terms and a marked snippet.
+
+An article is tokenized once into a ``Document``: per field, the folded words, their character spans and a
+positional index (word -> positions). Each rule is a tree from ``query.parse`` evaluated against that
+document. A phrase lies within one field, never across title and text; ``NEAR`` pairs lie in one field too.
+
+A ``Hit`` lists the positive terms that made the rule match as the article spells them (a NOT never adds
+any), says which field holds the first of them (the title when both do) and carries a snippet of about 200
+characters of that field around it, cut at words, with ``…`` where it is cut and each match in ``**``. A rule
+that matches only through NOT gets no terms and the start of the text (or of the title) as its snippet.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from monitor.errors import QueryError
+from monitor.matching.query import FIELDS, And, Near, Node, Not, Term, parse
+from monitor.matching.text import scan
+
+SNIPPET_WIDTH = 200
+ELLIPSIS = "…"
+MARK = "**"
+
+# (field name, index of the first word, index after the last word)
+Occurrence = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Field:
+    """The folded words of one article field, their spans in ``source`` and where each word occurs."""
+
+    name: str
+    source: str
+    words: list[str]
+    starts: list[int]
+    ends: list[int]
+    positions: dict[str, list[int]]
+
+    @classmethod
+    def build(cls, name: str, source: str) -> Field:
+        """Return the indexed field ``name`` holding ``source``."""
+        words, starts, ends = scan(source)
+        positions: dict[str, list[int]] = {}
+        for index, word in enumerate(words):
+            positions.setdefault(word, []).append(index)
+        return cls(name, source, words, starts, ends, positions)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Document:
+    """One article as the matcher sees it: an indexed title and an indexed text."""
+
+    title: Field
+    text: Field
+
+    @classmethod
+    def build(cls, title: str = "", text: str = "") -> Document:
+        """Return the document of an article, tokenized and folded once."""
+        return cls(Field.build("title", title), Field.build("text", text))
+
+    def fields(self, scope: str | None) -> tuple[Field, ...]:
+        """Return the fields a term scoped to ``scope`` (``None`` for both) looks at."""
+        if scope is None:
+            return (self.title, self.text)
+        return (self.title,) if scope == "title" else (self.text,)
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        return self.title if name == "title" else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule matching one article: the terms as written in the article, and where."""
+
+    rule: str
+    matched: tuple[str, ...]
+    field: str
+    snippet: str
+
+
+class Matcher:
+    """Compile watch rules once, then match articles against all of them."""
+
+    def __init__(self, rules: Mapping[str, str | Node]) -> None:
+        self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
+
+    @property
+    def rules(self) -> Mapping[str, Node]:
+        """Return the compiled tree of every rule, by name, in rule order."""
+        return MappingProxyType(self._rules)
+
+    def match(self, title: str = "", text: str = "") -> list[Hit]:
+        """Return the hits of an article, in rule order."""
+        return self.match_document(Document.build(title, text))
+
+    def match_document(self, document: Document) -> list[Hit]:
+        """Return the hits of an already built document, in rule order."""
+        hits = []
+        for name, node in self._rules.items():
+            found = evaluate(node, document)
+            if found is not None:
+                hits.append(_hit(name, found, document))
+        return hits
+
+
+def _compile(name: str, rule: str | Node) -> Node:
+    """Return the tree of one rule; a parse error names the rule."""
+    if not isinstance(rule, str):
+        return rule
+    try:
+        return parse(rule)
+    except QueryError as err:
+        error = QueryError(f"rule '{name}': {err.reason}", err.position, err.query)
+        error.args = (f"rule '{name}': {err.reason} at position {err.position}",)
+        raise error from err
+
+
+def evaluate(node: Node, document: Document) -> list[Occurrence] | None:
+    """Return the occurrences of positive terms that make ``node`` match, or ``None`` if it does not."""
+    if isinstance(node, Term):
+        return _term_occurrences(node, document) or None
+    if isinstance(node, Near):
+        return _near_occurrences(node, document) or None
+    if isinstance(node, Not):
+        return None if evaluate(node.child, document) is not None else []
+    found: list[Occurrence] = []
+    if isinstance(node, And):
+        for child in node.children:
+            part = evaluate(child, document)
+            if part is None:
+                return None
+            found.extend(part)
+        return found
+    matched = False
+    for child in node.children:
+        part = evaluate(child, document)
+        if part is not None:
+            matched = True
+            found.extend(part)
+    return found if matched else None
+
+
+def starts_of(term: Term, field: Field) -> list[int]:
+    """Return the sorted word positions at which ``term`` begins in ``field``."""
+    words, last = term.words, term.words[-1]
+    if len(words) == 1:
+        if not term.prefix:
+            return field.positions.get(last, [])
+        return sorted(p for word, ps in field.positions.items() if word.startswith(last) for p in ps)
+    first = field.positions.get(words[0])
+    if first is None:
+        return []
+    size, tokens = len(words), field.words
+    found = []
+    for p in first:
+        if p + size > len(tokens):
+            break
+        if any(tokens[p + i] != words[i] for i in range(1, size - 1)):
+            continue
+        end = tokens[p + size - 1]
+        if end.startswith(last) if term.prefix else end == last:
+            found.append(p)
+    return found
+
+
+def _term_occurrences(term: Term, document: Document) -> list[Occurrence]:
+    size = len(term.words)
+    return [(field.name, p, p + size) for field in document.fields(term.field) for p in starts_of(term, field)]
+
+
+def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
+    left_size, right_size, gap = len(near.left.words), len(near.right.words), near.distance
+    found: list[Occurrence] = []
+    for field in document.fields(near.left.field):
+        lefts = starts_of(near.left, field)
+        rights = starts_of(near.right, field) if lefts else []
+        for left in lefts:
+            end = left + left_size
+            low = bisect_left(rights, left - gap - right_size)
+            high = bisect_right(rights, end + gap)
+            for right in rights[low:high]:
+                if right + right_size <= left or right >= end:
+                    found.append((field.name, left, end))
+                    found.append((field.name, right, right + right_size))
+    return found
+
+
+def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
+    """Return the hit of ``rule`` from the occurrences of its positive terms."""
+    if not occurrences:
+        field = document.text if document.text.source.strip() else document.title
+        return Hit(rule, (), field.name, snippet(field, []))
+    spans: dict[str, set[tuple[int, int]]] = {"title": set(), "text": set()}
+    for name, first, after in occurrences:
+        field = document.field(name)
+        spans[name].add((field.starts[first], field.ends[after - 1]))
+    matched = dict.fromkeys(
+        " ".join(document.field(name).source[start:end].split())
+        for name in FIELDS
+        for start, end in sorted(spans[name])
+    )
+    field = document.title if spans["title"] else document.text
+    return Hit(rule, tuple(matched), field.name, snippet(field, sorted(spans[field.name])))
+
+
+def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:
+    """Return about ``width`` characters of ``field`` around the first mark, each mark wrapped in ``**``."""
+    source, starts, ends = field.source, field.starts, field.ends
+    low, high = _window(marks[0] if marks else (0, 0), len(source), width)
+    first, after = bisect_left(starts, low), bisect_right(ends, high)
+    low = starts[first] if first > 0 else 0
+    if after > first:
+        high = ends[after - 1] if after < len(ends) else len(source)
+    low, high = _widen(source, low, high)
+    pieces, cursor = [], low
+    for start, end in _merge([m for m in marks if low <= m[0] and m[1] <= high]):
+        pieces += [source[cursor:start], MARK, source[start:end], MARK]
+        cursor = end
+    pieces.append(source[cursor:high])
+    body = " ".join("".join(pieces).split())
+    return (ELLIPSIS if first > 0 else "") + body + (ELLIPSIS if after < len(ends) else "")
+
+
+def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:
+    """Return a span of about ``width`` characters of a text of ``size`` that centres ``mark``."""
+    start, end = mark
+    if end - start >= width:
+        return start, end
+    low = max(0, start - (width - (end - start)) // 2)
+    high = min(size, low + width)
+    return max(0, high - width), high
+
+
+def _widen(source: str, low: int, high: int) -> tuple[int, int]:
+    """Return the span grown over up to 3 punctuation characters that open or close it, such as quotes."""
+    before = low
+    while before > 0 and low - before < 3 and _is_punctuation(source[before - 1]):
+        before -= 1
+    if before == 0 or source[before - 1].isspace():
+        low = before
+    after = high
+    while after < len(source) and after - high < 3 and _is_punctuation(source[after]):
+        after += 1
+    if after == len(source) or source[after].isspace():
+        high = after
+    return low, high
+
+
+def _is_punctuation(c: str) -> bool:
+    return not (c.isspace() or c.isalnum() or unicodedata.category(c).startswith("M"))
+
+
+def _merge(marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Return the marks sorted, with overlapping or touching ones merged into one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(marks):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,0 +1,116 @@
+"""SQLModel tables: feeds and seed files (sources), articles, alerts, deliveries (the outbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store datetimes as naive UTC and hand them back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Feed(SQLModel, table=True):
+    """A configured feed and what its last fetches left behind."""
+
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    url: str = Field(sa_type=Text)
+    etag: str | None = Field(default=None, sa_type=Text)
+    last_modified: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="new", max_length=20)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_status_code: int | None = None
+    last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consecutive_failures: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SeedFile(SQLModel, table=True):
+    """A file under ``seeds/`` and the digest of its last ingested content."""
+
+    __tablename__ = "seed_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(unique=True, max_length=500)
+    digest: str = Field(max_length=64)
+    ingested_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Article(SQLModel, table=True):
+    """One article, unique by its content key whichever source brought it."""
+
+    __tablename__ = "articles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_key: str = Field(unique=True, max_length=600)
+    source: str = Field(max_length=500, index=True)
+    title: str = Field(sa_type=Text)
+    url: str | None = Field(default=None, sa_type=Text)
+    text: str = Field(default="", sa_type=Text)
+    author: str | None = Field(default=None, sa_type=Text)
+    language: str | None = Field(default=None, max_length=20)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class Alert(SQLModel, table=True):
+    """A rule matching an article; unique per (rule, article)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("rule", "article_id", name="uq_alerts_rule_article"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(max_length=200)
+    query: str = Field(sa_type=Text)
+    article_id: int = Field(foreign_key="articles.id", index=True)
+    matched: list[str] = Field(default_factory=list, sa_type=JSON)
+    field: str = Field(default="text", max_length=20)
+    snippet: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox row of one alert for one webhook: status, attempts, next attempt, last error (redacted)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "webhook", name="uq_deliveries_alert_webhook"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(unique=True, max_length=64)
+    alert_id: int = Field(foreign_key="alerts.id")
+    webhook: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_status_code: int | None = None
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,120 @@
+"""Discord webhook payload: a short ``content`` line and one rich embed.
+
+The embed carries the title (linked when the article URL is a usable http(s) URL), the snippet as the
+description, ``rule · source`` in the footer, the publication time as ``timestamp`` and the matched terms in a
+field. Discord counts characters as code points, and the title, description, footer and field texts of all
+embeds together must stay within ``EMBED_TOTAL_LIMIT``; the description gets whatever the others leave.
+
+Escaping: article text in content, title, description and fields is Markdown, so ``\\``, ``*``, ``_``,
+``~``, backtick, ``|``, ``[``, ``]`` and ``<`` (mentions, custom emoji, timestamps) get a backslash, as do
+``>``, ``#``, ``-``, ``+`` and ``1.`` at the start of a line (quotes, headings, lists). The footer is not
+Markdown and is only cleaned. The snippet's ``**word**`` marks stay bold.
+
+Mentions: ``allowed_mentions: {"parse": []}`` is what stops Discord pinging anyone. ``@everyone`` and
+``@here`` are also split with U+200B (after ``clean``, which would remove it) so that a message copied or
+quoted elsewhere does not ping either.
+
+The sender posts with ``DISCORD_QUERY`` (``?wait=true``) so that Discord answers with the created message or
+an error instead of an empty 204 that hides failures.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from monitor.notify.message import AlertMessage
+from monitor.notify.text import break_mentions, clean, fit, iso, one_line, split_marked, web_url
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FOOTER_LIMIT = 2048
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+EMBED_TOTAL_LIMIT = 6000
+
+DISCORD_QUERY: dict[str, str] = {"wait": "true"}
+
+# Layout budget (not a platform limit): keep the rule short in the content line.
+_RULE_CHARS = 200
+
+_MARKDOWN = re.compile(r"[\\*_~`|\[\]<]")
+_LINE_START = re.compile(r"^([^\S\n]*)(?:([>#+-])|(\d+)\.(?=\s))", re.MULTILINE)
+_MATCHED = "Matched"
+_UNTITLED = "(untitled)"
+
+
+def render(alert: AlertMessage) -> dict[str, Any]:
+    """Return the Discord webhook payload (content, one embed, no allowed mentions) for alert."""
+    article = alert.article
+    rule, source = one_line(alert.rule), one_line(article.source)
+    title = fit(one_line(article.title) or _UNTITLED, TITLE_LIMIT, _markdown)
+    footer = fit(" · ".join(part for part in (rule, source) if part), FOOTER_LIMIT, break_mentions)
+    fields = _fields(alert.matched)
+    used = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
+    budget = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used)
+    description = fit(clean(alert.snippet), budget, _snippet)
+
+    embed: dict[str, Any] = {"title": title}
+    url = web_url(article.url)
+    if url:
+        embed["url"] = url
+    if description:
+        embed["description"] = description
+    if footer:
+        embed["footer"] = {"text": footer}
+    published = iso(article.published)
+    if published:
+        embed["timestamp"] = published
+    embed["fields"] = fields
+
+    content = f"**{fit(rule, _RULE_CHARS, _markdown)}** · {title}" if rule else title
+    return {
+        "content": fit(content, CONTENT_LIMIT, str),
+        "embeds": [embed],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def _fields(matched: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Return the embed fields: one listing the matched terms, or none when there are none."""
+    terms = ", ".join(term for term in (one_line(t) for t in matched) if term)
+    if not terms:
+        return []
+    return [{"name": _MATCHED, "value": fit(terms, FIELD_VALUE_LIMIT, _markdown), "inline": False}]
+
+
+def _inline(s: str) -> str:
+    """Return s with Discord's inline Markdown marks backslash-escaped and mentions broken."""
+    return break_mentions(_MARKDOWN.sub(r"\\\g<0>", s))
+
+
+def _line_starts(s: str) -> str:
+    """Return s with quote, heading and list marks at the start of a line backslash-escaped."""
+    return _LINE_START.sub(_escape_line_start, s)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    """Return the matched line start with its mark escaped (``\\>``, ``\\#``, ``1\\.``)."""
+    indent, mark, number = match.groups()
+    return f"{indent}\\{mark}" if mark else f"{indent}{number}\\."
+
+
+def _markdown(s: str) -> str:
+    """Return s with Discord Markdown and mentions neutralised."""
+    return _line_starts(_inline(s))
+
+
+def _snippet(snippet: str) -> str:
+    """Return the snippet as Discord Markdown, matched words in bold."""
+    out: list[str] = []
+    for text, matched in split_marked(snippet):
+        escaped = _inline(text)
+        core = escaped.strip()
+        if matched and core:
+            lead, trail = escaped[: len(escaped) - len(escaped.lstrip())], escaped[len(escaped.rstrip()) :]
+            out.append(f"{lead}**{core}**{trail}")
+        else:
+            out.append(escaped)
+    return _line_starts("".join(out))

@@ -1,0 +1,181 @@
+"""Text helpers shared by the renderers: clean feed text, cut it safely, format times and links.
+
+``clean`` is the one gate every piece of feed text goes through before a renderer escapes it for a platform:
+
+- line breaks are normalised to ``\\n`` (``\\r\\n``, ``\\r``, U+2028, U+2029);
+- control characters other than newline and tab are dropped;
+- bidirectional embeddings, overrides, isolates and marks (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F,
+  U+061C) are dropped, so a headline cannot reorder the text around it;
+- zero-width characters (U+200B-U+200D, U+2060, U+FEFF) are dropped, except a single joiner (U+200C or
+  U+200D) between two visible characters: that is how emoji families, Persian words and Indic conjuncts are
+  spelled, and removing it changes what the text says;
+- trailing whitespace is removed from each line, runs of blank lines become one, and the ends are trimmed.
+
+``truncate`` and ``truncate_bytes`` never split a grapheme cluster (a letter and its accents, an emoji with
+its skin tone, a ZWJ family), and the ellipsis they add counts toward the limit. ``fit`` cuts source text so
+that its *rendered* form (escaped, marked up) fits a platform limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit, urlunsplit
+
+# regex ships without type stubs; only its grapheme matcher (\X) is used here.
+import regex  # type: ignore[import-untyped, unused-ignore]
+
+ELLIPSIS = "…"
+URL_LIMIT = 2048
+
+_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029]")
+_CONTROLS_AND_BIDI = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]+")
+_JOINERS = ("\u200c", "\u200d")
+_TRAILING_SPACE = re.compile(r"[^\S\n]+$", re.MULTILINE)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_GRAPHEME = regex.compile(r"\X")
+_MARKED = re.compile(r"\*\*(.+?)\*\*")
+_WHITESPACE = re.compile(r"\s+")
+_MENTIONS = re.compile(r"@(everyone|here|channel)", re.IGNORECASE)
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
+
+
+def clean(s: str) -> str:
+    """Return s without control, bidirectional and stray zero-width characters, blank-line runs collapsed."""
+    s = _NEWLINES.sub("\n", s)
+    s = _CONTROLS_AND_BIDI.sub("", s)
+    s = _ZERO_WIDTH.sub(_keep_joiner, s)
+    s = _TRAILING_SPACE.sub("", s)
+    s = _BLANK_RUNS.sub("\n\n", s)
+    return s.strip()
+
+
+def _keep_joiner(match: re.Match[str]) -> str:
+    """Return the matched zero-width run if it is one joiner between visible characters, else nothing."""
+    s, start, end = match.string, match.start(), match.end()
+    lone_joiner = match.group() in _JOINERS and start > 0 and end < len(s)
+    if lone_joiner and not s[start - 1].isspace() and not s[end].isspace():
+        return match.group()
+    return ""
+
+
+def one_line(s: str) -> str:
+    """Return clean(s) with every run of whitespace, line breaks included, as a single space."""
+    return _WHITESPACE.sub(" ", clean(s))
+
+
+def truncate(s: str, limit: int) -> str:
+    """Return s cut on a grapheme boundary to at most limit characters, ending in an ellipsis when cut."""
+    return _cut(s, limit, len)
+
+
+def truncate_bytes(s: str, limit: int) -> str:
+    """Return s cut on a grapheme boundary to at most limit UTF-8 bytes, ending in an ellipsis when cut."""
+    return _cut(s, limit, _utf8_len)
+
+
+def _utf8_len(s: str) -> int:
+    """Return the length of s in UTF-8 bytes."""
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+def _cut(s: str, limit: int, size: Callable[[str], int]) -> str:
+    """Return the longest grapheme prefix of s that fits limit with an ellipsis, measured by size."""
+    if size(s) <= limit:
+        return s
+    budget = limit - size(ELLIPSIS)
+    if budget < 0:
+        return ""
+    used = end = 0
+    for match in _GRAPHEME.finditer(s):
+        width = size(match.group())
+        if used + width > budget:
+            break
+        used += width
+        end = match.end()
+    # Trimming only shortens the prefix, so the result still fits.
+    return s[:end].rstrip().rstrip("".join(_JOINERS)) + ELLIPSIS
+
+
+def fit(s: str, limit: int, render: Callable[[str], str]) -> str:
+    """Return render(truncate(s, n)) for the largest n found whose output is at most limit characters."""
+    out = render(s)
+    if len(out) <= limit:
+        return out
+    best = render("")
+    if len(best) > limit:
+        return ""
+    # Escaping only grows text and bold marks shrink it by at most 2/5, so 4 * limit bounds the search.
+    low, high = 0, min(len(s), 4 * limit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = render(truncate(s, middle))
+        if len(candidate) <= limit:
+            low, best = middle, candidate
+        else:
+            high = middle - 1
+    return best
+
+
+def split_marked(snippet: str) -> list[tuple[str, bool]]:
+    """Return the snippet as (text, is_matched) pieces, reading ``**word**`` as a matched word."""
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in _MARKED.finditer(snippet):
+        if match.start() > position:
+            pieces.append((snippet[position : match.start()], False))
+        pieces.append((match.group(1), True))
+        position = match.end()
+    if position < len(snippet):
+        pieces.append((snippet[position:], False))
+    return pieces
+
+
+def break_mentions(s: str) -> str:
+    """Return s with @everyone, @here and @channel split by a zero-width space so no client pings anyone."""
+    # Call after clean, which removes U+200B. The real guards are Discord's allowed_mentions and Slack's
+    # verbatim flag; this keeps the text harmless when it is copied or quoted elsewhere.
+    return _MENTIONS.sub("@\u200b\\1", s)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Return dt as an ISO 8601 UTC string ending in ``Z`` (whole seconds), or None."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        # Naive times in monitor are UTC (SQLite keeps no offset).
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def web_url(url: str | None, limit: int = URL_LIMIT) -> str | None:
+    """Return url as a percent-encoded ASCII http(s) URL, or None if it is not one or longer than limit."""
+    if not url:
+        return None
+    url = clean(url)
+    if not url or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError:
+        return None
+    # Credentials in a link are how "https://bank.example@evil.example" phishing is spelled: refuse them.
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.fullmatch(host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    path, query, fragment = (quote(p, safe=_URL_SAFE) for p in (parts.path, parts.query, parts.fragment))
+    result = urlunsplit((parts.scheme.lower(), netloc, path, query, fragment))
+    return result if len(result) <= limit else None

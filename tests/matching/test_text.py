@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.matching.text import Token, fold, scan, tokenize
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("sécurité", "securite"),
+        ("SÉCURITÉ", "securite"),
+        ("Ça où naïve Zürich", "ca ou naive zurich"),
+        ("Straße", "STRASSE"),
+        ("İstanbul", "istanbul"),
+        ("ISTANBUL", "istanbul"),
+        ("Київ", "КИЇВ"),
+        ("Київ", "киів"),
+        ("Αθήνα", "αθηνα"),
+        ("ΑΘΉΝΑ", "αθηνα"),
+        ("Ὀδυσσεύς", "οδυσσευς"),
+        ("ＮＡＴＯ", "nato"),
+        ("ﬁnal", "final"),
+        ("كَتَبَ", "كتب"),
+        ("كتـــب", "كتب"),
+        ("שָׁלוֹם", "שלום"),
+        ("e\u0301te\u0301", "été"),
+        ("Ærø", "ærø"),
+    ],
+)
+def test_fold_makes_case_and_accents_irrelevant(left: str, right: str) -> None:
+    assert fold(left) == fold(right)
+
+
+@pytest.mark.parametrize(
+    ("word", "folded"),
+    [
+        ("NATO", "nato"),
+        ("sécurité", "securite"),
+        ("Straße", "strasse"),
+        ("İstanbul", "istanbul"),
+        ("КИЇВ", "киів"),
+        ("Αθήνα", "αθηνα"),
+        ("ＮＡＴＯ", "nato"),
+        ("नमस्ते", "नमस्ते"),
+        ("ภาษาไทย", "ภาษาไทย"),
+        ("北约", "北约"),
+        ("ガ", "ガ"),
+    ],
+)
+def test_fold_result(word: str, folded: str) -> None:
+    assert fold(word) == folded
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("l'Otan", ["l", "otan"]),
+        ("l’Otan", ["l", "otan"]),
+        ("lʼOtan", ["l", "otan"]),
+        ("NATO-summit", ["nato", "summit"]),
+        ("snake_case", ["snake", "case"]),
+        ("<b>sommet</b>, à Madrid!", ["b", "sommet", "b", "a", "madrid"]),
+        ("**Ukraine réclame**", ["ukraine", "reclame"]),
+        ("http://example.org/a?b=1", ["http", "example", "org", "a", "b", "1"]),
+        ("北约峰会", ["北", "约", "峰", "会"]),
+        ("コーヒーを飲む", ["コ", "ー", "ヒ", "ー", "を", "飲", "む"]),
+        ("NATO北约summit", ["nato", "北", "约", "summit"]),
+        ("नमस्ते दुनिया", ["नमस्ते", "दुनिया"]),
+        ("ภาษาไทย ง่าย", ["ภาษาไทย", "ง่าย"]),
+        ("Донбас, Донбасс", ["донбас", "донбасс"]),
+        ("secu\u00adrity", ["security"]),
+        ("10 000 hommes", ["10", "000", "hommes"]),
+        ("½", ["1", "2"]),
+        ("", []),
+        ("  ... !!! ", []),
+    ],
+)
+def test_tokenize_words(text: str, words: list[str]) -> None:
+    assert [token.text for token in tokenize(text)] == words
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("l'Otan", [Token("l", 0, 1, 0), Token("otan", 2, 6, 1)]),
+        ("  Été-2022", [Token("ete", 2, 5, 0), Token("2022", 6, 10, 1)]),
+        ("北约", [Token("北", 0, 1, 0), Token("约", 1, 2, 1)]),
+        ("a ½ b", [Token("a", 0, 1, 0), Token("1", 2, 3, 1), Token("2", 2, 3, 2), Token("b", 4, 5, 3)]),
+        ("ＮＡＴＯ!", [Token("nato", 0, 4, 0)]),
+    ],
+)
+def test_tokenize_offsets_point_into_the_original(text: str, tokens: list[Token]) -> None:
+    assert tokenize(text) == tokens
+
+
+def test_original_spelling_can_be_sliced_out() -> None:
+    text = "le sommet de l'Otan prévu à Madrid"
+    assert [text[t.start : t.end] for t in tokenize(text)] == [
+        "le", "sommet", "de", "l", "Otan", "prévu", "à", "Madrid",
+    ]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_tokenize_is_consistent_on_any_text(text: str) -> None:
+    tokens = tokenize(text)
+    assert [t.index for t in tokens] == list(range(len(tokens)))
+    assert [t.text for t in tokens] == scan(text)[0]
+    for token in tokens:
+        assert 0 <= token.start < token.end <= len(text)
+        assert token.text
+        assert token.text in fold(text[token.start : token.end].replace("\u00ad", ""))

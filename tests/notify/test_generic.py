@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from monitor.notify import AlertMessage, generic
+
+from .alerts import CONTROLS, HOSTILE, MENTIONS, NORMAL, RTL_OVERRIDE, ZERO_WIDTH_RUN, strings
+
+NORMAL_PAYLOAD = {
+    "type": "monitor.alert",
+    "id": 42,
+    "rule": {"name": "Otan", "query": '"sommet de l\'Otan" OR Madrid'},
+    "article": {
+        "title": "Le sommet de l'Otan à Madrid",
+        "url": "https://www.lemonde.fr/international/article/2022/06/15/otan-madrid_6130000_3210.html",
+        "source": "Le Monde",
+        "published": "2022-06-15T10:00:00Z",
+        "language": "fr",
+    },
+    "snippet": "… avant le **sommet de l'Otan** prévu …",
+    "matched": ["sommet de l'Otan"],
+    "created_at": "2022-06-15T10:05:30Z",
+}
+
+UNKNOWNS = replace(
+    NORMAL,
+    id=7,
+    article=replace(NORMAL.article, url=None, published=None, language=None),
+    matched=(),
+    created_at=datetime(2022, 6, 15, 12, 5, 30, tzinfo=timezone(timedelta(hours=2))),
+)
+UNKNOWNS_PAYLOAD = {
+    **NORMAL_PAYLOAD,
+    "id": 7,
+    "article": {**NORMAL_PAYLOAD["article"], "url": None, "published": None, "language": None},
+    "matched": [],
+    "created_at": "2022-06-15T10:05:30Z",
+}
+
+DIRTY = replace(
+    NORMAL,
+    rule="\u202eOtan\x00",
+    article=replace(NORMAL.article, title=f"Le sommet{ZERO_WIDTH_RUN} de l'Otan\x07 à Madrid\n\n\n\n"),
+    snippet=f"{RTL_OVERRIDE}… avant le **sommet de l'Otan** prévu …{CONTROLS}",
+    matched=("sommet\u200b de l'Otan",),
+)
+DIRTY_PAYLOAD = {
+    **NORMAL_PAYLOAD,
+    "snippet": "… avant le **sommet de l'Otan** prévu …[31m",
+    "matched": ["sommet de l'Otan"],
+}
+
+
+@pytest.mark.parametrize(
+    ("alert", "expected"),
+    [(NORMAL, NORMAL_PAYLOAD), (UNKNOWNS, UNKNOWNS_PAYLOAD), (DIRTY, DIRTY_PAYLOAD)],
+    ids=["normal", "unknowns", "dirty"],
+)
+def test_render_exact(alert: AlertMessage, expected: dict[str, Any]) -> None:
+    payload = generic.render(alert)
+    assert payload == expected
+    assert json.loads(json.dumps(payload, allow_nan=False)) == expected
+
+
+def test_render_hostile_is_cleaned_not_escaped() -> None:
+    payload = generic.render(HOSTILE)
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    for forbidden in (RTL_OVERRIDE, "\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2060", "\ufeff", "\u200b"):
+        assert forbidden not in text
+    # The receiver escapes: article text reaches it whole and unaltered apart from cleaning.
+    assert payload["article"]["title"].startswith(MENTIONS)
+    assert len(payload["article"]["title"]) > 4_900
+    assert len(payload["snippet"]) > 9_900
+    assert payload["article"]["published"] == "2022-06-15T12:00:00Z"
+    assert payload["matched"][0] == MENTIONS
+    assert all(isinstance(s, str) for s in strings(payload))

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StorageError
+from monitor.ingest.article import ParsedArticle
+from monitor.storage import NewAlert, Storage, redact_url
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def article(key: str, title: str = "Title") -> ParsedArticle:
+    return ParsedArticle(content_key=key, source="feed", title=title, text="text", published=NOW)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Storage:
+    store = Storage.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+    yield store
+    store.close()
+
+
+def test_sqlite_is_in_wal_mode(storage: Storage, tmp_path: Path) -> None:
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    assert (tmp_path / "monitor.db").exists()
+
+
+def test_save_new_articles_returns_only_new_ones(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        first = tx.save_new_articles([article("a"), article("b"), article("a")], NOW)
+    assert [s.article.content_key for s in first] == ["a", "b"]
+    with storage.transaction() as tx:
+        second = tx.save_new_articles([article("b"), article("c")], NOW)
+    assert [s.article.content_key for s in second] == ["c"]
+    assert len({s.id for s in first + second}) == 3
+
+
+def test_alerts_are_unique_per_rule_and_article(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([article("a")], NOW)
+        hit = NewAlert(stored, "rule", "query", ("word",), "text", "… **word** …", ("hook1", "hook2"))
+        first = tx.record_alerts([hit], NOW)
+        again = tx.record_alerts([hit], NOW)
+    assert len(first) == 1 and again == []
+    assert first[0].article.published == NOW
+    assert storage.delivery_counts() == {"pending": 2}
+
+
+def test_transaction_rolls_back_everything_on_error(storage: Storage) -> None:
+    with pytest.raises(RuntimeError), storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([article("a")], NOW)
+        tx.record_alerts([NewAlert(stored, "r", "q", (), "text", "", ("hook",))], NOW)
+        raise RuntimeError("crash in the middle")
+    with storage.transaction() as tx:
+        assert [s.article.content_key for s in tx.save_new_articles([article("a")], NOW)] == ["a"]
+    assert storage.delivery_counts() == {}
+
+
+def test_claim_send_retry_and_die(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([article("a")], NOW)
+        tx.record_alerts([NewAlert(stored, "r", "q", ("w",), "text", "s", ("hook",))], NOW)
+    (due,) = storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1))
+    assert due.webhook == "hook" and due.attempts == 0 and due.uid.startswith("msg_")
+    assert due.alert.rule == "r" and due.alert.matched == ("w",)
+    assert storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1)) == []  # leased
+    storage.mark_failed(due.id, "webhook 'hook': HTTP 500", 500, NOW + timedelta(seconds=5))
+    assert storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1)) == []  # not due yet
+    (retry,) = storage.claim_due_deliveries(NOW + timedelta(seconds=6), 10, timedelta(minutes=1))
+    assert retry.uid == due.uid and retry.attempts == 1
+    storage.mark_failed(retry.id, "gone", 500, None)
+    assert storage.delivery_counts() == {"dead": 1}
+
+
+def test_an_expired_lease_is_claimed_again(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([article("a")], NOW)
+        tx.record_alerts([NewAlert(stored, "r", "q", (), "text", "", ("hook",))], NOW)
+    (first,) = storage.claim_due_deliveries(NOW, 10, timedelta(seconds=30))
+    (second,) = storage.claim_due_deliveries(NOW + timedelta(seconds=31), 10, timedelta(seconds=30))
+    assert first.uid == second.uid
+
+
+def test_concurrent_writers_do_not_fail(storage: Storage) -> None:
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for i in range(30):
+                with storage.transaction() as tx:
+                    tx.save_new_articles([article(f"{worker}-{i}")], NOW)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM articles").scalar() == 120
+
+
+def test_times_come_back_in_utc(storage: Storage, tmp_path: Path) -> None:
+    with storage.transaction() as tx:
+        tx.save_new_articles([article("a")], NOW)
+    raw = sqlite3.connect(tmp_path / "monitor.db").execute("SELECT fetched_at FROM articles").fetchone()[0]
+    assert raw.startswith("2026-01-01 12:00:00")
+
+
+def test_unusable_database(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="database"):
+        Storage.open(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+
+
+def test_redact_url() -> None:
+    assert redact_url("postgresql+psycopg://user:hunter2@db/monitor") == "postgresql+psycopg://user:***@db/monitor"
