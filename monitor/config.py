@@ -4,22 +4,25 @@ Every problem is reported as ``FILE: KEY: message (line N)`` and raised as one `
 all. String values may use ``${NAME}`` to take an environment variable (``$${`` writes a literal ``${``).
 Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a number of seconds). Relative paths,
 including a relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides
-``[database] url``.
+``[database] url``. A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language
+(``matching.rule``); each bad part is reported under its own key.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from monitor.errors import ConfigError, QueryError
-from monitor.matching import parse
+from monitor.matching import Node, compile_rule, describe_rule, parse
+from monitor.matching.rule import parse_entry
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
 FORMATS = ("slack", "discord", "generic")
@@ -127,13 +130,23 @@ class WebhookSettings(_Section):
 
 class RuleSettings(_Section):
     name: str
-    query: str
+    query: str | None = None
+    any: list[str] = []
+    exclude: list[str] = []
     webhooks: list[str] | None = None
 
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
         return _check_name(value)
+
+    def compile(self) -> Node:
+        """Return the tree of the rule's query, alternatives and exclusions together."""
+        return compile_rule(self.query, self.any, self.exclude)
+
+    def describe(self) -> str:
+        """Return the whole rule written as one readable query."""
+        return describe_rule(self.query, self.any, self.exclude)
 
 
 def _check_name(value: str) -> str:
@@ -198,6 +211,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             problems.append(_problem(path, source, tuple(error["loc"]), _message(error)))
+        problems.extend(_check_valid_rules(data.get("rules"), path, source))
         raise ConfigError("\n".join(problems), problems) from None
     problems.extend(_check_references(settings, path, source))
     if problems:
@@ -240,19 +254,49 @@ def _check_references(settings: Settings, path: Path, source: str) -> list[str]:
                 known = ", ".join(sorted(settings.webhooks)) or "none is configured"
                 message = f"rule {rule.name!r} names unknown webhook {name!r} (known: {known})"
                 problems.append(_problem(path, source, ("rules", index, "webhooks"), message))
-        try:
-            parse(rule.query)
-        except QueryError as exc:
-            message = f"rule {rule.name!r}: invalid query: {exc.reason} at position {exc.position}\n    {exc.pointer()}"
-            problems.append(_problem(path, source, ("rules", index, "query"), message.replace("\n", "\n    ", 1)))
+        problems.extend(_check_rule(rule, index, path, source))
     return problems
 
 
-def _problem(path: Path, source: str, loc: Sequence[str | int], message: str) -> str:
+def _check_valid_rules(tables: object, path: Path, source: str) -> list[str]:
+    """Return the query problems of the rule tables that are otherwise valid, when the file as a whole is not."""
+    problems: list[str] = []
+    for index, table in enumerate(tables if isinstance(tables, list) else []):
+        try:
+            rule = RuleSettings.model_validate(table)
+        except ValidationError:
+            continue  # already reported
+        problems.extend(_check_rule(rule, index, path, source))
+    return problems
+
+
+def _check_rule(rule: RuleSettings, index: int, path: Path, source: str) -> list[str]:
+    """Return the problems of one rule's query, alternatives and exclusions, each under its own key."""
+    if rule.query is None and not rule.any and not rule.exclude:
+        message = f"rule {rule.name!r} has nothing to match: give it a query, an any list or an exclude list"
+        return [_problem(path, source, ("rules", index), message)]
+    checks: list[tuple[str, str, Callable[[], object]]] = []
+    if rule.query is not None:
+        checks.append(("query", "invalid query: ", partial(parse, rule.query)))
+    for kind, entries in (("any", rule.any), ("exclude", rule.exclude)):
+        for position, entry in enumerate(entries):
+            checks.append((kind, "invalid entry ", partial(parse_entry, entry, f"{kind}[{position}]")))
+    problems: list[str] = []
+    for key, what, check in checks:
+        try:
+            check()
+        except QueryError as exc:
+            message = f"rule {rule.name!r}: {what}{exc.reason} at position {exc.position}"
+            problems.append(_problem(path, source, ("rules", index, key), message, exc.pointer()))
+    return problems
+
+
+def _problem(path: Path, source: str, loc: Sequence[str | int], message: str, detail: str = "") -> str:
     key = _key_name(loc)
     line = locate_key(source, loc)
     where = f" (line {line})" if line else ""
-    return f"{path}: {key}: {message}{where}"
+    below = "".join(f"\n    {text}" for text in detail.splitlines())
+    return f"{path}: {key}: {message}{where}{below}"
 
 
 def _key_name(loc: Sequence[str | int]) -> str:

@@ -34,8 +34,11 @@ class QueryError(MonitorError):
         self.query = query
 
     def pointer(self) -> str:
-        """Return the query with a caret line under the faulty position."""
-        return f"{self.query}\n{' ' * self.position}^"
+        """Return the query's line that holds the fault, with a caret line under the faulty position."""
+        start = self.query.rfind("\n", 0, self.position) + 1
+        end = self.query.find("\n", self.position)
+        line = self.query[start:] if end < 0 else self.query[start:end]
+        return f"{line}\n{' ' * (self.position - start)}^"
 
 
 class FetchError(MonitorError):

@@ -16,6 +16,12 @@ _NOISY = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.sch
 def configure(level: str) -> None:
     """Send logs to stderr at ``level``, with the HTTP libraries' request lines silenced."""
     logging.basicConfig(level=level, format=FORMAT, stream=sys.stderr, force=True)
+    set_level(level)
+
+
+def set_level(level: str) -> None:
+    """Log at ``level`` from now on, the HTTP libraries' request lines still silenced."""
+    logging.getLogger().setLevel(level)
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 

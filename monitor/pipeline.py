@@ -1,15 +1,18 @@
 """The path of an article, one named step after another: fetch, parse, store the new ones, match, record alerts.
 
 ``refresh_feed`` and ``refresh_seeds`` bring articles in; ``deliver`` sends what the outbox holds. One failing
-feed or seed file is recorded and logged, never fatal to the others.
+feed or seed file is recorded and logged, never fatal to the others. The settings in force, the rules and their
+matcher form one ``Ruleset`` that ``apply`` replaces whole; storing a batch of articles reads it once, so a batch
+never mixes the rules of one version of the settings with the matcher or webhooks of another.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import httpx
 
@@ -31,25 +34,60 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Pipeline:
-    """Everything a job needs, wired once by the command line."""
+@dataclass(frozen=True)
+class Ruleset:
+    """The settings in force, each rule's readable description and the matcher built from the rules."""
 
     settings: Settings
-    storage: Storage
-    client: httpx.Client
-    on_console_alert: Callable[[AlertMessage], None]
-    clock: Callable[[], datetime] = utcnow
-    matcher: Matcher = field(init=False)
-    rules: dict[str, RuleSettings] = field(init=False)
+    rules: Mapping[str, RuleSettings]
+    descriptions: Mapping[str, str]
+    matcher: Matcher
 
-    def __post_init__(self) -> None:
-        self.rules = {rule.name: rule for rule in self.settings.rules}
-        self.matcher = Matcher({rule.name: rule.query for rule in self.settings.rules})
+    @classmethod
+    def build(cls, settings: Settings) -> Ruleset:
+        """Return the ruleset of validated settings, its matcher compiled from every rule."""
+        rules = {rule.name: rule for rule in settings.rules}
+        return cls(
+            settings=settings,
+            rules=MappingProxyType(rules),
+            descriptions=MappingProxyType({name: rule.describe() for name, rule in rules.items()}),
+            matcher=Matcher({name: rule.compile() for name, rule in rules.items()}),
+        )
+
+
+class Pipeline:
+    """Everything a job needs, wired once by the command line; ``active`` is swapped whole on reload."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        client: httpx.Client,
+        on_console_alert: Callable[[AlertMessage], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.active = Ruleset.build(settings)
+        self.storage = storage
+        self.client = client
+        self.on_console_alert = on_console_alert
+        self.clock = clock
+
+    @property
+    def settings(self) -> Settings:
+        """Return the settings in force."""
+        return self.active.settings
+
+    def apply(self, settings: Settings) -> Ruleset:
+        """Build the ruleset of new settings, then put it in force in one assignment; return it."""
+        ruleset = Ruleset.build(settings)
+        # One attribute holds settings, rules and matcher, so a job that reads it once sees one consistent set.
+        self.active = ruleset
+        return ruleset
 
     def refresh_feed(self, feed: FeedSettings) -> list[AlertMessage]:
         """Fetch one feed, store its new articles and record their alerts; return the new alerts."""
         extra = {"feed": feed.name}
+        settings = self.settings
         validators = self.storage.feed_validators(feed.name)
         try:
             result = fetcher.fetch(
@@ -58,8 +96,8 @@ class Pipeline:
                 feed.url,
                 etag=validators.etag,
                 last_modified=validators.last_modified,
-                deadline=self.settings.http.timeout.total_seconds(),
-                max_bytes=self.settings.http.max_bytes,
+                deadline=settings.http.timeout.total_seconds(),
+                max_bytes=settings.http.max_bytes,
             )
             if result.not_modified:
                 self.storage.record_feed_not_modified(feed.name, feed.url, self.clock())
@@ -81,10 +119,11 @@ class Pipeline:
 
     def refresh_seeds(self) -> list[AlertMessage]:
         """Ingest the seed files that are new or changed since their last ingestion; return the new alerts."""
-        if not self.settings.seeds.enabled:
+        settings = self.settings
+        if not settings.seeds.enabled:
             return []
         alerts: list[AlertMessage] = []
-        for seed in seeds.scan(self.settings.seeds.path):
+        for seed in seeds.scan(settings.seeds.path):
             source = f"seeds/{seed.name}"
             if self.storage.seed_digest(source) == seed.digest:
                 continue
@@ -104,25 +143,27 @@ class Pipeline:
 
     def deliver(self) -> delivery.DrainReport:
         """Send every due delivery in the outbox."""
-        return delivery.drain(self.storage, self.settings.webhooks, self.client, self.settings.delivery, self.clock)
+        settings = self.settings
+        return delivery.drain(self.storage, settings.webhooks, self.client, settings.delivery, self.clock)
 
     def _store(self, articles: Sequence[ParsedArticle], also: Callable[[Tx], None]) -> list[AlertMessage]:
         """Store the new articles, match them and record their alerts, all in one transaction."""
         now = self.clock()
+        active = self.active
         with self.storage.transaction() as tx:
             stored = tx.save_new_articles(articles, now)
             hits = [
                 NewAlert(
                     article=item,
                     rule=hit.rule,
-                    query=self.rules[hit.rule].query,
+                    query=active.descriptions[hit.rule],
                     matched=hit.matched,
                     field=hit.field,
                     snippet=hit.snippet,
-                    webhooks=tuple(self.settings.rule_webhooks(self.rules[hit.rule])),
+                    webhooks=tuple(active.settings.rule_webhooks(active.rules[hit.rule])),
                 )
                 for item in stored
-                for hit in self.matcher.match(title=item.article.title, text=item.article.text)
+                for hit in active.matcher.match(title=item.article.title, text=item.article.text)
             ]
             alerts = tx.record_alerts(hits, now)
             also(tx)
@@ -134,6 +175,6 @@ class Pipeline:
                 alert.id,
                 extra={"rule": alert.rule, "alert_id": alert.id},
             )
-            if not self.settings.rule_webhooks(self.rules[alert.rule]):
+            if not active.settings.rule_webhooks(active.rules[alert.rule]):
                 self.on_console_alert(alert)
         return alerts

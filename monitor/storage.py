@@ -63,6 +63,19 @@ class DueDelivery:
 
 
 @dataclass(frozen=True)
+class SavedArticle:
+    """An article read back from the database, to replay rules over it."""
+
+    id: int
+    title: str
+    text: str
+    url: str | None
+    source: str
+    published: datetime | None
+    fetched: datetime
+
+
+@dataclass(frozen=True)
 class FeedValidators:
     """What the last successful fetch of a feed left for a conditional request."""
 
@@ -161,6 +174,22 @@ class Storage:
         with Session(self.engine) as session:
             seed = session.exec(select(SeedFile).where(SeedFile.path == path)).first()
             return seed.digest if seed else None
+
+    def articles_since(self, since: datetime, batch: int = 500) -> Iterator[SavedArticle]:
+        """Yield the articles fetched or published at ``since`` or later, newest first, ``batch`` rows a query."""
+        recent = (col(Article.fetched_at) >= since) | (col(Article.published_at) >= since)
+        before: int | None = None
+        while True:
+            query = select(Article).where(recent).order_by(col(Article.id).desc()).limit(batch)
+            if before is not None:
+                query = query.where(col(Article.id) < before)
+            # One short transaction per batch: a long scan never holds the database against the daemon.
+            with Session(self.engine) as session:
+                rows = [_saved(article) for article in session.exec(query)]
+            yield from rows
+            if len(rows) < batch:
+                return
+            before = rows[-1].id
 
     def claim_due_deliveries(self, now: datetime, limit: int, lease: timedelta) -> list[DueDelivery]:
         """Return up to ``limit`` pending deliveries that are due, leased to this worker until ``now + lease``."""
@@ -344,6 +373,18 @@ def _new_message(alert_id: int, alert: NewAlert, now: datetime) -> AlertMessage:
         matched=alert.matched,
         created_at=now,
         field=alert.field,
+    )
+
+
+def _saved(article: Article) -> SavedArticle:
+    return SavedArticle(
+        id=article.id or 0,
+        title=article.title,
+        text=article.text,
+        url=article.url,
+        source=article.source,
+        published=article.published_at,
+        fetched=article.fetched_at,
     )
 
 

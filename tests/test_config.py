@@ -7,6 +7,7 @@ import pytest
 
 from monitor.config import load_settings, locate_key, parse_duration
 from monitor.errors import ConfigError
+from monitor.matching import Matcher, parse
 from tests.conftest import ROOT
 
 MINIMAL = """
@@ -62,6 +63,31 @@ def test_shipped_settings_are_valid() -> None:
     assert settings.database.url == f"sqlite:///{(ROOT / 'monitor.db').resolve()}"
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("avant le sommet de l'Otan à Madrid", "NATO summit"),
+        ("the NATO summit in Vilnius", "NATO summit"),
+        ("the summit of NATO leaders", "NATO summit"),
+        ("beim NATO-Gipfel in Washington", "NATO summit"),
+        ("la cumbre de la OTAN", "NATO summit"),
+        ("il vertice della NATO", "NATO summit"),
+        ("szczyt NATO w Wilnie", "NATO summit"),
+        ("саммит НАТО в Вильнюсе", "NATO summit"),
+        ("саміт НАТО у Вільнюсі", "NATO summit"),
+        ("de NAVO-top in Den Haag", "NATO summit"),
+        ("la bataille du Donbass", "Donbass"),
+        ("бої на Донбасі та Донбас", "Donbass"),
+        ("в Донбассе", None),
+        ("NATO leaders will hold a long and difficult summit", None),
+    ],
+)
+def test_shipped_rules_catch_what_their_comments_say(text: str, rule: str | None) -> None:
+    settings = load_settings(ROOT / "settings.toml", {})
+    matcher = Matcher({r.name: r.compile() for r in settings.rules})
+    assert [hit.rule for hit in matcher.match(text=text)] == ([rule] if rule else [])
+
+
 def test_minimal_settings_with_environment(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, MINIMAL), {"HOOK_URL": "https://hooks.example.test/T0/B0/secret"})
     assert settings.webhooks["newsroom"].url.get_secret_value() == "https://hooks.example.test/T0/B0/secret"
@@ -114,6 +140,18 @@ def test_dollar_escape(tmp_path: Path) -> None:
             '[[rules]]\nname = "x"\nquery = "a"\n[[rules]]\nname = "x"\nquery = "b"\n',
             ["rules[1].name", "duplicate name 'x'", "(line 5)"],
         ),
+        (
+            '[[rules]]\nname = "a"\nquery = "a"\n[[rules]]\nname = "x"\nany = ["ok", "!!!"]\n',
+            ["rules[1].any", "rule 'x'", "invalid entry any[1]: this entry has no words", "(line 6)"],
+        ),
+        (
+            '[[rules]]\nname = "x"\nquery = "a"\nexclude = ["ab*"]\n',
+            ["rules[0].exclude", "exclude[0]: a prefix needs at least 3 characters", "(line 4)"],
+        ),
+        ('[[rules]]\nname = "x"\nany = "Donbass"\n', ["rules[0].any", "valid list", "(line 3)"]),
+        ('[[rules]]\nname = "x"\nwebhooks = []\n', ["rules[0]:", "rule 'x' has nothing to match", "(line 1)"]),
+        ('[[rules]]\nname = "x"\nany = []\n', ["rules[0]:", "rule 'x' has nothing to match", "(line 1)"]),
+        ('[[rules]]\nname = "x"\nqeury = "a"\n', ["rules[0].qeury", "Extra inputs", "(line 3)"]),
     ],
 )
 def test_bad_settings_name_file_key_and_line(tmp_path: Path, text: str, expected: list[str]) -> None:
@@ -127,10 +165,58 @@ def test_bad_settings_name_file_key_and_line(tmp_path: Path, text: str, expected
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    text = '[[rules]]\nname = "a"\nquery = "(x"\n[[rules]]\nname = "b"\nquery = "y AND"\n'
+    text = (
+        '[[rules]]\nname = "a"\nquery = "(x"\n'
+        '[[rules]]\nname = "b"\nquery = "y AND"\n'
+        '[[rules]]\nname = "c"\nquery = "ok"\nany = ["fine", "", "x*y"]\nexclude = ["-"]\n'
+        '[[rules]]\nname = "d"\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), {})
-    assert len(caught.value.problems) == 2
+    keys = [problem.split(": ")[1] for problem in caught.value.problems]
+    assert keys == ["rules[0].query", "rules[1].query", "rules[2].any", "rules[2].any", "rules[2].exclude", "rules[3]"]
+
+
+def test_rule_problems_are_reported_beside_other_problems(tmp_path: Path) -> None:
+    text = (
+        '[scheduler]\npoll_interval = "soon"\n'
+        '[[rules]]\nname = "a"\nquery = "(x"\n'
+        '[[rules]]\nname = ""\nany = ["!!"]\n'
+        '[[rules]]\nname = "c"\nexclude = ["ok", "!!"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    keys = [problem.split(": ")[1] for problem in caught.value.problems]
+    assert keys == ["scheduler.poll_interval", "rules[1].name", "rules[0].query", "rules[2].exclude"]
+
+
+def test_query_problem_shows_a_caret_under_the_fault(tmp_path: Path) -> None:
+    path = write(tmp_path, "[[rules]]\nname = \"x\"\nquery = '''\nnato OR\n  otan AND\n'''\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert str(caught.value) == (
+        f"{path}: rules[0].query: rule 'x': invalid query: 'AND' needs a term after it at position 15 (line 3)\n"
+        "      otan AND\n"
+        "           ^"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "description"),
+    [
+        ('query = "nato"', "nato"),
+        ('any = ["Donbass", "Донбас"]', '("Donbass" OR "Донбас")'),
+        ('exclude = ["sport"]', 'NOT ("sport")'),
+        (
+            'query = "nato"\nany = ["summit", "sommet"]\nexclude = ["sport"]',
+            '(nato) AND ("summit" OR "sommet") AND NOT ("sport")',
+        ),
+    ],
+)
+def test_rules_with_any_and_exclude(tmp_path: Path, rule: str, description: str) -> None:
+    settings = load_settings(write(tmp_path, f'[[rules]]\nname = "r"\n{rule}\n'), {})
+    assert settings.rules[0].describe() == description
+    assert settings.rules[0].compile() == parse(description)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.config import load_settings
+from monitor.config import RuleSettings, load_settings
 from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
 from monitor.storage import Storage
@@ -103,3 +103,30 @@ def test_deliver_with_nothing_pending(pipeline: tuple[Pipeline, list[AlertMessag
     pipe, _ = pipeline
     report = pipe.deliver()
     assert (report.sent, report.retried, report.dead) == (0, 0, 0)
+
+
+def test_alerts_carry_the_whole_rule_as_their_query(
+    pipeline: tuple[Pipeline, list[AlertMessage]], tmp_path: Path
+) -> None:
+    pipe, _ = pipeline
+    text = SETTINGS.replace('query = "markets -crypto"', 'any = ["markets", "stocks"]\nexclude = ["crypto"]')
+    (tmp_path / "new.toml").write_text(text, encoding="utf-8")
+    pipe.apply(load_settings(tmp_path / "new.toml", {}))
+    alerts = pipe.refresh_feed(pipe.settings.feeds[0])
+    assert {a.rule: a.query for a in alerts} == {
+        "NATO summit": '"NATO summit" OR "sommet de l’OTAN"',
+        "markets": '("markets" OR "stocks") AND NOT ("crypto")',
+    }
+
+
+def test_apply_swaps_rules_and_matcher_together(pipeline: tuple[Pipeline, list[AlertMessage]]) -> None:
+    pipe, printed = pipeline
+    before = pipe.active
+    after = pipe.apply(pipe.settings.model_copy(update={"rules": [RuleSettings(name="weather", query="weather")]}))
+    assert pipe.active is after and after is not before
+    assert list(after.rules) == ["weather"] == list(after.matcher.rules)
+    assert after.descriptions == {"weather": "weather"}
+    assert list(before.matcher.rules) == ["NATO summit", "markets"]  # the old pair is left whole
+    alerts = pipe.refresh_feed(pipe.settings.feeds[0])
+    assert [(a.rule, a.article.title) for a in alerts] == [("weather", "Weather: a warm week ahead")]
+    assert printed == alerts

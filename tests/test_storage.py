@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from monitor.errors import StorageError
 from monitor.ingest.article import ParsedArticle
@@ -123,3 +125,54 @@ def test_unusable_database(tmp_path: Path) -> None:
 
 def test_redact_url() -> None:
     assert redact_url("postgresql+psycopg://user:hunter2@db/monitor") == "postgresql+psycopg://user:***@db/monitor"
+
+
+def stored_at(storage: Storage, fetched: dict[str, int], published: dict[str, int | None]) -> None:
+    """Store one article per key, fetched and published the given number of days before NOW."""
+    for key, days in fetched.items():
+        ago = published.get(key)
+        item = ParsedArticle(
+            content_key=key,
+            source="feed",
+            title=key,
+            text="text",
+            published=None if ago is None else NOW - timedelta(days=ago),
+        )
+        with storage.transaction() as tx:
+            tx.save_new_articles([item], NOW - timedelta(days=days))
+
+
+@pytest.mark.parametrize(
+    ("fetched", "published", "days", "batch", "expected"),
+    [
+        ({"a": 1, "b": 2, "c": 3}, {}, 7, 500, ["c", "b", "a"]),
+        ({"a": 10, "b": 2, "c": 3}, {}, 7, 500, ["c", "b"]),
+        ({"a": 10, "b": 2}, {"a": 1}, 7, 500, ["b", "a"]),
+        ({"a": 10, "b": 20}, {"a": 30, "b": None}, 7, 500, []),
+        ({f"k{i}": 1 for i in range(7)}, {}, 7, 2, [f"k{i}" for i in reversed(range(7))]),
+        ({f"k{i}": i for i in range(7)}, {}, 3, 2, ["k3", "k2", "k1", "k0"]),
+        ({f"k{i}": 1 for i in range(4)}, {}, 7, 4, ["k3", "k2", "k1", "k0"]),
+        ({}, {}, 7, 500, []),
+    ],
+)
+def test_articles_since_streams_recent_articles_newest_first(
+    storage: Storage,
+    fetched: dict[str, int],
+    published: dict[str, int | None],
+    days: int,
+    batch: int,
+    expected: list[str],
+) -> None:
+    stored_at(storage, fetched, published)
+    found = list(storage.articles_since(NOW - timedelta(days=days), batch=batch))
+    assert [a.title for a in found] == expected
+    assert all(a.fetched.tzinfo is not None and a.text == "text" for a in found)
+
+
+def test_articles_since_reads_in_batches(storage: Storage) -> None:
+    stored_at(storage, {f"k{i}": 1 for i in range(5)}, {})
+    statements: list[str] = []
+    event.listen(storage.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    stream = storage.articles_since(NOW - timedelta(days=7), batch=2)
+    assert [a.title for a in itertools.islice(stream, 3)] == ["k4", "k3", "k2"]
+    assert sum("FROM articles" in s for s in statements) == 2  # the third batch is not read yet

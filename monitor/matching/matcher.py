@@ -1,8 +1,10 @@
 """Match an article against every watch rule and explain each hit with its terms and a marked snippet.
 
 An article is tokenized once into a ``Document``: per field, the folded words, their character spans and a
-positional index (word -> positions). Each rule is a tree from ``query.parse`` evaluated against that
-document. A phrase lies within one field, never across title and text; ``NEAR`` pairs lie in one field too.
+positional index (word -> positions). Each rule is a tree from ``query.parse``; an inverted index of the
+rules' anchor words (``index.RuleIndex``) picks the few rules the article's words can wake up, and only those
+are evaluated against the document. A phrase lies within one field, never across title and text; ``NEAR``
+pairs lie in one field too.
 
 A ``Hit`` lists the positive terms that made the rule match as the article spells them (a NOT never adds
 any), says which field holds the first of them (the title when both do) and carries a snippet of about 200
@@ -19,8 +21,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from monitor.errors import QueryError
+from monitor.matching.index import RuleIndex, viable
 from monitor.matching.query import FIELDS, And, Near, Node, Not, Term, parse
-from monitor.matching.text import scan
+from monitor.matching.text import index_words
 
 SNIPPET_WIDTH = 200
 ELLIPSIS = "…"
@@ -40,15 +43,30 @@ class Field:
     starts: list[int]
     ends: list[int]
     positions: dict[str, list[int]]
+    # Filled on the first prefix lookup: the distinct words in order, and the positions found per prefix.
+    vocabulary: list[str]
+    prefixes: dict[str, list[int]]
+    # Snippets already cut from this field, by their marks: rules that hit the same words share one.
+    snippets: dict[tuple[tuple[int, int], ...], str]
 
     @classmethod
     def build(cls, name: str, source: str) -> Field:
         """Return the indexed field ``name`` holding ``source``."""
-        words, starts, ends = scan(source)
-        positions: dict[str, list[int]] = {}
-        for index, word in enumerate(words):
-            positions.setdefault(word, []).append(index)
-        return cls(name, source, words, starts, ends, positions)
+        words, starts, ends, positions = index_words(source)
+        return cls(name, source, words, starts, ends, positions, [], {}, {})
+
+    def prefix_positions(self, prefix: str) -> list[int]:
+        """Return the sorted positions of the words that start with ``prefix``."""
+        found = self.prefixes.get(prefix)
+        if found is None:
+            if not self.vocabulary:
+                self.vocabulary.extend(sorted(self.positions))
+            vocabulary, positions = self.vocabulary, self.positions
+            low = bisect_left(vocabulary, prefix)
+            high = bisect_left(vocabulary, prefix + "\U0010ffff", low)
+            found = sorted(p for word in vocabulary[low:high] for p in positions[word])
+            self.prefixes[prefix] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,6 +107,9 @@ class Matcher:
 
     def __init__(self, rules: Mapping[str, str | Node]) -> None:
         self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
+        self._names = tuple(self._rules)
+        self._trees = tuple(self._rules.values())
+        self._index = RuleIndex(self._trees)
 
     @property
     def rules(self) -> Mapping[str, Node]:
@@ -100,13 +121,29 @@ class Matcher:
         return self.match_document(Document.build(title, text))
 
     def match_document(self, document: Document) -> list[Hit]:
-        """Return the hits of an already built document, in rule order."""
-        hits = []
-        for name, node in self._rules.items():
-            found = evaluate(node, document)
-            if found is not None:
-                hits.append(_hit(name, found, document))
-        return hits
+        """Return the hits of an already built document, in rule order, evaluating only candidate rules."""
+        words = document.title.positions.keys() | document.text.positions.keys()
+        required, trees = self._index.required, self._trees
+        found = []
+        for rule in self._index.candidates(words):
+            need = required[rule]
+            if not (need <= words if need.__class__ is frozenset else viable(need, words)):
+                continue
+            occurrences = evaluate(trees[rule], document)
+            if occurrences is not None:
+                found.append((rule, occurrences))
+        found.sort(key=lambda pair: pair[0])
+        return [_hit(self._names[rule], occurrences, document) for rule, occurrences in found]
+
+
+def match_every_rule(rules: Mapping[str, Node], document: Document) -> list[Hit]:
+    """Return the hits of a document by evaluating every rule: the reference the index must agree with."""
+    hits = []
+    for name, node in rules.items():
+        found = evaluate(node, document)
+        if found is not None:
+            hits.append(_hit(name, found, document))
+    return hits
 
 
 def _compile(name: str, rule: str | Node) -> Node:
@@ -152,7 +189,7 @@ def starts_of(term: Term, field: Field) -> list[int]:
     if len(words) == 1:
         if not term.prefix:
             return field.positions.get(last, [])
-        return sorted(p for word, ps in field.positions.items() if word.startswith(last) for p in ps)
+        return field.prefix_positions(last)
     first = field.positions.get(words[0])
     if first is None:
         return []
@@ -195,7 +232,7 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
     """Return the hit of ``rule`` from the occurrences of its positive terms."""
     if not occurrences:
         field = document.text if document.text.source.strip() else document.title
-        return Hit(rule, (), field.name, snippet(field, []))
+        return Hit(rule, (), field.name, _cached_snippet(field, ()))
     spans: dict[str, set[tuple[int, int]]] = {"title": set(), "text": set()}
     for name, first, after in occurrences:
         field = document.field(name)
@@ -206,7 +243,14 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
         for start, end in sorted(spans[name])
     )
     field = document.title if spans["title"] else document.text
-    return Hit(rule, tuple(matched), field.name, snippet(field, sorted(spans[field.name])))
+    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(sorted(spans[field.name]))))
+
+
+def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
+    cut = field.snippets.get(marks)
+    if cut is None:
+        cut = field.snippets[marks] = snippet(field, list(marks))
+    return cut
 
 
 def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:

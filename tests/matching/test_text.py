@@ -113,3 +113,11 @@ def test_tokenize_is_consistent_on_any_text(text: str) -> None:
         assert 0 <= token.start < token.end <= len(text)
         assert token.text
         assert token.text in fold(text[token.start : token.end].replace("\u00ad", ""))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text())
+def test_folding_character_by_character_equals_folding_the_whole(s: str) -> None:
+    from monitor.matching.text import _fold_slow
+
+    assert fold(s) == _fold_slow(s)
