@@ -14,15 +14,13 @@ A woken rule is then checked against its required words (the whole words it cann
 the other words of a phrase or both sides of an ``AND``; one set per branch of an ``OR``) with set inclusions,
 before the full evaluation.
 
-Looking an article up costs one set intersection of its distinct words with the indexed words, one more with
-the second words of each pair whose first word it holds, and, when some rules use prefixes, one intersection
-of the words' first 3 and 5 characters with the prefixes' heads, then a binary search of each candidate prefix
-in the article's sorted words.
+Looking an article up costs one set intersection of its distinct words with the indexed words, a membership
+test of the second word of each pair whose first word it holds, and, when some rules use prefixes, a probe of
+each word's first 3 (or 5) characters among the prefixes' heads.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence, Set
 
 from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term
@@ -63,7 +61,8 @@ class RuleIndex:
                     exact.setdefault(word, []).append(rule)
         self._exact = {word: tuple(rules) for word, rules in exact.items()}
         self._pairs = {
-            first: {second: tuple(rules) for second, rules in seconds.items()} for first, seconds in pairs.items()
+            first: tuple((second, tuple(rules)) for second, rules in seconds.items())
+            for first, seconds in pairs.items()
         }
         self._prefixes = {
             head: tuple((prefix, tuple(rules)) for prefix, rules in bucket.items()) for head, bucket in prefixes.items()
@@ -82,16 +81,18 @@ class RuleIndex:
         found.update(*map(exact.__getitem__, words & exact.keys()))
         pairs = self._pairs
         for first in words & pairs.keys():
-            seconds = pairs[first]
-            found.update(*map(seconds.__getitem__, seconds.keys() & words))
+            for second, rules in pairs[first]:
+                if second in words:
+                    found.update(rules)
         if self._prefixes:
-            heads = self._prefixes
-            vocabulary = sorted(words)
+            heads = self._prefixes.get
             for size in self._head_sizes:
-                for head in {word[:size] for word in words} & heads.keys():
-                    for prefix, rules in heads[head]:
-                        if _holds_prefix(vocabulary, prefix):
-                            found.update(rules)
+                for word in words:
+                    bucket = heads(word[:size])
+                    if bucket is not None:
+                        for prefix, rules in bucket:
+                            if word.startswith(prefix):
+                                found.update(rules)
         return found
 
 
@@ -110,12 +111,6 @@ def viable(required: frozenset[str] | tuple[frozenset[str], ...], words: Set[str
 def _head_size(prefix: str) -> int:
     """Return how many leading characters of a prefix file it in the index (more means smaller buckets)."""
     return LONG_HEAD if len(prefix) >= LONG_HEAD else MIN_PREFIX
-
-
-def _holds_prefix(vocabulary: list[str], prefix: str) -> bool:
-    """Return whether a sorted list of words holds a word that starts with ``prefix``."""
-    at = bisect_left(vocabulary, prefix)
-    return at < len(vocabulary) and vocabulary[at].startswith(prefix)
 
 
 def anchors_of(node: Node) -> frozenset[Anchor] | None:

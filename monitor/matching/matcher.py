@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 from monitor.errors import QueryError
 from monitor.matching.index import RuleIndex, viable
-from monitor.matching.query import FIELDS, And, Near, Node, Not, Term, parse
+from monitor.matching.query import And, Near, Node, Not, Term, parse
 from monitor.matching.text import index_words
 
 SNIPPET_WIDTH = 200
@@ -233,17 +233,26 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
     if not occurrences:
         field = document.text if document.text.source.strip() else document.title
         return Hit(rule, (), field.name, _cached_snippet(field, ()))
-    spans: dict[str, set[tuple[int, int]]] = {"title": set(), "text": set()}
+    title, text = document.title, document.text
+    in_title: set[tuple[int, int]] = set()
+    in_text: set[tuple[int, int]] = set()
     for name, first, after in occurrences:
-        field = document.field(name)
-        spans[name].add((field.starts[first], field.ends[after - 1]))
+        if name == "title":
+            in_title.add((title.starts[first], title.ends[after - 1]))
+        else:
+            in_text.add((text.starts[first], text.ends[after - 1]))
+    title_marks, text_marks = sorted(in_title), sorted(in_text)
     matched = dict.fromkeys(
-        " ".join(document.field(name).source[start:end].split())
-        for name in FIELDS
-        for start, end in sorted(spans[name])
+        [_spelling(title.source, start, end) for start, end in title_marks]
+        + [_spelling(text.source, start, end) for start, end in text_marks]
     )
-    field = document.title if spans["title"] else document.text
-    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(sorted(spans[field.name]))))
+    field, marks = (title, title_marks) if title_marks else (text, text_marks)
+    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(marks)))
+
+
+def _spelling(source: str, start: int, end: int) -> str:
+    """Return the words between two offsets as the article writes them, whitespace collapsed."""
+    return " ".join(source[start:end].split())
 
 
 def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
