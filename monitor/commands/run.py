@@ -1,0 +1,69 @@
+"""``monitor run [--once]``: the daemon, or one full cycle for cron, CI and trying rules."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from monitor import scheduler
+from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
+from monitor.errors import StorageError
+from monitor.ingest import fetcher
+from monitor.logs import configure
+from monitor.notify.message import AlertMessage
+from monitor.pipeline import Pipeline
+from monitor.reload import Reloader
+from monitor.storage import Storage, redact_url
+
+log = logging.getLogger("monitor")
+
+
+def register(commands: Any) -> None:
+    """Add the ``run`` command."""
+    run = commands.add_parser("run", help="run the daemon (or one cycle with --once)")
+    run.add_argument("--once", action="store_true", help="run every job once, send this cycle's alerts, exit")
+    run.set_defaults(handler=handle, needs_settings=True)
+
+
+def handle(args: argparse.Namespace, context: Context) -> int:
+    """Open the database and run the daemon (or one cycle); return the exit code.
+
+    The daemon re-reads its settings file, with the environment for its ``${NAME}`` values, when it changes.
+    """
+    settings = context.require_settings()
+    configure(settings.logging.level)
+    try:
+        storage = Storage.open(settings.database.url)
+    except StorageError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILURE
+    client = fetcher.make_client(settings.http.timeout.total_seconds())
+    pipeline = Pipeline(settings, storage, client, print_alert)
+    try:
+        if args.once:
+            scheduler.run_once(pipeline)
+        else:
+            scheduler.serve(pipeline, Reloader(pipeline, settings.path, context.environ))
+    except StorageError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILURE
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            log.error("database %s: %s", redact_url(settings.database.url), exc)
+            return EXIT_FAILURE
+        raise
+    finally:
+        client.close()
+        storage.close()
+    return EXIT_OK
+
+
+def print_alert(alert: AlertMessage) -> None:
+    """Print one alert as a readable line on standard output."""
+    article = alert.article
+    matched = ", ".join(alert.matched)
+    where = f" {article.url}" if article.url else ""
+    print(f"ALERT [{alert.rule}] {article.title} ({article.source}){where} | matched: {matched}", flush=True)
+
+
