@@ -65,5 +65,3 @@ def print_alert(alert: AlertMessage) -> None:
     matched = ", ".join(alert.matched)
     where = f" {article.url}" if article.url else ""
     print(f"ALERT [{alert.rule}] {article.title} ({article.source}){where} | matched: {matched}", flush=True)
-
-
