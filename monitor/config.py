@@ -18,14 +18,24 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
 from monitor.matching.rule import parse_entry
+from monitor.notify.signing import validate_secret
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
-FORMATS = ("slack", "discord", "generic")
+FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -84,6 +94,7 @@ class SeedsSettings(_Section):
 class HttpSettings(_Section):
     timeout: Duration = timedelta(seconds=20)
     max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
+    max_connections: int = Field(default=20, gt=0, le=1000)
 
 
 class DeliverySettings(_Section):
@@ -118,7 +129,8 @@ class FeedSettings(_Section):
 
 class WebhookSettings(_Section):
     url: SecretStr
-    format: Literal["slack", "discord", "generic"]
+    format: Literal["slack", "mattermost", "discord", "teams", "googlechat", "generic"]
+    secret: SecretStr | None = None
 
     @field_validator("url")
     @classmethod
@@ -127,6 +139,21 @@ class WebhookSettings(_Section):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = validate_secret(value.get_secret_value())
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _secret_signs_generic_only(self) -> WebhookSettings:
+        if self.secret is not None and self.format != "generic":
+            raise ValueError(f"a signing secret applies to the generic format only, not {self.format!r}")
+        return self
+
 
 class RuleSettings(_Section):
     name: str
@@ -134,6 +161,8 @@ class RuleSettings(_Section):
     any: list[str] = []
     exclude: list[str] = []
     webhooks: list[str] | None = None
+    delivery: Literal["immediate", "digest"] = "immediate"
+    digest_every: Duration = timedelta(hours=1)
 
     @field_validator("name")
     @classmethod

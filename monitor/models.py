@@ -47,6 +47,11 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consecutive_failures: int = 0
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Polling state (nullable, so that an older database gains them with a plain ALTER TABLE ... ADD COLUMN).
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    backoff_seconds: int | None = None
+    error_kind: str | None = Field(default=None, max_length=20)
+    disabled_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class SeedFile(SQLModel, table=True):
@@ -100,6 +105,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("alert_id", "webhook", name="uq_deliveries_alert_webhook"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_webhook_due", "webhook", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -114,3 +120,26 @@ class Delivery(SQLModel, table=True):
     last_status_code: int | None = None
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # When the delivery (re-)entered the queue: the retry schedule gives up counting from here.
+    queued_at: datetime = Field(sa_type=UTCDateTime)
+    # Deliveries of a digest rule share the key of their window and go out together when it closes.
+    digest_key: str | None = Field(default=None, max_length=300)
+
+
+class WebhookState(SQLModel, table=True):
+    """What delivery learned about a webhook: dead deliveries in a row, and whether it is gone.
+
+    The URL itself is never stored; ``url_digest`` (its SHA-256) tells whether the settings now name another URL,
+    which lifts a ``disabled`` verdict.
+    """
+
+    __tablename__ = "webhook_states"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    url_digest: str = Field(max_length=64)
+    consecutive_dead: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

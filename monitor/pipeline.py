@@ -1,7 +1,9 @@
 """The path of an article, one named step after another: fetch, parse, store the new ones, match, record alerts.
 
 ``refresh_feed`` and ``refresh_seeds`` bring articles in; ``deliver`` sends what the outbox holds. One failing
-feed or seed file is recorded and logged, never fatal to the others. The settings in force, the rules and their
+feed or seed file is recorded and logged, never fatal to the others. ``refresh_feed`` also records when the feed
+is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed job) hands a due feed to the feed poller,
+and ``refresh_feeds`` (``run --once``) fetches every feed at once. The settings in force, the rules and their
 matcher form one ``Ruleset`` that ``apply`` replaces whole; storing a batch of articles reads it once, so a batch
 never mixes the rules of one version of the settings with the matcher or webhooks of another.
 """
@@ -12,19 +14,21 @@ import gc
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import httpx
 
-from monitor import delivery
 from monitor.config import FeedSettings, RuleSettings, Settings
+from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
-from monitor.ingest import fetcher, seeds
+from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.parser import parse_feed
+from monitor.ingest.parser import NotAFeedError, parse_feed
+from monitor.ingest.poller import FeedPoller
 from monitor.matching import Matcher
 from monitor.notify.message import AlertMessage
+from monitor.outbox import Outbox
 from monitor.storage import NewAlert, Storage, Tx
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,14 @@ class Pipeline:
         self.client = client
         self.on_console_alert = on_console_alert
         self.clock = clock
+        self.outbox = Outbox(storage)
+        self.dispatcher = Dispatcher(self.outbox, client, clock)
+        self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
+
+    def close(self) -> None:
+        """Let the fetches and deliveries in flight finish; the queue keeps the rest for the next start."""
+        self.feeds.close()
+        self.dispatcher.close()
 
     @property
     def settings(self) -> Settings:
@@ -89,38 +101,96 @@ class Pipeline:
         self.active = ruleset
         return ruleset
 
-    def refresh_feed(self, feed: FeedSettings) -> list[AlertMessage]:
-        """Fetch one feed, store its new articles and record their alerts; return the new alerts."""
+    def poll_feed(self, feed: FeedSettings) -> None:
+        """Queue the feed for fetching if its next poll time has come and it is not disabled."""
+        state = self.storage.feed_state(feed.name, feed.url)
+        interval = self.settings.feed_interval(feed)
+        if state.disabled_reason is None and politeness.is_due(state.next_poll_at, self.clock(), interval):
+            self.feeds.poll([feed])
+
+    def refresh_feeds(self) -> None:
+        """Fetch every feed of the settings that is not disabled, all at once, whatever their next poll time."""
+        feeds = [f for f in self.settings.feeds if self.storage.feed_state(f.name, f.url).disabled_reason is None]
+        failures: list[Exception] = []
+
+        def refresh(feed: FeedSettings, client: httpx.Client) -> None:
+            try:
+                self.refresh_feed(feed, client)
+            except Exception as exc:  # raised here once all are done: a broken database fails the cycle
+                failures.append(exc)
+
+        poller = FeedPoller(refresh, lambda: self.settings.http.max_connections)
+        try:
+            poller.poll(feeds)
+            poller.wait()
+        finally:
+            poller.close()
+        if failures:
+            raise failures[0]
+
+    def refresh_feed(self, feed: FeedSettings, client: httpx.Client | None = None) -> list[AlertMessage]:
+        """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
+
+        The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client.
+        """
         extra = {"feed": feed.name}
         settings = self.settings
-        validators = self.storage.feed_validators(feed.name)
+        interval = settings.feed_interval(feed)
+        state = self.storage.feed_state(feed.name, feed.url)
+        started = self.clock()
         try:
             result = fetcher.fetch(
-                self.client,
+                client or self.client,
                 feed.name,
                 feed.url,
-                etag=validators.etag,
-                last_modified=validators.last_modified,
+                etag=state.etag,
+                last_modified=state.last_modified,
                 deadline=settings.http.timeout.total_seconds(),
                 max_bytes=settings.http.max_bytes,
             )
+            max_age = politeness.max_age(result.headers.get("cache-control"))
             if result.not_modified:
-                self.storage.record_feed_not_modified(feed.name, feed.url, self.clock())
+                next_poll = started + politeness.after_success(interval, max_age)
+                self.storage.record_feed_not_modified(feed.name, feed.url, self.clock(), next_poll)
                 log.info("feed '%s': not modified", feed.name, extra=extra)
                 return []
-            articles = parse_feed(result.content or b"", feed.name, result.headers, result.url)
+            parsed = parse_feed(result.content or b"", feed.name, result.headers, result.url)
         except (FetchError, FeedParseError) as exc:
-            status = exc.status if isinstance(exc, FetchError) else None
-            self.storage.record_feed_failure(feed.name, feed.url, str(exc), status, self.clock())
-            log.warning("%s", exc, extra=extra)
+            self._record_feed_failure(feed, state.consecutive_failures + 1, exc, started)
             return []
+        next_poll = started + politeness.after_success(interval, parsed.ttl, max_age)
 
         def record_success(tx: Tx) -> None:
-            tx.record_feed_success(feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock())
+            tx.record_feed_success(
+                feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
+            )
 
-        alerts = self._store(articles, record_success)
-        log.info("feed '%s': %d entries, %d alerts", feed.name, len(articles), len(alerts), extra=extra)
+        alerts = self._store(parsed.articles, record_success)
+        log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
         return alerts
+
+    def _record_feed_failure(
+        self, feed: FeedSettings, failures: int, exc: FetchError | FeedParseError, started: datetime
+    ) -> None:
+        """Record a failed poll: its kind, the back-off (or the server's Retry-After), disabled on 410 Gone."""
+        status = exc.status if isinstance(exc, FetchError) else None
+        retry = None
+        if isinstance(exc, fetcher.StatusError) and status in politeness.RETRY_AFTER_STATUSES:
+            retry = politeness.retry_after(exc.retry_after, started)
+        wait = politeness.after_failure(self.settings.feed_interval(feed), failures, retry)
+        gone = status == 410
+        self.storage.record_feed_failure(
+            feed.name,
+            feed.url,
+            str(exc),
+            status,
+            self.clock(),
+            kind=_failure_kind(exc),
+            next_poll_at=None if gone else started + wait,
+            backoff=None if gone else wait,
+            disabled_reason="HTTP 410 Gone: the feed is disabled until its URL changes" if gone else None,
+        )
+        log.warning("%s", exc, extra={"feed": feed.name, "kind": _failure_kind(exc)})
 
     def refresh_seeds(self) -> list[AlertMessage]:
         """Ingest the seed files that are new or changed since their last ingestion; return the new alerts."""
@@ -146,10 +216,10 @@ class Pipeline:
             alerts.extend(new)
         return alerts
 
-    def deliver(self) -> delivery.DrainReport:
-        """Send every due delivery in the outbox."""
-        settings = self.settings
-        return delivery.drain(self.storage, settings.webhooks, self.client, settings.delivery, self.clock)
+    def deliver(self, wait: bool = True) -> DrainReport:
+        """Send every due delivery in the outbox, one worker per webhook; with ``wait``, return when all are tried."""
+        active = self.active
+        return self.dispatcher.drain(active.settings.webhooks, active.rules, active.settings.delivery, wait)
 
     def _store(self, articles: Sequence[ParsedArticle], also: Callable[[Tx], None]) -> list[AlertMessage]:
         """Store the new articles, match them and record their alerts, all in one transaction."""
@@ -166,6 +236,7 @@ class Pipeline:
                     field=hit.field,
                     snippet=hit.snippet,
                     webhooks=tuple(active.settings.rule_webhooks(active.rules[hit.rule])),
+                    digest_every=_digest_every(active.rules[hit.rule]),
                 )
                 for item in stored
                 for hit in active.matcher.match(title=item.article.title, text=item.article.text)
@@ -183,3 +254,15 @@ class Pipeline:
             if not active.settings.rule_webhooks(active.rules[alert.rule]):
                 self.on_console_alert(alert)
         return alerts
+
+
+def _failure_kind(exc: FetchError | FeedParseError) -> str:
+    """Return the class of a failed poll: the fetch error's kind, ``not_a_feed`` or ``parse``."""
+    if isinstance(exc, FetchError):
+        return exc.kind
+    return "not_a_feed" if isinstance(exc, NotAFeedError) else "parse"
+
+
+def _digest_every(rule: RuleSettings) -> timedelta | None:
+    """Return the window of a digest rule, or None for a rule whose alerts go out at once."""
+    return rule.digest_every if rule.delivery == "digest" else None

@@ -1,5 +1,8 @@
 """APScheduler wiring: which job runs when. One job per feed, one for the seeds, one for deliveries, and one
-that checks the settings file (also run on SIGHUP) and then adds, removes or reschedules jobs to follow it."""
+that checks the settings file (also run on SIGHUP) and then adds, removes or reschedules jobs to follow it.
+
+A feed's job fires at the feed's interval and hands the feed to the pipeline's poller when it is due; the poller
+fetches it, at most ``[http] max_connections`` feeds at a time and two per host."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
@@ -42,6 +44,7 @@ def build(pipeline: Pipeline) -> BackgroundScheduler:
     scheduler.add_job(
         pipeline.deliver,
         _delivery_trigger(settings),
+        kwargs={"wait": False},
         id="delivery",
         name="delivery",
         next_run_time=now + timedelta(seconds=1),
@@ -92,6 +95,7 @@ def serve(pipeline: Pipeline, reloader: Reloader | None = None) -> None:
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        pipeline.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("stopped")
@@ -147,8 +151,10 @@ def _add_seeds_job(scheduler: BackgroundScheduler, pipeline: Pipeline, start: da
 
 def _add_feed_job(scheduler: BackgroundScheduler, pipeline: Pipeline, feed: FeedSettings, start: datetime) -> None:
     interval = pipeline.settings.feed_interval(feed).total_seconds()
+    # The job only queues the feed, and only when it is due (back-off, Retry-After, ttl, 410 Gone): the fetch
+    # itself runs on the pipeline's feed poller, within its connection limits.
     scheduler.add_job(
-        pipeline.refresh_feed,
+        pipeline.poll_feed,
         IntervalTrigger(seconds=interval, jitter=min(interval / 10, MAX_JITTER_SECONDS)),
         args=[feed],
         id=f"feed:{feed.name}",
@@ -163,10 +169,8 @@ def _delivery_trigger(settings: Settings) -> IntervalTrigger:
 
 
 def run_once(pipeline: Pipeline) -> None:
-    """Run every job once: seeds, then all feeds concurrently, then the deliveries this cycle produced."""
+    """Run every job once: seeds, then every feed not disabled (due or not) concurrently, then the deliveries."""
     pipeline.refresh_seeds()
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="feed") as pool:
-        for future in [pool.submit(pipeline.refresh_feed, feed) for feed in pipeline.settings.feeds]:
-            future.result()
+    pipeline.refresh_feeds()
     report = pipeline.deliver()
     log.info("cycle done: %d sent, %d to retry, %d given up", report.sent, report.retried, report.dead)

@@ -7,14 +7,17 @@ cause and the alerts' delivery rows are written in one transaction (the outbox).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
 
-from sqlalchemy import Engine, event, func, update
+from sqlalchemy import Engine, event, func, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -48,18 +51,7 @@ class NewAlert:
     field: str
     snippet: str
     webhooks: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DueDelivery:
-    """A claimed outbox row: which webhook, how many attempts so far, and the alert to send."""
-
-    id: int
-    uid: str
-    webhook: str
-    attempts: int
-    created_at: datetime
-    alert: AlertMessage
+    digest_every: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +68,32 @@ class SavedArticle:
 
 
 @dataclass(frozen=True)
-class FeedValidators:
-    """What the last successful fetch of a feed left for a conditional request."""
+class FeedState:
+    """What the previous polls of a feed left: the validators of a conditional request, and when to poll next."""
 
-    etag: str | None
-    last_modified: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """How a configured feed is doing, as ``monitor feeds`` shows it."""
+
+    name: str
+    url: str
+    status: str
+    last_success_at: datetime | None
+    last_checked_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    last_status_code: int | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    disabled_reason: str | None
+    recent_articles: int
 
 
 def redact_url(url: str) -> str:
@@ -125,6 +138,35 @@ class Storage:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        self._lock: IO[str] | None = None
+
+    @property
+    def single_instance(self) -> bool:
+        """Return whether only one process may use this database at a time (SQLite: one machine, one file)."""
+        return self.engine.dialect.name == "sqlite"
+
+    def lock_single_instance(self) -> None:
+        """Take the lock that keeps a second daemon off the same SQLite file; raise StorageError if it is held."""
+        database = self.engine.url.database
+        if not self.single_instance or not database or database == ":memory:":
+            return
+        path = Path(f"{database}.lock")
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StorageError(
+                f"database {database}: already in use by a running monitor ({holder}); SQLite allows one "
+                "instance per file: stop the other one, or move to PostgreSQL to run several"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
 
     @classmethod
     def open(cls, url: str) -> Storage:
@@ -132,14 +174,18 @@ class Storage:
         storage = cls(url)
         try:
             SQLModel.metadata.create_all(storage.engine)
+            _add_missing_feed_columns(storage.engine)
         except SQLAlchemyError as exc:
             storage.close()
             raise StorageError(f"database {redact_url(url)}: {type(exc).__name__}: {exc.args[0]}") from None
         return storage
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and let go of the single-instance lock."""
         self.engine.dispose()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -147,27 +193,65 @@ class Storage:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield Tx(session)
 
-    def feed_validators(self, name: str) -> FeedValidators:
-        """Return the ETag and Last-Modified kept from the feed's last successful fetch."""
+    def feed_state(self, name: str, url: str) -> FeedState:
+        """Return what the previous polls of the feed at ``url`` left (nothing if its URL has changed since)."""
         with Session(self.engine) as session:
             feed = session.exec(select(Feed).where(Feed.name == name)).first()
-            return FeedValidators(feed.etag, feed.last_modified) if feed else FeedValidators(None, None)
+        if feed is None or feed.url != url:
+            return FeedState()
+        return FeedState(
+            feed.etag, feed.last_modified, feed.next_poll_at, feed.consecutive_failures, feed.disabled_reason
+        )
 
-    def record_feed_not_modified(self, name: str, url: str, now: datetime) -> None:
-        """Record a 304 answer: the feed is healthy and unchanged."""
+    def record_feed_not_modified(
+        self, name: str, url: str, now: datetime, next_poll_at: datetime | None = None
+    ) -> None:
+        """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``."""
         with self.transaction() as tx:
             feed = tx.feed(name, url, now)
             feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
             feed.last_checked_at = feed.last_success_at = now
-            feed.consecutive_failures = 0
+            feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
+            feed.next_poll_at = next_poll_at
 
-    def record_feed_failure(self, name: str, url: str, error: str, status_code: int | None, now: datetime) -> None:
-        """Record a failed fetch or parse: status, error, time, and one more consecutive failure."""
+    def record_feed_failure(
+        self,
+        name: str,
+        url: str,
+        error: str,
+        status_code: int | None,
+        now: datetime,
+        *,
+        kind: str = "error",
+        next_poll_at: datetime | None = None,
+        backoff: timedelta | None = None,
+        disabled_reason: str | None = None,
+    ) -> None:
+        """Record a failed fetch or parse: its error and kind, one more consecutive failure, the next poll.
+
+        With a ``disabled_reason`` (a 410 Gone), the feed is disabled until its URL changes.
+        """
         with self.transaction() as tx:
             feed = tx.feed(name, url, now)
-            feed.status, feed.last_error, feed.last_status_code = "error", error, status_code
+            feed.status = "disabled" if disabled_reason else "error"
+            feed.last_error, feed.last_status_code, feed.error_kind = error, status_code, kind
             feed.last_checked_at = now
             feed.consecutive_failures += 1
+            feed.next_poll_at, feed.disabled_reason = next_poll_at, disabled_reason
+            feed.backoff_seconds = round(backoff.total_seconds()) if backoff is not None else None
+
+    def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> list[FeedHealth]:
+        """Return the health of the feeds given as (name, URL), with their articles stored since ``since``."""
+        names = [name for name, _ in feeds]
+        with Session(self.engine) as session:
+            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
+            counts = session.exec(
+                select(Article.source, func.count())
+                .where(col(Article.source).in_(names), col(Article.fetched_at) >= since)
+                .group_by(Article.source)
+            ).all()
+        recent = {source: count for source, count in counts}
+        return [_health(name, url, rows.get(name), recent.get(name, 0)) for name, url in feeds]
 
     def seed_digest(self, path: str) -> str | None:
         """Return the digest of the seed file's last ingested content, if it was ingested."""
@@ -191,67 +275,6 @@ class Storage:
                 return
             before = rows[-1].id
 
-    def claim_due_deliveries(self, now: datetime, limit: int, lease: timedelta) -> list[DueDelivery]:
-        """Return up to ``limit`` pending deliveries that are due, leased to this worker until ``now + lease``."""
-        with self.transaction() as tx:
-            query = (
-                select(Delivery, Alert, Article)
-                .join(Alert, col(Alert.id) == col(Delivery.alert_id))
-                .join(Article, col(Article.id) == col(Alert.article_id))
-                .where(Delivery.status == "pending", col(Delivery.next_attempt_at) <= now)
-                .where((col(Delivery.claimed_until).is_(None)) | (col(Delivery.claimed_until) < now))
-                .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
-                .limit(limit)
-                .with_for_update(of=Delivery, skip_locked=True)
-            )
-            rows = tx.session.exec(query).all()
-            if rows:
-                ids = [delivery.id for delivery, _, _ in rows]
-                tx.session.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(claimed_until=now + lease))
-            return [
-                DueDelivery(d.id or 0, d.uid, d.webhook, d.attempts, d.created_at, _message(alert, article))
-                for d, alert, article in rows
-            ]
-
-    def mark_sent(self, delivery_id: int, status_code: int, now: datetime) -> None:
-        """Record a delivery the webhook accepted."""
-        with self.transaction() as tx:
-            tx.session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery_id)
-                .values(
-                    status="sent",
-                    attempts=Delivery.attempts + 1,
-                    sent_at=now,
-                    last_status_code=status_code,
-                    last_error=None,
-                    claimed_until=None,
-                )
-            )
-
-    def mark_failed(
-        self, delivery_id: int, error: str, status_code: int | None, next_attempt_at: datetime | None
-    ) -> None:
-        """Record a failed attempt: retried at ``next_attempt_at``, or dead when it is None."""
-        values: dict[str, Any] = {
-            "attempts": Delivery.attempts + 1,
-            "last_error": error,
-            "last_status_code": status_code,
-            "claimed_until": None,
-        }
-        if next_attempt_at is None:
-            values["status"] = "dead"
-        else:
-            values["next_attempt_at"] = next_attempt_at
-        with self.transaction() as tx:
-            tx.session.execute(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
-
-    def delivery_counts(self) -> dict[str, int]:
-        """Return how many deliveries are in each status."""
-        with Session(self.engine) as session:
-            rows = session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-            return {status: count for status, count in rows}
-
 
 class Tx:
     """One write transaction: the steps of storing articles and their alerts."""
@@ -266,18 +289,28 @@ class Tx:
             feed = Feed(name=name, url=url, created_at=now)
             self.session.add(feed)
         elif feed.url != url:
+            # A new address starts afresh: no validators, no back-off, no longer disabled.
             feed.url, feed.etag, feed.last_modified = url, None, None
+            feed.consecutive_failures, feed.backoff_seconds, feed.disabled_reason = 0, None, None
         return feed
 
     def record_feed_success(
-        self, name: str, url: str, etag: str | None, last_modified: str | None, status_code: int, now: datetime
+        self,
+        name: str,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        status_code: int,
+        now: datetime,
+        next_poll_at: datetime | None = None,
     ) -> None:
-        """Record a fetched and parsed feed with the validators for the next conditional request."""
+        """Record a fetched and parsed feed with the validators for the next conditional request and its next poll."""
         feed = self.feed(name, url, now)
         feed.etag, feed.last_modified = etag, last_modified
         feed.status, feed.last_error, feed.last_status_code = "ok", None, status_code
         feed.last_checked_at = feed.last_success_at = now
-        feed.consecutive_failures = 0
+        feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
+        feed.next_poll_at = next_poll_at
 
     def record_seed(self, path: str, digest: str, now: datetime) -> None:
         """Record that this content of a seed file has been ingested."""
@@ -343,14 +376,19 @@ class Tx:
             alert_id = self.session.execute(statement).scalar()
             if alert_id is None:
                 continue
+            due, digest_key = now, None
+            if alert.digest_every is not None:
+                due, digest_key = digest_window(alert.rule, alert.digest_every, now)
             for webhook in alert.webhooks:
                 self.session.add(
                     Delivery(
                         uid=f"msg_{uuid.uuid4().hex}",
                         alert_id=alert_id,
                         webhook=webhook,
-                        next_attempt_at=now,
+                        next_attempt_at=due,
                         created_at=now,
+                        queued_at=now,
+                        digest_key=digest_key,
                     )
                 )
             messages.append(_new_message(alert_id, alert, now))
@@ -360,6 +398,13 @@ class Tx:
         dialect = self.session.get_bind().dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         return module.insert(table)
+
+
+def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime, str]:
+    """Return when the digest window holding ``now`` closes, and the key its deliveries share."""
+    span = every.total_seconds()
+    start = datetime.fromtimestamp(now.timestamp() // span * span, tz=UTC)
+    return start + every, f"{rule}|{start.isoformat()}"
 
 
 def _new_message(alert_id: int, alert: NewAlert, now: datetime) -> AlertMessage:
@@ -376,6 +421,38 @@ def _new_message(alert_id: int, alert: NewAlert, now: datetime) -> AlertMessage:
     )
 
 
+def _add_missing_feed_columns(engine: Engine) -> None:
+    """Add the feed columns that a database made by an older version lacks (all of them nullable)."""
+    table = SQLModel.metadata.tables["feeds"]
+    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    missing = [column for column in table.columns if column.name not in present]
+    if not missing:
+        return
+    with engine.begin() as connection:
+        for column in missing:
+            kind = column.type.compile(engine.dialect)
+            connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+
+
+def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:
+    if feed is None:
+        return FeedHealth(name, url, "new", None, None, None, None, None, 0, None, None, recent)
+    return FeedHealth(
+        name=name,
+        url=url,
+        status=feed.status,
+        last_success_at=feed.last_success_at,
+        last_checked_at=feed.last_checked_at,
+        last_error=feed.last_error,
+        error_kind=feed.error_kind,
+        last_status_code=feed.last_status_code,
+        consecutive_failures=feed.consecutive_failures,
+        next_poll_at=feed.next_poll_at,
+        disabled_reason=feed.disabled_reason,
+        recent_articles=recent,
+    )
+
+
 def _saved(article: Article) -> SavedArticle:
     return SavedArticle(
         id=article.id or 0,
@@ -388,7 +465,7 @@ def _saved(article: Article) -> SavedArticle:
     )
 
 
-def _message(alert: Alert, article: Article) -> AlertMessage:
+def message_of(alert: Alert, article: Article) -> AlertMessage:
     return AlertMessage(
         id=alert.id or 0,
         rule=alert.rule,

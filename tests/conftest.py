@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +27,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() when the request arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -62,7 +67,8 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             route = self.path.split("?")[0]
             with lock:
                 server.hits[route] = server.hits.get(route, 0) + 1
-                server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                server.received.append(Received(self.path, headers, body, time.monotonic()))
             answer = server.routes.get(route)
             status, headers, payload = answer(self) if answer else (404, {}, b"not found")
             self.send_response(status)
@@ -81,11 +87,21 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A test server that does not print the clients it lost (a client timing out is what some tests want)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def loopback() -> Iterator[LoopbackServer]:
     """Start an HTTP server on 127.0.0.1 for the test; stop it afterwards."""
     server = LoopbackServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(server))
+    httpd = _QuietServer(("127.0.0.1", 0), _handler_for(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -100,3 +116,31 @@ def loopback() -> Iterator[LoopbackServer]:
 def seed_text() -> str:
     """Return the shipped French seed article."""
     return (ROOT / "seeds" / "otan-defense-ministers-2022-06.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of an empty database: a SQLite file, then a PostgreSQL database made for the test.
+
+    PostgreSQL comes from ``MONITOR_TEST_DATABASE_URL`` (a server where the test may create a database); without
+    it the PostgreSQL run is skipped.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+        return
+    server = os.environ.get("MONITOR_TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("MONITOR_TEST_DATABASE_URL is not set")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -14,6 +14,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.ingest.article import ParsedArticle
+from monitor.outbox import Outbox
 from monitor.storage import Storage
 from tests.conftest import ROOT
 
@@ -213,7 +214,7 @@ def test_backtest_writes_nothing(database: Path, capsys: pytest.CaptureFixture[s
     before = db.read_bytes()
     assert backtest_json(database, ["NATO summit"], capsys)
     storage = Storage.open(f"sqlite:///{db}")
-    assert storage.delivery_counts() == {}
+    assert Outbox(storage).counts() == {}
     with storage.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM alerts").scalar() == 0
     storage.close()

@@ -91,7 +91,7 @@ def test_shipped_rules_catch_what_their_comments_say(text: str, rule: str | None
 def test_minimal_settings_with_environment(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, MINIMAL), {"HOOK_URL": "https://hooks.example.test/T0/B0/secret"})
     assert settings.webhooks["newsroom"].url.get_secret_value() == "https://hooks.example.test/T0/B0/secret"
-    assert "secret" not in repr(settings)
+    assert "T0/B0/secret" not in repr(settings)
     assert settings.feed_interval(settings.feeds[0]) == timedelta(minutes=15)
     assert settings.rule_webhooks(settings.rules[0]) == ["newsroom"]
     assert settings.scheduler.delivery_interval == timedelta(seconds=10)
@@ -134,6 +134,27 @@ def test_dollar_escape(tmp_path: Path) -> None:
         (
             '[[rules]]\nname = "x"\nquery = "a"\nwebhooks = ["ghost"]\n',
             ["rules[0].webhooks", "unknown webhook 'ghost'", "(line 4)"],
+        ),
+        (
+            '[webhooks.a]\nurl = "http://x.test/"\nformat = "generic"\nsecret = "hunter2"\n',
+            ["webhooks.a.secret", "whsec_", "(line 4)"],
+        ),
+        (
+            '[webhooks.a]\nurl = "http://x.test/"\nformat = "generic"\nsecret = "whsec_!!!"\n',
+            ["webhooks.a.secret", "base64", "(line 4)"],
+        ),
+        (
+            '[webhooks.a]\nurl = "http://x.test/"\nformat = "slack"\n'
+            'secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\n',
+            ["webhooks.a", "generic format only", "(line 1)"],
+        ),
+        (
+            '[[rules]]\nname = "x"\nquery = "a"\ndelivery = "weekly"\n',
+            ["rules[0].delivery", "(line 4)"],
+        ),
+        (
+            '[[rules]]\nname = "x"\nquery = "a"\ndelivery = "digest"\ndigest_every = "sometimes"\n',
+            ["rules[0].digest_every", "invalid duration", "(line 5)"],
         ),
         ('[[rules]]\nname = "x"\nquery = \'"NATO summit\'\n', ["rules[0].query", "rule 'x'", "position", "(line 3)"]),
         (

@@ -3,7 +3,8 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import event
 
 from monitor.errors import StorageError
 from monitor.ingest.article import ParsedArticle
+from monitor.outbox import Outbox
 from monitor.storage import NewAlert, Storage, redact_url
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -21,14 +23,21 @@ def article(key: str, title: str = "Title") -> ParsedArticle:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Storage:
+def storage(database_url: str) -> Iterator[Storage]:
+    store = Storage.open(database_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Iterator[Storage]:
     store = Storage.open(f"sqlite:///{tmp_path / 'monitor.db'}")
     yield store
     store.close()
 
 
-def test_sqlite_is_in_wal_mode(storage: Storage, tmp_path: Path) -> None:
-    with storage.engine.connect() as connection:
+def test_sqlite_is_in_wal_mode(sqlite_storage: Storage, tmp_path: Path) -> None:
+    with sqlite_storage.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     assert (tmp_path / "monitor.db").exists()
@@ -52,7 +61,7 @@ def test_alerts_are_unique_per_rule_and_article(storage: Storage) -> None:
         again = tx.record_alerts([hit], NOW)
     assert len(first) == 1 and again == []
     assert first[0].article.published == NOW
-    assert storage.delivery_counts() == {"pending": 2}
+    assert Outbox(storage).counts() == {"pending": 2}
 
 
 def test_transaction_rolls_back_everything_on_error(storage: Storage) -> None:
@@ -62,32 +71,7 @@ def test_transaction_rolls_back_everything_on_error(storage: Storage) -> None:
         raise RuntimeError("crash in the middle")
     with storage.transaction() as tx:
         assert [s.article.content_key for s in tx.save_new_articles([article("a")], NOW)] == ["a"]
-    assert storage.delivery_counts() == {}
-
-
-def test_claim_send_retry_and_die(storage: Storage) -> None:
-    with storage.transaction() as tx:
-        (stored,) = tx.save_new_articles([article("a")], NOW)
-        tx.record_alerts([NewAlert(stored, "r", "q", ("w",), "text", "s", ("hook",))], NOW)
-    (due,) = storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1))
-    assert due.webhook == "hook" and due.attempts == 0 and due.uid.startswith("msg_")
-    assert due.alert.rule == "r" and due.alert.matched == ("w",)
-    assert storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1)) == []  # leased
-    storage.mark_failed(due.id, "webhook 'hook': HTTP 500", 500, NOW + timedelta(seconds=5))
-    assert storage.claim_due_deliveries(NOW, 10, timedelta(minutes=1)) == []  # not due yet
-    (retry,) = storage.claim_due_deliveries(NOW + timedelta(seconds=6), 10, timedelta(minutes=1))
-    assert retry.uid == due.uid and retry.attempts == 1
-    storage.mark_failed(retry.id, "gone", 500, None)
-    assert storage.delivery_counts() == {"dead": 1}
-
-
-def test_an_expired_lease_is_claimed_again(storage: Storage) -> None:
-    with storage.transaction() as tx:
-        (stored,) = tx.save_new_articles([article("a")], NOW)
-        tx.record_alerts([NewAlert(stored, "r", "q", (), "text", "", ("hook",))], NOW)
-    (first,) = storage.claim_due_deliveries(NOW, 10, timedelta(seconds=30))
-    (second,) = storage.claim_due_deliveries(NOW + timedelta(seconds=31), 10, timedelta(seconds=30))
-    assert first.uid == second.uid
+    assert Outbox(storage).counts() == {}
 
 
 def test_concurrent_writers_do_not_fail(storage: Storage) -> None:
@@ -111,11 +95,18 @@ def test_concurrent_writers_do_not_fail(storage: Storage) -> None:
         assert connection.exec_driver_sql("SELECT count(*) FROM articles").scalar() == 120
 
 
-def test_times_come_back_in_utc(storage: Storage, tmp_path: Path) -> None:
-    with storage.transaction() as tx:
-        tx.save_new_articles([article("a")], NOW)
+def test_times_are_stored_in_utc(sqlite_storage: Storage, tmp_path: Path) -> None:
+    with sqlite_storage.transaction() as tx:
+        tx.save_new_articles([article("a")], NOW.astimezone(timezone(timedelta(hours=2))))
     raw = sqlite3.connect(tmp_path / "monitor.db").execute("SELECT fetched_at FROM articles").fetchone()[0]
     assert raw.startswith("2026-01-01 12:00:00")
+
+
+def test_times_come_back_in_utc(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.save_new_articles([article("a")], NOW)
+    (saved,) = list(storage.articles_since(NOW - timedelta(days=1)))
+    assert saved.fetched == NOW and saved.fetched.tzinfo is not None and saved.published == NOW
 
 
 def test_unusable_database(tmp_path: Path) -> None:

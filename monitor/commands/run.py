@@ -38,8 +38,19 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     except StorageError as exc:
         log.error("%s", exc)
         return EXIT_FAILURE
+    try:
+        storage.lock_single_instance()
+    except StorageError as exc:
+        storage.close()
+        log.error("%s", exc)
+        return EXIT_FAILURE
     client = fetcher.make_client(settings.http.timeout.total_seconds())
     pipeline = Pipeline(settings, storage, client, print_alert)
+    if storage.single_instance:
+        # Alone on this database: deliveries a killed predecessor had claimed can go out again right away.
+        released = pipeline.outbox.release_claims()
+        if released:
+            log.info("%d deliveries left in flight by a previous run are queued again", released)
     try:
         if args.once:
             scheduler.run_once(pipeline)
@@ -54,6 +65,7 @@ def handle(args: argparse.Namespace, context: Context) -> int:
             return EXIT_FAILURE
         raise
     finally:
+        pipeline.close()
         client.close()
         storage.close()
     return EXIT_OK

@@ -1,19 +1,35 @@
-"""Fetch feed documents over HTTP: conditional GET, a total deadline, a body cap, classified failures."""
+"""Fetch feed documents over HTTP: conditional GET, a total deadline, a body cap, classified failures.
+
+``fetch`` follows at most MAX_REDIRECTS redirects itself, over http and https only, each hop under the address
+policy of ``netguard`` (a redirect from a public address must lead to a public one). The body is decompressed
+here, a bounded piece at a time, so the cap counts decompressed bytes and a gzip bomb is cut off at the cap.
+``FetchError.kind`` classifies a failure: ``dns``, ``connect``, ``timeout``, ``http`` (an error status, raised
+as ``StatusError``), ``too_large``, ``redirect`` (too many, or to another scheme), ``blocked`` (a redirect to a
+non-public address) and ``decode`` (a body that does not decompress).
+"""
 
 from __future__ import annotations
 
 import time
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 
 from monitor import USER_AGENT
 from monitor.errors import FetchError
+from monitor.ingest import netguard
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+ACCEPT_ENCODING = "gzip, deflate"
 MAX_REDIRECTS = 5
+SCHEMES = ("http", "https")
+CHUNK = 64 * 1024
+KEEPALIVE_CONNECTIONS = 20
 
 
 @dataclass(frozen=True)
@@ -33,14 +49,37 @@ class FetchResult:
         return self.status == 304
 
 
+class StatusError(FetchError):
+    """Raised when the server answers with an error status; ``retry_after`` is its Retry-After header, if any."""
+
+    def __init__(self, message: str, status: int, retry_after: str | None) -> None:
+        super().__init__(message, "http", status)
+        self.retry_after = retry_after
+
+
 def make_client(timeout: float) -> httpx.Client:
-    """Return the HTTP client shared by every fetch and delivery."""
+    """Return the HTTP client shared by the deliveries."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         headers={"User-Agent": USER_AGENT},
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    )
+
+
+def feed_client() -> httpx.Client:
+    """Return a client for feeds: connections through ``netguard``, redirects left to ``fetch``, no proxy.
+
+    The pool itself is unbounded: the poller decides how many fetches run at once. Proxies from the
+    environment are not used, since the address policy must judge the address a request actually reaches.
+    """
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_CONNECTIONS)
+    return httpx.Client(
+        transport=netguard.GuardedTransport(limits),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        trust_env=False,
     )
 
 
@@ -54,50 +93,154 @@ def fetch(
     deadline: float = 20.0,
     max_bytes: int = 15 * 1024 * 1024,
 ) -> FetchResult:
-    """Return the feed at ``url``, asking only for changes since ``etag``/``last_modified``."""
-    headers = {"Accept": ACCEPT}
+    """Return the feed at ``url``, asking only for changes since ``etag``/``last_modified``; raise FetchError."""
+    headers = {"Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    started = time.monotonic()
-    host = httpx.URL(url).host
+    expires = time.monotonic() + deadline
+    target = httpx.URL(url)
+    allow_private = True  # the operator's own URL may point anywhere
+    for _ in range(MAX_REDIRECTS + 1):
+        host = target.host
+        if target.scheme not in SCHEMES:
+            raise FetchError(f"feed '{name}': redirect to a {target.scheme}: URL refused", "redirect")
+        with netguard.hop(allow_private, expires), _classified(name, host, deadline):
+            request = client.build_request("GET", target, headers=headers, timeout=max(expires - time.monotonic(), 0))
+            response = _send(client, request, name)
+            try:
+                address = netguard.peer(response)
+                if not allow_private and address is not None and not address.public:
+                    # A pooled connection, opened earlier for a URL that was allowed to be private.
+                    raise FetchError(f"feed '{name}': redirect to {host} refused: not a public address", "blocked")
+                if response.next_request is None:
+                    return _result(response, name, host, etag, last_modified, max_bytes, expires, deadline)
+                allow_private = allow_private and address is not None and not address.public
+                target = response.next_request.url
+            finally:
+                response.close()
+    raise FetchError(f"feed '{name}': more than {MAX_REDIRECTS} redirects from {httpx.URL(url).host}", "redirect")
+
+
+def _send(client: httpx.Client, request: httpx.Request, name: str) -> httpx.Response:
+    """Return the response to one request (one hop), its body not read yet."""
     try:
-        with client.stream("GET", url, headers=headers, timeout=deadline) as response:
-            if response.status_code == 304:
-                return _result(response, None, etag, last_modified)
-            if not 200 <= response.status_code < 300:
-                raise FetchError(
-                    f"feed '{name}': HTTP {response.status_code} from {host}", "http", response.status_code
-                )
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise FetchError(f"feed '{name}': response from {host} exceeds {max_bytes} bytes", "too_large")
-                if time.monotonic() - started > deadline:
-                    raise FetchError(f"feed '{name}': {host} did not answer within {deadline:g} s", "timeout")
-            return _result(response, bytes(body), etag, last_modified)
+        return client.send(request, stream=True, follow_redirects=False)
+    except FetchError as exc:  # netguard's: a name that does not resolve, an address refused
+        raise FetchError(f"feed '{name}': {exc}", exc.kind) from None
+
+
+@contextmanager
+def _classified(name: str, host: str, deadline: float) -> Iterator[None]:
+    """Turn the httpx exceptions raised inside the block into FetchError with a kind."""
+    prefix = f"feed '{name}'"
+    try:
+        yield
     except httpx.TimeoutException:
-        raise FetchError(f"feed '{name}': {host} did not answer within {deadline:g} s", "timeout") from None
-    except httpx.TooManyRedirects:
-        raise FetchError(f"feed '{name}': more than {MAX_REDIRECTS} redirects from {host}", "redirect") from None
+        raise FetchError(f"{prefix}: {host} did not answer within {deadline:g} s", "timeout") from None
     except httpx.ConnectError as exc:
-        kind = "dns" if _is_dns_error(exc) else "connect"
-        raise FetchError(f"feed '{name}': cannot connect to {host}: {exc}", kind) from None
+        failure = "dns" if _is_dns_error(exc) else "connect"
+        raise FetchError(f"{prefix}: cannot connect to {host}: {exc}", failure) from None
     except httpx.HTTPError as exc:
-        raise FetchError(f"feed '{name}': request to {host} failed: {type(exc).__name__}: {exc}", "http") from None
+        failure = "connect" if isinstance(exc, httpx.NetworkError) else "http"
+        raise FetchError(f"{prefix}: request to {host} failed: {type(exc).__name__}: {exc}", failure) from None
 
 
-def _result(response: httpx.Response, content: bytes | None, etag: str | None, modified: str | None) -> FetchResult:
+def _result(
+    response: httpx.Response,
+    name: str,
+    host: str,
+    etag: str | None,
+    modified: str | None,
+    max_bytes: int,
+    expires: float,
+    deadline: float,
+) -> FetchResult:
+    """Return the result of a final (not redirected) answer, reading its body; raise FetchError on an error."""
+    status = response.status_code
+    if not (200 <= status < 300 or status == 304):
+        raise StatusError(f"feed '{name}': HTTP {status} from {host}", status, response.headers.get("retry-after"))
+    content = None
+    if status != 304:
+        content = _read_body(response, name, host, max_bytes, expires, deadline)
     return FetchResult(
-        status=response.status_code,
+        status=status,
         content=content,
         etag=response.headers.get("etag") or etag,
         last_modified=response.headers.get("last-modified") or modified,
         headers={k.lower(): v for k, v in response.headers.items()},
         url=str(response.url),
     )
+
+
+def _read_body(
+    response: httpx.Response, name: str, host: str, max_bytes: int, expires: float, deadline: float
+) -> bytes:
+    """Return the decompressed body, cut off with FetchError past ``max_bytes`` or past the deadline."""
+    too_large = FetchError(f"feed '{name}': response from {host} exceeds {max_bytes} bytes", "too_large")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+    decoder = _Decoder.of(encoding)
+    if decoder is None:
+        raise FetchError(f"feed '{name}': {host} sent an unsupported Content-Encoding {encoding!r}", "decode")
+    length = response.headers.get("content-length", "")
+    if encoding == "identity" and length.isdigit() and int(length) > max_bytes:
+        raise too_large
+    body = bytearray()
+    chunks: Iterable[bytes] = response.iter_raw(CHUNK)
+    if response.is_stream_consumed:  # built whole in memory (a test transport), so already decoded
+        chunks, decoder = [response.content], _Decoder(None)
+    try:
+        for raw in chunks:
+            for piece in decoder.feed(raw):
+                body += piece
+                if len(body) > max_bytes:
+                    raise too_large
+            if time.monotonic() > expires:
+                raise FetchError(f"feed '{name}': {host} did not answer within {deadline:g} s", "timeout")
+        body += decoder.flush()
+    except zlib.error as exc:
+        raise FetchError(f"feed '{name}': cannot decompress the {encoding} body from {host}: {exc}", "decode") from None
+    if len(body) > max_bytes:
+        raise too_large
+    return bytes(body)
+
+
+class _Decoder:
+    """Undo a Content-Encoding a bounded piece at a time, so that memory stays flat whatever the ratio."""
+
+    def __init__(self, wbits: int | None) -> None:
+        self._inflate = zlib.decompressobj(wbits) if wbits is not None else None
+
+    @classmethod
+    def of(cls, encoding: str) -> _Decoder | None:
+        """Return the decoder of a Content-Encoding, or None if it is not one we asked for."""
+        wbits = {"identity": None, "gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
+        # "deflate" should be zlib-wrapped; 32 + MAX_WBITS also accepts a gzip header, as some servers send.
+        wbits["deflate"] = 32 + zlib.MAX_WBITS
+        return cls(wbits[encoding]) if encoding in wbits else None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded bytes of ``data``, at most CHUNK at a time."""
+        if self._inflate is None:
+            yield data
+            return
+        while data and not self._inflate.eof:
+            yield self._inflate.decompress(data, CHUNK)
+            data = self._inflate.unconsumed_tail
+
+    def flush(self) -> bytes:
+        """Return what the decoder still holds; raise zlib.error if the compressed stream stopped short."""
+        inflate = self._inflate
+        if inflate is None or inflate.eof:
+            return b""
+        rest = inflate.flush(CHUNK)
+        if not self._ended():
+            raise zlib.error("the compressed stream is cut short")
+        return rest
+
+    def _ended(self) -> bool:
+        return self._inflate is None or self._inflate.eof
 
 
 def _is_dns_error(exc: httpx.ConnectError) -> bool:

@@ -1,12 +1,28 @@
-"""Parse feed bytes (RSS, Atom, RDF) with feedparser into ParsedArticle values."""
+"""Parse feed bytes (RSS 2.0, RSS 1.0/RDF, Atom) with feedparser into ParsedArticle values.
+
+The bytes are made safe before feedparser sees them: UTF-16 and UTF-32 documents are re-encoded as UTF-8, NUL
+bytes are dropped (PostgreSQL rejects them in text), and every ``<!ENTITY>`` declaration is removed from the
+prolog, so that no entity expands (billion laughs, quadratic blow-up) and none is read from a file or a URL
+(feedparser's XML parser also has external entities turned off). feedparser's HTML sanitizer and relative-URI
+resolution are off: titles and contents become plain text here (``normalize.html_to_text`` drops scripts, styles
+and every tag), so nothing of the markup survives for them to protect. Text that a wrong charset declaration
+left with C1 control characters (Windows-1252 served as ISO-8859-1) gets its Windows-1252 characters back.
+
+A document that is not a feed (an HTML page, JSON, garbage) raises ``NotAFeedError``; one that is a feed but
+cannot be read raises ``FeedParseError``. At most MAX_ENTRIES entries are kept, titles are cut at MAX_TITLE.
+"""
 
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.sax import SAXException
 
 import feedparser
 
@@ -17,6 +33,35 @@ from monitor.ingest.normalize import clean_text, content_key, html_to_text
 MAX_ENTRIES = 1000
 MAX_TITLE = 1000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (b"\x00<\x00", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
+_XML_ENCODING = re.compile(rb"""^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*)(["'])([^"']*)\2""", re.IGNORECASE)
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^;\"'\s]*)[\"']?", re.IGNORECASE)
+_LATIN1_NAMES = ("iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii")
+_C1_BYTES = re.compile(rb"[\x80-\x9f]")
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_ENTITY_DECLARATION = re.compile(rb"""<!ENTITY(?:[^>"']|"[^"]*"|'[^']*')*>?""", re.IGNORECASE)
+_UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
+_C1 = {code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)}
+_LOOKS_HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
+
+
+class NotAFeedError(FeedParseError):
+    """Raised when fetched bytes are a document of another kind (an HTML page, JSON, garbage)."""
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A feed's entries as articles, and how long the feed asks to be cached (its ``<ttl>``), if it says."""
+
+    articles: list[ParsedArticle]
+    ttl: timedelta | None = None
 
 
 def parse_feed(
@@ -24,44 +69,114 @@ def parse_feed(
     source: str,
     headers: Mapping[str, str] | None = None,
     base_url: str | None = None,
-) -> list[ParsedArticle]:
-    """Return the entries of a feed document as articles; raise FeedParseError if it is not a feed."""
+    max_entries: int = MAX_ENTRIES,
+) -> ParsedFeed:
+    """Return the entries of a feed document as articles; raise NotAFeedError or FeedParseError."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if base_url:
         response_headers.setdefault("content-location", base_url)
-    parsed = feedparser.parse(io.BytesIO(content), response_headers=response_headers)
+    document = _make_safe(content, response_headers)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(document),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser's fallback parser raises on a few malformed documents
+        raise FeedParseError(f"feed '{source}': parse error: {type(exc).__name__}: {exc}") from None
     if not parsed.get("version") and not parsed.entries:
-        reason = parsed.get("bozo_exception")
-        detail = f": {reason}" if reason else ""
-        raise FeedParseError(f"feed '{source}': not a feed{detail}")
+        raise NotAFeedError(f"feed '{source}': not a feed{_why_not(document, parsed, response_headers)}")
+    if not parsed.entries and isinstance(parsed.get("bozo_exception"), SAXException):
+        raise FeedParseError(f"feed '{source}': parse error: {parsed['bozo_exception']}")
     feed_language = _language(parsed.feed.get("language") or response_headers.get("content-language"))
     articles = []
-    for entry in parsed.entries[:MAX_ENTRIES]:
+    for entry in parsed.entries[:max_entries]:
         article = _article(entry, source, feed_language)
         if article is not None:
             articles.append(article)
-    return articles
+    return ParsedFeed(articles, _ttl(parsed.feed.get("ttl")))
+
+
+def _make_safe(content: bytes, headers: dict[str, str]) -> bytes:
+    """Return the document without NUL bytes or entity declarations, re-encoded as UTF-8 if it has to be.
+
+    UTF-16 and UTF-32 are re-encoded (their NUL bytes are part of the characters), and so is Windows-1252 that
+    is declared as ISO-8859-1 (or ASCII); ``headers`` then have their charset changed to match.
+    """
+    encoding = _recode_from(content, headers)
+    if encoding is not None:
+        text = content.decode(encoding, errors="replace").lstrip("\ufeff")
+        content = _XML_ENCODING.sub(rb'\1"utf-8"', text.encode("utf-8"), count=1)
+        if "content-type" in headers:
+            headers["content-type"] = _CHARSET.sub("", headers["content-type"]) + "; charset=utf-8"
+    content = content.replace(b"\x00", b"")
+    first = _FIRST_ELEMENT.search(content)
+    end = first.start() if first else len(content)
+    prolog = content[:end]
+    if b"<!" not in prolog:
+        return content
+    return _ENTITY_DECLARATION.sub(b"", prolog) + content[end:]
+
+
+def _recode_from(content: bytes, headers: Mapping[str, str]) -> str | None:
+    """Return the encoding to read the document with before feedparser does, if feedparser would read it wrong."""
+    for bom, encoding in _WIDE_BOMS:
+        if content.startswith(bom):
+            return encoding
+    declared = _XML_ENCODING.match(content)
+    charset = _CHARSET.search(headers.get("content-type", ""))
+    name = declared.group(3).decode("ascii", "replace") if declared else charset.group(1) if charset else ""
+    if name.strip().lower() in _LATIN1_NAMES and _C1_BYTES.search(content):
+        return "cp1252"  # as browsers do: Windows-1252 is what such documents almost always are
+    return None
+
+
+def _why_not(document: bytes, parsed: Any, headers: Mapping[str, str]) -> str:
+    if not document.strip():
+        return ": the document is empty"
+    if _LOOKS_HTML.search(document[:4096]) or headers.get("content-type", "").startswith("text/html"):
+        return ": an HTML page"
+    reason = parsed.get("bozo_exception")
+    return f": {reason}" if reason else ""
+
+
+def _ttl(value: Any) -> timedelta | None:
+    text = str(value or "").strip()
+    if not text.isdigit() or int(text) == 0:
+        return None
+    return timedelta(minutes=min(int(text), 7 * 24 * 60))
 
 
 def _article(entry: Any, source: str, feed_language: str | None) -> ParsedArticle | None:
     title = _text_of(entry.get("title_detail"), entry.get("title", ""))[:MAX_TITLE]
     body = _body(entry)
-    link = entry.get("link") or None
+    link = _value(entry.get("link"))
     if not title and not body:
         return None
     if not title:
         title = body[:200].split("\n", 1)[0]
-    guid = entry.get("id") or None
+    guid = _value(entry.get("id"))
     return ParsedArticle(
         content_key=content_key(guid, link, title, body, scope=source),
         source=source,
         title=title,
         text=body,
         url=link,
-        author=clean_text(entry.get("author", "")) or None,
+        author=clean_text(_repair(entry.get("author", ""))) or None,
         language=_entry_language(entry) or feed_language,
         published=_published(entry),
     )
+
+
+def _value(value: Any) -> str | None:
+    """Return an identifier (link, GUID) as clean one-line text, or None if it is empty."""
+    return clean_text(_repair(value or "")).replace("\n", " ") or None
+
+
+def _repair(value: Any) -> str:
+    """Return text without NUL or lone surrogates, and with C1 controls read as the Windows-1252 they were."""
+    return _UNSAFE.sub("", str(value)).translate(_C1)
 
 
 def _body(entry: Any) -> str:
@@ -76,8 +191,8 @@ def _body(entry: Any) -> str:
 def _text_of(detail: Any, value: str) -> str:
     kind = (detail or {}).get("type", "text/html")
     if kind in _HTML_TYPES:
-        return html_to_text(value)
-    return clean_text(value)
+        return html_to_text(_repair(value))
+    return clean_text(_repair(value))
 
 
 def _entry_language(entry: Any) -> str | None:
@@ -90,7 +205,7 @@ def _entry_language(entry: Any) -> str | None:
 def _language(value: str | None) -> str | None:
     if not value:
         return None
-    return value.strip().replace("_", "-").lower()[:20] or None
+    return _repair(value).strip().replace("_", "-").lower()[:20] or None
 
 
 def _published(entry: Any) -> datetime | None:

@@ -10,31 +10,41 @@ Escaping, applied to all article text:
 - mrkdwn has no escape for ``*``, ``_``, ``~`` and backtick, so they become lookalikes
   (U+2217, U+02CD, U+223C, U+02CB);
 - ``|`` in a link label becomes U+2223, since Slack ends the URL at the first ``|``;
-- ``@everyone``, ``@here`` and ``@channel`` are split with U+200B; mrkdwn objects are also sent with
-  ``verbatim: true`` so Slack neither parses bare mentions nor linkifies channel names.
+- ``@everyone``, ``@here``, ``@channel``, ``@all`` and ``@name`` are split with U+200B (Mattermost shows
+  ``text`` and finds mentions in it); mrkdwn objects are also sent with ``verbatim: true`` so Slack neither
+  parses bare mentions nor linkifies channel names.
 
 The snippet's ``**word**`` marks become Slack bold ``*word*``.
+
+Digest: a header and a context line (window, ``5 alerts, part 1/2``), then one section per alert (linked title,
+source and date, a short quote); a message holds at most ``MAX_BLOCKS`` blocks and ``MAX_BYTES`` bytes.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
+from monitor.notify import digest
+from monitor.notify.body import size
 from monitor.notify.message import AlertMessage
-from monitor.notify.text import break_mentions, clean, fit, one_line, split_marked, web_url
+from monitor.notify.text import break_mentions, clean, fit, one_line, split_marked, utc_label, web_url
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
 CONTEXT_LIMIT = 3000
 TEXT_LIMIT = 3000
+MAX_BLOCKS = 50
+# Slack documents no byte limit for a webhook body; it cuts text past 40,000 characters, used here as a ceiling.
+MAX_BYTES = 40_000
 
 # Layout budgets (not platform limits): leave most of the section to the snippet.
 _TITLE_CHARS = 300
 _SOURCE_CHARS = 200
 _RULE_CHARS = 200
 _URL_CHARS = 1000
+_DIGEST_SNIPPET_CHARS = 300
 
 _LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
 _LEADING_QUOTE = re.compile(r"^(?=&gt;|\uff1e)", re.MULTILINE)
@@ -43,15 +53,37 @@ _UNTITLED = "(untitled)"
 
 def render(alert: AlertMessage) -> dict[str, Any]:
     """Return the Slack webhook payload (text fallback and Block Kit blocks) for alert."""
-    article = alert.article
-    rule, title, source = one_line(alert.rule), one_line(article.title), one_line(article.source)
+    rule, title = one_line(alert.rule), one_line(alert.article.title)
     headline = f"{rule}: {title or _UNTITLED}" if rule else title or _UNTITLED
     return {
         "text": fit(headline, TEXT_LIMIT, _mrkdwn),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": fit(headline, HEADER_LIMIT, _plain)}},
-            {"type": "section", "text": _verbatim(_section(alert, title, source))},
+            {"type": "section", "text": _verbatim(_section(alert, SECTION_LIMIT))},
             {"type": "context", "elements": [_verbatim(_context(rule, alert.matched))]},
+        ],
+    }
+
+
+def render_digest(alerts: Sequence[AlertMessage], rule: str, window: str) -> list[dict[str, Any]]:
+    """Return the Slack messages of a digest: one section per alert, split to stay within Slack's limits."""
+    sections = [{"type": "section", "text": _verbatim(_section(alert, _DIGEST_SNIPPET_CHARS))} for alert in alerts]
+    frame = _digest(rule, window, digest.widest(len(alerts)), [])
+    room = (MAX_BLOCKS - len(frame["blocks"]), MAX_BYTES - size(frame))
+    costs = [(1, size(section) + 1) for section in sections]
+    return digest.split(sections, costs, room, lambda group, part: _digest(rule, window, part, group))
+
+
+def _digest(rule: str, window: str, part: digest.Part, sections: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Return one digest message: header, context line with window and part, then the alert sections."""
+    rule, window = one_line(rule) or "(unnamed)", one_line(window)
+    line = f"{window} · {part.label()}" if window else part.label()
+    return {
+        "text": fit(f"{rule}: {line}", TEXT_LIMIT, _mrkdwn),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": fit(f"Digest: {rule}", HEADER_LIMIT, _plain)}},
+            {"type": "context", "elements": [_verbatim(fit(line, CONTEXT_LIMIT, _mrkdwn))]},
+            *sections,
         ],
     }
 
@@ -61,15 +93,17 @@ def _verbatim(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _section(alert: AlertMessage, title: str, source: str) -> str:
-    """Return the section text: linked title, source and date, then the snippet as a quote."""
-    label = fit(title or _UNTITLED, _TITLE_CHARS, _label)
-    url = web_url(alert.article.url)
+def _section(alert: AlertMessage, quote_chars: int) -> str:
+    """Return the section text: linked title, source and date, then at most quote_chars of snippet quote."""
+    article = alert.article
+    label = fit(one_line(article.title) or _UNTITLED, _TITLE_CHARS, _label)
+    url = web_url(article.url)
     link = _escape(url) if url else None
     first = f"*<{link}|{label}>*" if link and len(link) <= _URL_CHARS else f"*{label}*"
-    meta = " · ".join(part for part in (fit(source, _SOURCE_CHARS, _mrkdwn), _date(alert.article.published)) if part)
+    source = fit(one_line(article.source), _SOURCE_CHARS, _mrkdwn)
+    meta = " · ".join(part for part in (source, utc_label(article.published)) if part)
     head = f"{first}\n{meta}" if meta else first
-    quote = fit(clean(alert.snippet), SECTION_LIMIT - len(head) - 1, _quote)
+    quote = fit(clean(alert.snippet), min(quote_chars, SECTION_LIMIT - len(head) - 1), _quote)
     return f"{head}\n{quote}" if quote else head
 
 
@@ -81,15 +115,6 @@ def _context(rule: str, matched: tuple[str, ...]) -> str:
         return line
     prefix = f"{line} · Matched: "
     return prefix + fit(terms, CONTEXT_LIMIT - len(prefix), _mrkdwn)
-
-
-def _date(published: datetime | None) -> str:
-    """Return published as ``YYYY-MM-DD HH:MM UTC``, or an empty string when unknown."""
-    if published is None:
-        return ""
-    if published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    return published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _escape(s: str) -> str:

@@ -38,7 +38,9 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 _GRAPHEME = regex.compile(r"\X")
 _MARKED = re.compile(r"\*\*(.+?)\*\*")
 _WHITESPACE = re.compile(r"\s+")
-_MENTIONS = re.compile(r"@(everyone|here|channel)", re.IGNORECASE)
+# A broadcast word is broken wherever it follows "@"; any other "@name" only where a mention can start, after
+# something that is not a letter, digit or underscore (Mattermost splits words there), so "mail@example.com" stays.
+_MENTIONS = re.compile(r"@(?=everyone|here|channel)|(?<!\w)@(?=\w)", re.IGNORECASE)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 
@@ -135,10 +137,11 @@ def split_marked(snippet: str) -> list[tuple[str, bool]]:
 
 
 def break_mentions(s: str) -> str:
-    """Return s with @everyone, @here and @channel split by a zero-width space so no client pings anyone."""
-    # Call after clean, which removes U+200B. The real guards are Discord's allowed_mentions and Slack's
-    # verbatim flag; this keeps the text harmless when it is copied or quoted elsewhere.
-    return _MENTIONS.sub("@\u200b\\1", s)
+    """Return s with every @everyone, @here, @channel, @all and @username split by a zero-width space."""
+    # Call after clean, which removes U+200B. Mattermost finds mentions in the raw text, and a zero-width space
+    # ends the word, so this is its only guard; for Discord and Slack (allowed_mentions, verbatim) it keeps the
+    # text harmless when it is copied or quoted elsewhere.
+    return _MENTIONS.sub("@\u200b", s)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -149,6 +152,15 @@ def iso(dt: datetime | None) -> str | None:
         # Naive times in monitor are UTC (SQLite keeps no offset).
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def utc_label(dt: datetime | None) -> str:
+    """Return dt as ``YYYY-MM-DD HH:MM UTC`` for people to read, or an empty string when unknown."""
+    if dt is None:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def web_url(url: str | None, limit: int = URL_LIMIT) -> str | None:

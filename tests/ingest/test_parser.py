@@ -1,18 +1,33 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from monitor.errors import FeedParseError
-from monitor.ingest.parser import MAX_TITLE, parse_feed
-from tests.conftest import FIXTURES
+from monitor.ingest.parser import MAX_ENTRIES, MAX_TITLE, NotAFeedError, parse_feed
+from tests.conftest import FIXTURES, LoopbackServer
 
 FEEDS = FIXTURES / "feeds"
+RSS1 = (FEEDS / "rss1.xml").read_bytes()
+LAUGHS = (FEEDS / "billion-laughs.xml").read_bytes()
+# No nesting, so no billion-laughs limit applies: one 50 kB entity used 20,000 times would be a gigabyte.
+QUADRATIC = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY big "' + b"A" * 50_000 + b'">]>'
+    b'<rss version="2.0"><channel><item><title>Blow-up</title><description>' + b"&big;" * 20_000 + b"</description>"
+    b"</item></channel></rss>"
+)
+
+
+def rss(items: str, prolog: str = '<?xml version="1.0" encoding="utf-8"?>', channel: str = "") -> str:
+    return f'{prolog}<rss version="2.0"><channel><title>t</title>{channel}{items}</channel></rss>'
 
 
 def test_rss2() -> None:
-    articles = parse_feed((FEEDS / "rss2.xml").read_bytes(), "world")
+    articles = parse_feed((FEEDS / "rss2.xml").read_bytes(), "world").articles
     assert [a.title for a in articles] == [
         "Leaders gather for the NATO summit in Madrid",
         "Markets close higher",
@@ -35,8 +50,7 @@ def test_rss2() -> None:
 
 
 def test_atom() -> None:
-    articles = parse_feed((FEEDS / "atom.xml").read_bytes(), "uk")
-    first, second = articles
+    first, second = parse_feed((FEEDS / "atom.xml").read_bytes(), "uk").articles
     assert first.title == "Бої на Донбасі тривають"
     assert first.text == "Ситуація на Донбас залишається складною."
     assert first.published == datetime(2022, 6, 20, 6, 15, tzinfo=UTC)
@@ -47,23 +61,135 @@ def test_atom() -> None:
     assert second.content_key == "url:http://127.0.0.1/en/kyiv"
 
 
-@pytest.mark.parametrize("content", [(FEEDS / "not-a-feed.html").read_bytes(), b"", b"\x00\x01garbage"])
-def test_not_a_feed(content: bytes) -> None:
-    with pytest.raises(FeedParseError, match="feed 'x': not a feed"):
+def test_rss1() -> None:
+    (article,) = parse_feed(RSS1, "rdf").articles
+    assert (article.title, article.text, article.url) == (
+        "Summit in Vilnius",
+        "Leaders meet.",
+        "http://127.0.0.1/rdf/1",
+    )
+    assert article.published == datetime(2023, 7, 11, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ((FEEDS / "not-a-feed.html").read_bytes(), "an HTML page"),
+        (b"<!doctype html><title>Login</title><p>Please sign in", "an HTML page"),
+        (b"", "the document is empty"),
+        (b"\x00\x01garbage", ""),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', ""),
+        (b'<?xml version="1.0"?><sitemap><url>x</url></sitemap>', ""),
+    ],
+)
+def test_not_a_feed(content: bytes, reason: str) -> None:
+    with pytest.raises(NotAFeedError, match=f"feed 'x': not a feed{': ' + reason if reason else ''}"):
         parse_feed(content, "x")
 
 
-def test_long_titles_are_cut() -> None:
+def test_a_broken_feed_is_a_parse_error() -> None:
+    with pytest.raises(FeedParseError, match="feed 'x': parse error") as caught:
+        parse_feed(rss("<item><title>a &#xD800; b</title></item>").encode(), "x")
+    assert not isinstance(caught.value, NotAFeedError)
+
+
+@pytest.mark.parametrize("document", [LAUGHS, LAUGHS.replace(b"\n ", b""), QUADRATIC], ids=["laughs", "inline", "quad"])
+def test_entity_bombs_do_not_expand(document: bytes) -> None:
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        articles = parse_feed(document, "bomb").articles
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 2
+    assert peak < 20 * 1024 * 1024
+    assert len(articles) == 1
+    assert "lollol" not in articles[0].title + articles[0].text
+    assert "AAAA" not in articles[0].text
+
+
+def test_external_entities_are_never_read(tmp_path: Path, loopback: LoopbackServer) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET", encoding="utf-8")
+    loopback.routes["/evil.dtd"] = lambda _h: (200, {}, b'<!ENTITY leak "REMOTE-LEAK">')
+    loopback.routes["/leak"] = lambda _h: (200, {}, b"REMOTE-LEAK")
+    documents = [
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        + rss("<item><title>File &xxe;</title><description>&xxe;</description></item>", prolog=""),
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "{loopback.url("/leak")}">\n]>\n'
+        + rss("<item><title>Web &xxe;</title></item>", prolog=""),
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % dtd SYSTEM "{loopback.url("/evil.dtd")}"> %dtd;]>'
+        + rss("<item><title>Param &leak;</title></item>", prolog=""),
+        f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{loopback.url("/evil.dtd")}">'
+        + rss("<item><title>DTD &leak;</title></item>", prolog=""),
+    ]
+    for document in documents:
+        (article,) = parse_feed(document.encode(), "xxe").articles
+        assert "TOP-SECRET" not in article.title + article.text
+        assert "REMOTE-LEAK" not in article.title + article.text
+    assert loopback.received == []
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "title"),
+    [
+        (
+            rss("<item><title>Sécurité à Genève</title></item>", '<?xml version="1.0" encoding="ISO-8859-1"?>'),
+            {},
+            "Sécurité à Genève",
+        ),
+        (rss("<item><title>Sécurité à Genève</title></item>", ""), {"Content-Type": "text/xml; charset=latin-1"}, None),
+        (
+            # Windows-1252 served as ISO-8859-1, as so many servers do: the curly quotes come back.
+            rss("<item><title>“Quotes” – café…</title></item>", '<?xml version="1.0" encoding="ISO-8859-1"?>'),
+            {},
+            None,
+        ),
+        (rss("<item><title>“Quotes” – café…</title></item>", ""), {}, None),  # no charset anywhere
+        (rss("<item><title>“Quotes” – café…</title></item>"), {}, None),  # declared UTF-8, but is not
+        (
+            rss("<item><title>“Quotes” – café…</title></item>", '<?xml version="1.0" encoding="windows-1252"?>'),
+            {},
+            None,
+        ),
+    ],
+)
+def test_charsets(content: str, headers: dict[str, str], title: str | None) -> None:
+    expected = title or ("Sécurité à Genève" if "Genève" in content else "“Quotes” – café…")
+    encoding = "iso-8859-1" if "Genève" in content else "cp1252"
+    (article,) = parse_feed(content.encode(encoding), "x", headers).articles
+    assert article.title == expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])  # utf-16-le: no byte-order mark
+def test_wide_encodings(encoding: str) -> None:
+    document = rss("<item><title>Київ\x00 today</title></item>", f'<?xml version="1.0" encoding="{encoding}"?>')
+    (article,) = parse_feed(document.encode(encoding), "x").articles
+    assert article.title == "Київ today"
+
+
+def test_nul_bytes_are_dropped_everywhere() -> None:
+    item = "<item><title>Null\x00 title</title><link>http://127.0.0.1/a\x00b</link><guid>g\x00</guid>"
+    item += "<description>&lt;p&gt;body\x00 text&lt;/p&gt;</description><author>x\x00y</author></item>"
+    (article,) = parse_feed(rss(item).encode(), "x").articles
+    values = [article.title, article.text, article.url, article.author, article.content_key]
+    assert all("\x00" not in (value or "") for value in values)
+    assert (article.title, article.text, article.url) == ("Null title", "body text", "http://127.0.0.1/ab")
+
+
+def test_long_titles_and_many_entries_are_cut() -> None:
     title = "word " * 400
-    feed = f'<rss version="2.0"><channel><item><title>{title}</title></item></channel></rss>'.encode()
-    (article,) = parse_feed(feed, "x")
-    assert len(article.title) <= MAX_TITLE
+    items = "".join(f"<item><title>{title}{n}</title><guid>{n}</guid></item>" for n in range(MAX_ENTRIES + 50))
+    parsed = parse_feed(rss(items).encode(), "x")
+    assert len(parsed.articles) == MAX_ENTRIES
+    assert all(len(article.title) <= MAX_TITLE for article in parsed.articles)
+    assert len(parse_feed(rss(items).encode(), "x", max_entries=3).articles) == 3
 
 
-def test_charset_from_declaration() -> None:
-    feed = (
-        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><item>'
-        "<title>Sécurité à Genève</title></item></channel></rss>"
-    ).encode("iso-8859-1")
-    (article,) = parse_feed(feed, "x")
-    assert article.title == "Sécurité à Genève"
+@pytest.mark.parametrize(
+    ("channel", "ttl"),
+    [("<ttl>60</ttl>", timedelta(hours=1)), ("<ttl>0</ttl>", None), ("<ttl>soon</ttl>", None), ("", None)],
+)
+def test_ttl(channel: str, ttl: timedelta | None) -> None:
+    assert parse_feed(rss("<item><title>a</title></item>", channel=channel).encode(), "x").ttl == ttl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from monitor.notify import AlertMessage, ArticleRef
@@ -10,7 +11,7 @@ FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # man, wo
 THUMB = "\U0001f44d\U0001f3fd"  # thumbs up, medium skin tone
 ASTRONAUT = "\U0001f469\U0001f3ff\u200d\U0001f680"  # woman astronaut, dark skin tone
 EMOJI = (FAMILY, THUMB, ASTRONAUT)
-MENTIONS = "<!channel> @everyone @here <@U123> <http://evil|click>"
+MENTIONS = "<!channel> <!here> @everyone @here @all @channel @alice <@U123> <http://evil|click>"
 RTL_OVERRIDE = "\u202e"
 ZERO_WIDTH_RUN = "\u200b\u200c\u200d\u2060\ufeff"
 CONTROLS = "\x00\x07\x1b[31m\x7f\x85"
@@ -83,3 +84,19 @@ def orphans(text: str) -> str:
     for cluster in sorted(EMOJI, key=len, reverse=True):
         text = text.replace(cluster, "")
     return "".join(c for c in text if c == "\u200d" or "\U0001f3fb" <= c <= "\U0001f3ff")
+
+
+# "@" then a letter where a mention can start: what Mattermost, Slack and Discord would read as a mention.
+_LIVE_MENTION = re.compile(r"(?<!\w)@\w|@(?:everyone|here|channel|all)", re.IGNORECASE)
+
+
+def live_mentions(text: str) -> list[str]:
+    """Return the @mentions in text that a chat platform would act on (broken ones excluded)."""
+    return [match.group() for match in _LIVE_MENTION.finditer(text)]
+
+
+def broken_text(text: str) -> str:
+    """Return the lone surrogates, orphaned emoji parts and joiners left dangling before an ellipsis in text."""
+    surrogates = "".join(c for c in text if "\ud800" <= c <= "\udfff")
+    dangling = "\u200d" if "\u200d…" in text or text.endswith("\u200d") else ""
+    return surrogates + orphans(text) + dangling

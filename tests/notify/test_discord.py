@@ -17,6 +17,7 @@ UNESCAPED = re.compile(r"(?<!\\)[<*_~`|\[\]]")
 def embed(payload: dict[str, Any]) -> dict[str, Any]:
     """Return the single embed of a payload."""
     (only,) = payload["embeds"]
+    assert isinstance(only, dict)
     return only
 
 
@@ -80,8 +81,7 @@ def test_optional_embed_keys(article: dict[str, Any], snippet: str, matched: tup
         ("a > b - c # d 1. e", "a > b - c # d 1. e"),
         (
             "<@123> <#456> <:e:789> <t:1:R> @everyone @here",
-            r"\<@123> \<#456> \<:e:789> \<t:1:R> "
-            "@\u200beveryone @\u200bhere",
+            "\\<@\u200b123> \\<#456> \\<:e:789> \\<t:1:R> @\u200beveryone @\u200bhere",
         ),
         ("a lone ** mark", r"a lone \*\* mark"),
     ],
@@ -136,7 +136,10 @@ def test_render_hostile_neutralises_mentions() -> None:
         assert UNESCAPED.search(without_bold) is None, without_bold[:200]
     # The footer is not Markdown: Discord shows it as typed, so it is cleaned but not escaped.
     footer = embed(payload)["footer"]["text"]
-    assert footer.startswith("rule <!channel> @\u200beveryone @\u200bhere <@U123> <http://evil|click> · Evil")
+    assert footer.startswith(
+        "rule <!channel> <!here> @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice <@\u200bU123>"
+        " <http://evil|click> · Evil"
+    )
 
 
 @pytest.mark.parametrize("alert", [NORMAL, HOSTILE], ids=["normal", "hostile"])

@@ -11,7 +11,7 @@ from monitor.notify import AlertMessage, generic
 
 from .alerts import CONTROLS, HOSTILE, MENTIONS, NORMAL, RTL_OVERRIDE, ZERO_WIDTH_RUN, strings
 
-NORMAL_PAYLOAD = {
+NORMAL_PAYLOAD: dict[str, Any] = {
     "type": "monitor.alert",
     "id": 42,
     "rule": {"name": "Otan", "query": '"sommet de l\'Otan" OR Madrid'},
@@ -79,3 +79,38 @@ def test_render_hostile_is_cleaned_not_escaped() -> None:
     assert payload["article"]["published"] == "2022-06-15T12:00:00Z"
     assert payload["matched"][0] == MENTIONS
     assert all(isinstance(s, str) for s in strings(payload))
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "expected"),
+    [
+        ({"snippet": "s" * 30_000}, ("snippet",), "s" * (generic.TEXT_LIMIT - 1) + "…"),
+        ({"query": "q" * 20_000}, ("rule", "query"), "q" * 20_000),
+        ({"matched": ("m" * 600,)}, ("matched", 0), "m" * (generic.TERM_LIMIT - 1) + "…"),
+        ({"article": replace(NORMAL.article, title="t" * 20_001)}, ("article", "title"), "t" * 19_999 + "…"),
+        ({"article": replace(NORMAL.article, url="https://x.example/" + "a" * 20_000)}, ("article", "url"), None),
+        ({"article": replace(NORMAL.article, url="not a url")}, ("article", "url"), "not a url"),
+    ],
+)
+def test_text_caps(changes: dict[str, Any], path: tuple[str | int, ...], expected: str | None) -> None:
+    value: Any = generic.render(replace(NORMAL, **changes))
+    for key in path:
+        value = value[key]
+    assert value == expected
+
+
+def test_terms_capped() -> None:
+    payload = generic.render(replace(NORMAL, matched=tuple(f"t{i}" for i in range(500))))
+    assert payload["matched"] == [f"t{i}" for i in range(generic.TERMS_LIMIT)]
+
+
+def test_digest_shape() -> None:
+    (message,) = generic.render_digest([NORMAL, UNKNOWNS], "\u202eOtan", "2022-06-15T10:00Z/PT1H")
+    assert message == {
+        "type": "monitor.digest",
+        "rule": {"name": "Otan"},
+        "window": "2022-06-15T10:00Z/PT1H",
+        "part": {"number": 1, "count": 1},
+        "total": 2,
+        "alerts": [NORMAL_PAYLOAD, UNKNOWNS_PAYLOAD],
+    }

@@ -69,7 +69,7 @@ def test_section_head(changes: dict[str, Any], first_line: str, meta: str) -> No
         ("a*b*c _d_ ~e~ `f`", ">a\u2217b\u2217c \u02cdd\u02cd \u223ce\u223c \u02cbf\u02cb"),
         ("**5 * 3**", ">*5 \u2217 3*"),
         ("one\n> two\n\n\nthree", ">one\n>\u00ad&gt; two\n>\n>three"),
-        ("<!channel> & <@U1> @here", ">&lt;!channel&gt; &amp; &lt;@U1&gt; @\u200bhere"),
+        ("<!channel> & <@U1> @here @all", ">&lt;!channel&gt; &amp; &lt;@\u200bU1&gt; @\u200bhere @\u200ball"),
         ("a lone ** mark", ">a lone \u2217\u2217 mark"),
         ("", None),
     ],
@@ -97,7 +97,7 @@ def test_render_hostile_respects_limits() -> None:
 def test_render_hostile_neutralises_mentions_and_links() -> None:
     payload = slack.render(HOSTILE)
     for text in strings(payload):
-        for token in ("<!channel>", "<!here>", "<@U123>", "<http://evil", "@everyone", "@here", "@channel"):
+        for token in ("<!channel>", "<!here>", "<@U123>", "<http://evil", "@everyone", "@here", "@channel", "@all"):
             assert token not in text
     section = blocks(payload)[1]["text"]["text"]
     # The only link is ours: one "<", one "|", one ">" before the snippet, URL percent-encoded.
@@ -105,7 +105,10 @@ def test_render_hostile_neutralises_mentions_and_links() -> None:
     match = LINK.fullmatch(first)
     assert match is not None
     assert match.group(1) == "https://evil.example/a%7Cb%3Ec?x=1&amp;y=%3C2%3E#frag"
-    assert match.group(2).startswith("&lt;!channel&gt; @\u200beveryone @\u200bhere &lt;@U123&gt;")
+    assert match.group(2).startswith(
+        "&lt;!channel&gt; &lt;!here&gt; @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice "
+        "&lt;@\u200bU123&gt;"
+    )
     assert section.count("<") == 1 and section.count(">") - section.count("\n>") == 1
 
 

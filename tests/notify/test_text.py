@@ -15,6 +15,7 @@ from monitor.notify.text import (
     split_marked,
     truncate,
     truncate_bytes,
+    utc_label,
     web_url,
 )
 
@@ -166,13 +167,36 @@ def test_split_marked(snippet: str, expected: list[tuple[str, bool]]) -> None:
     ("text", "expected"),
     [
         ("@everyone @here @channel", "@\u200beveryone @\u200bhere @\u200bchannel"),
+        ("@all @All", "@\u200ball @\u200bAll"),
         ("@Everyone", "@\u200bEveryone"),
         ("@everyoneelse @herewith", "@\u200beveryoneelse @\u200bherewith"),
-        ("mail@example.com @someone", "mail@example.com @someone"),
+        ("mail@example.com @someone", "mail@example.com @\u200bsomeone"),
+        ("@alice, @bob.smith: hi", "@\u200balice, @\u200bbob.smith: hi"),
+        ("x@here x@channel", "x@\u200bhere x@\u200bchannel"),
+        ("x@all x@alice", "x@all x@alice"),
+        ("a.@all b-@bob c:@carol (@dave)", "a.@\u200ball b-@\u200bbob c:@\u200bcarol (@\u200bdave)"),
+        ("<@U123> &lt;@U1&gt;", "<@\u200bU123> &lt;@\u200bU1&gt;"),
+        ("e\u0301@here é@bob _@bob 2@bob", "e\u0301@\u200bhere é@bob _@bob 2@bob"),
+        ("@@here @ alone @", "@@\u200bhere @ alone @"),
+        ("@\u200bhere", "@\u200bhere"),
     ],
 )
 def test_break_mentions(text: str, expected: str) -> None:
     assert break_mentions(text) == expected
+    assert break_mentions(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("dt", "expected"),
+    [
+        (None, ""),
+        (datetime(2022, 6, 15, 10, 0, tzinfo=UTC), "2022-06-15 10:00 UTC"),
+        (datetime(2022, 6, 16, 0, 30, 59, tzinfo=CEST), "2022-06-15 22:30 UTC"),
+        (datetime(2022, 6, 15, 10, 0), "2022-06-15 10:00 UTC"),
+    ],
+)
+def test_utc_label(dt: datetime | None, expected: str) -> None:
+    assert utc_label(dt) == expected
 
 
 @pytest.mark.parametrize(

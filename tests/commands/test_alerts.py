@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.ingest.article import ParsedArticle
+from monitor.outbox import Outbox
+from monitor.storage import NewAlert, Storage
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text('[database]\nurl = "sqlite:///alerts.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    storage = Storage.open(f"sqlite:///{tmp_path / 'alerts.db'}")
+    outbox = Outbox(storage)
+    with storage.transaction() as tx:
+        for n, title in enumerate(["Sommet de l'Otan", "Bataille du Donbass"]):
+            (stored,) = tx.save_new_articles([ParsedArticle(f"k{n}", "world", title, "texte")], NOW)
+            tx.record_alerts([NewAlert(stored, f"rule {n}", "q", ("w",), "text", "s", ("chat", "ops"))], NOW)
+    first, second = outbox.claim(NOW, timedelta(minutes=1), 10, webhook="chat")
+    outbox.mark_sent([first.id], 200, NOW)
+    outbox.mark_failed([second.id], "webhook 'chat': HTTP 404 from https://chat.test/…", 404, None)
+    outbox.note_webhook("chat", "https://chat.test/hook/s3cret", NOW, dead=3, error="webhook 'chat': HTTP 404")
+    storage.close()
+    return path
+
+
+def test_alerts_lists_deliveries_and_troubled_webhooks(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "alerts"]) == 0
+    out = capsys.readouterr().out
+    assert "[rule 1] Bataille du Donbass (world)" in out and "[rule 0] Sommet de l'Otan (world)" in out
+    assert "chat: dead, 1 attempts — webhook 'chat': HTTP 404" in out
+    assert "deliveries: 2 pending, 1 sent, 1 dead" in out
+    assert "webhook 'chat' failing; 3 deliveries dead in a row" in out
+    assert "s3cret" not in out
+
+
+def test_alerts_json_and_status_filter(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "alerts", "--json", "--status", "dead"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    (alert,) = document["alerts"]
+    assert alert["title"] == "Bataille du Donbass"
+    assert {(d["webhook"], d["status"]) for d in alert["deliveries"]} == {("chat", "dead"), ("ops", "pending")}
+    assert document["webhooks"][0]["name"] == "chat" and document["webhooks"][0]["consecutive_dead"] == 3
+
+
+def test_alerts_retry(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "alerts", "--json", "--status", "dead"]) == 0
+    (alert,) = json.loads(capsys.readouterr().out)["alerts"]
+    assert main(["--config", str(config), "alerts", "retry", str(alert["id"])]) == 0
+    assert "1 dead deliveries put back in the queue" in capsys.readouterr().out
+    assert main(["--config", str(config), "alerts", "retry", "--dead"]) == 0
+    assert "0 dead deliveries" in capsys.readouterr().out
+    assert main(["--config", str(config), "alerts", "--status", "dead"]) == 0
+    assert "no alerts with a dead delivery" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["alerts", "retry"], ["alerts", "--status", "lost"], ["alerts", "--limit", "0"]])
+def test_alerts_bad_arguments(config: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--config", str(config), *argv])
+    assert caught.value.code == 2

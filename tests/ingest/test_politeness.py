@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.ingest import politeness
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+M15 = timedelta(minutes=15)
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "wait"),
+    [
+        ("120", timedelta(seconds=120)),
+        (" 0 ", timedelta(0)),
+        ("Thu, 01 Jan 2026 12:30:00 GMT", timedelta(minutes=30)),
+        ("Thu, 01 Jan 2026 11:00:00 GMT", timedelta(0)),  # already past
+        ("999999999", timedelta(hours=24)),
+        ("-5", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after(value: str | None, wait: timedelta | None) -> None:
+    assert politeness.retry_after(value, NOW) == wait
+
+
+@pytest.mark.parametrize(
+    ("header", "age"),
+    [
+        ("max-age=3600", H),
+        ("public, max-age=600, must-revalidate", timedelta(minutes=10)),
+        ('max-age="60"', timedelta(minutes=1)),
+        ("s-maxage=100", None),
+        ("max-age=999999", timedelta(hours=24)),
+        ("no-cache, max-age=3600", None),
+        ("no-store", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_max_age(header: str | None, age: timedelta | None) -> None:
+    assert politeness.max_age(header) == age
+
+
+@pytest.mark.parametrize(
+    ("hints", "wait"),
+    [
+        ((), M15),
+        ((None, None), M15),
+        ((timedelta(minutes=5),), M15),  # a shorter hint never makes us poll more often
+        ((H,), H + M15 / 2),  # never cut short by the half-interval tolerance
+        ((H, timedelta(hours=2)), timedelta(hours=2) + M15 / 2),
+        ((timedelta(days=3),), timedelta(hours=24) + M15 / 2),
+    ],
+)
+def test_after_success(hints: tuple[timedelta | None, ...], wait: timedelta) -> None:
+    assert politeness.after_success(M15, *hints) == wait
+
+
+@pytest.mark.parametrize(
+    ("interval", "failures", "retry", "wait"),
+    [
+        (M15, 1, None, 2 * M15),
+        (M15, 2, None, 4 * M15),
+        (M15, 3, None, 8 * M15),
+        (M15, 7, None, timedelta(hours=24)),
+        (M15, 500, None, timedelta(hours=24)),
+        (M15, 1, timedelta(seconds=30), 2 * M15),
+        (M15, 1, timedelta(hours=2), timedelta(hours=2) + M15 / 2),
+        (M15, 1, timedelta(days=9), timedelta(hours=24) + M15 / 2),
+        (timedelta(days=2), 3, None, timedelta(days=2)),  # the interval itself is never cut
+    ],
+)
+def test_after_failure(interval: timedelta, failures: int, retry: timedelta | None, wait: timedelta) -> None:
+    assert politeness.after_failure(interval, failures, retry) == wait
+
+
+@pytest.mark.parametrize(
+    ("next_poll_at", "due"),
+    [
+        (None, True),
+        (NOW - H, True),
+        (NOW, True),
+        (NOW + timedelta(minutes=7), True),  # within half an interval: this firing polls it
+        (NOW + timedelta(minutes=8), False),
+        (NOW + H, False),
+    ],
+)
+def test_is_due(next_poll_at: datetime | None, due: bool) -> None:
+    assert politeness.is_due(next_poll_at, NOW, M15) is due
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+def test_a_backed_off_feed_is_polled_at_the_right_firing(failures: int) -> None:
+    wait = politeness.after_failure(M15, failures)
+    due_at = [k for k in range(1, 20) if politeness.is_due(NOW + wait, NOW + k * M15, M15)]
+    assert due_at[0] == 2**failures

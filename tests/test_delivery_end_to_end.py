@@ -1,0 +1,184 @@
+"""Delivery through real sockets: receivers on 127.0.0.1 that fail, limit, refuse or hang, and a daemon that is
+killed with SIGKILL while deliveries are in flight."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LoopbackServer
+
+pytestmark = pytest.mark.integration
+Answer = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+ALERTS = 4
+
+
+def write_seeds(folder: Path, count: int) -> None:
+    folder.mkdir()
+    for n in range(count):
+        text = f"date 2026-11-0{n % 9 + 1}\nLe sommet de l'Otan numéro {n} s'ouvre à Vilnius, dossier {n * 7919}."
+        (folder / f"article-{n:03d}.md").write_text(text, encoding="utf-8")
+
+
+def settings_file(tmp_path: Path, webhooks: dict[str, tuple[str, str]], timeout: str = "2s") -> Path:
+    hooks = "".join(f'[webhooks.{name}]\nurl = "{url}"\nformat = "{fmt}"\n\n' for name, (url, fmt) in webhooks.items())
+    text = f"""
+[database]
+url = "sqlite:///monitor.db"
+
+[scheduler]
+delivery_interval = "1s"
+
+[seeds]
+path = "seeds"
+interval = "1h"
+
+[delivery]
+retry_delays = ["1s"]
+timeout = "{timeout}"
+
+{hooks}
+[[rules]]
+name = "NATO summit"
+query = '"sommet de l’Otan"'
+"""
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    return stderr
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def scripted(*answers: tuple[int, dict[str, str]], then: int = 200) -> Answer:
+    """Answer with the given statuses in turn, then always ``then``."""
+    lock = threading.Lock()
+    queue = list(answers)
+
+    def answer(_handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        with lock:
+            status, headers = queue.pop(0) if queue else (then, {})
+        return status, headers, b"{}" if status < 300 else b"try again"
+
+    return answer
+
+
+def accepted_ids(server: LoopbackServer, path: str, statuses: list[int] | None = None) -> list[str]:
+    return [r.headers["webhook-id"] for r in server.received_on(path)]
+
+
+def test_every_alert_arrives_once_at_every_webhook(tmp_path: Path, loopback: LoopbackServer) -> None:
+    write_seeds(tmp_path / "seeds", ALERTS)
+    release = threading.Event()
+
+    def hang(_handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        release.wait(20)
+        return 200, {}, b"late"
+
+    loopback.routes["/ok"] = scripted()
+    loopback.routes["/flaky"] = scripted((500, {}), (500, {}))
+    loopback.routes["/limited"] = scripted((429, {"Retry-After": "2"}))
+    loopback.routes["/gone"] = scripted(then=404)
+    loopback.routes["/teams"] = scripted(then=202)
+    loopback.routes["/hang"] = hang
+    names = ("ok", "flaky", "limited", "gone", "teams", "hang")
+    formats = {"teams": "teams"}
+    config = settings_file(tmp_path, {n: (loopback.url(f"/{n}"), formats.get(n, "generic")) for n in names})
+    process = start(config)
+    try:
+        # The healthy webhook gets everything while the hanging one still holds its first request.
+        assert wait_for(lambda: len(loopback.received_on("/ok")) == ALERTS, 20)
+        assert not release.is_set() and len(loopback.received_on("/hang")) >= 1
+        assert wait_for(lambda: len(loopback.received_on("/teams")) == ALERTS, 20)
+        assert wait_for(lambda: len(loopback.received_on("/flaky")) == ALERTS + 2, 20)
+        assert wait_for(lambda: len(loopback.received_on("/limited")) == ALERTS + 1, 20)
+        assert wait_for(lambda: len(loopback.received_on("/gone")) == ALERTS, 20)
+        time.sleep(2.5)  # room for any duplicate to show up
+    finally:
+        release.set()
+        stderr = stop(process)
+    for name in ("ok", "teams", "gone"):
+        ids = accepted_ids(loopback, f"/{name}")
+        assert len(ids) == len(set(ids)) == ALERTS, name  # once each; 404 is not retried
+    for name, failures in (("flaky", 2), ("limited", 1)):
+        requests = loopback.received_on(f"/{name}")
+        ids = [r.headers["webhook-id"] for r in requests]
+        assert len(set(ids)) == ALERTS and len(ids) == ALERTS + failures, name
+        repeated = [i for i, n in Counter(ids).items() if n > 1]
+        assert len(repeated) == 1  # only the one that failed came again, with the same webhook-id
+    limited = loopback.received_on("/limited")
+    first_id = limited[0].headers["webhook-id"]
+    retried_at = [r for r in limited if r.headers["webhook-id"] == first_id]
+    assert retried_at[1].at - retried_at[0].at >= 1.9  # Retry-After: 2 was honoured
+    database = sqlite3.connect(tmp_path / "monitor.db")
+    status = dict(database.execute("SELECT webhook, group_concat(DISTINCT status) FROM deliveries GROUP BY webhook"))
+    assert status["gone"] == "dead" and status["ok"] == "sent" and status["flaky"] == "sent"
+    assert "HTTP 404" in stderr and "/gone" not in stderr
+
+
+def test_a_killed_daemon_loses_nothing_and_repeats_at_most_the_request_in_flight(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    count = 12
+    write_seeds(tmp_path / "seeds", count)
+
+    def slow(_handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.3)
+        return 200, {}, b"ok"
+
+    loopback.routes["/slow"] = slow
+    config = settings_file(tmp_path, {"slow": (loopback.url("/slow"), "generic")}, timeout="5s")
+    process = start(config)
+    try:
+        assert wait_for(lambda: len(loopback.received_on("/slow")) >= 3, 20)
+    finally:
+        process.kill()  # SIGKILL: no chance to clean up
+        process.communicate(timeout=10)
+    before = len(loopback.received_on("/slow"))
+    assert before < count
+    process = start(config)  # alone on its SQLite file, it takes over what the killed one had claimed
+    try:
+        assert wait_for(lambda: len({r.headers["webhook-id"] for r in loopback.received_on("/slow")}) == count, 30)
+        time.sleep(1)
+    finally:
+        stop(process)
+    ids = [r.headers["webhook-id"] for r in loopback.received_on("/slow")]
+    assert len(set(ids)) == count  # nothing lost
+    repeats = [i for i, n in Counter(ids).items() if n > 1]
+    assert len(ids) - len(set(ids)) <= 1 and len(repeats) <= 1  # at most the one request in flight, same id
+    database = sqlite3.connect(tmp_path / "monitor.db")
+    assert database.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0] == 0
