@@ -7,11 +7,16 @@ arguments and a ``Context``) and ``needs_settings`` (whether the settings file i
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from monitor.config import Settings, parse_duration
+from monitor.errors import StorageError
+from monitor.storage import Storage, redact_url
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,6 +32,23 @@ class Context:
         """Return the settings; commands registered with ``needs_settings`` always have them."""
         assert self.settings is not None, "this command reads the settings file"
         return self.settings
+
+
+def with_storage(context: Context, action: Callable[[Storage], int]) -> int:
+    """Run ``action`` on the settings' database and return its exit code (1, said on stderr, if it fails)."""
+    settings = context.require_settings()
+    try:
+        storage = Storage.open(settings.database.url)
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        return action(storage)
+    except SQLAlchemyError as exc:
+        print(f"error: database {redact_url(settings.database.url)}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        storage.close()
 
 
 def duration(text: str) -> timedelta:

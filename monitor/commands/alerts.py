@@ -8,12 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, positive
-from monitor.errors import StorageError
+from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context, positive, with_storage
 from monitor.outbox import STATUSES, AlertView, Outbox, WebhookHealth
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 
 def register(commands: Any) -> None:
@@ -33,7 +30,7 @@ def register(commands: Any) -> None:
 
 def handle_list(args: argparse.Namespace, context: Context) -> int:
     """Print the newest alerts with their deliveries, and webhooks whose deliveries keep dying."""
-    return _with_outbox(context, lambda outbox: _list(outbox, args.status, args.limit, args.json))
+    return with_storage(context, lambda storage: _list(Outbox(storage), args.status, args.limit, args.json))
 
 
 def handle_retry(args: argparse.Namespace, context: Context) -> int:
@@ -42,29 +39,12 @@ def handle_retry(args: argparse.Namespace, context: Context) -> int:
         print("error: alerts retry: give alert IDs or --dead", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    def retry(outbox: Outbox) -> int:
-        count = outbox.requeue_dead(datetime.now(UTC), None if args.dead else args.ids)
+    def retry(storage: Storage) -> int:
+        count = Outbox(storage).requeue_dead(datetime.now(UTC), None if args.dead else args.ids)
         print(f"{count} dead deliveries put back in the queue")
         return EXIT_OK
 
-    return _with_outbox(context, retry)
-
-
-def _with_outbox(context: Context, action: Any) -> int:
-    settings = context.require_settings()
-    try:
-        storage = Storage.open(settings.database.url)
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    try:
-        code: int = action(Outbox(storage))
-        return code
-    except SQLAlchemyError as exc:
-        print(f"error: database {redact_url(settings.database.url)}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        storage.close()
+    return with_storage(context, retry)
 
 
 def _list(outbox: Outbox, status: str | None, limit: int, as_json: bool) -> int:

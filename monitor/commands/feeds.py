@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
-from monitor.errors import StorageError
+from monitor.commands import EXIT_OK, Context, with_storage
 from monitor.notify.text import iso
-from monitor.storage import FeedHealth, Storage, redact_url
+from monitor.storage import FeedHealth, Storage
 
 RECENT = timedelta(hours=24)
 _HEADER = ("NAME", "STATUS", "LAST SUCCESS", "FAILURES", "NEXT POLL", "24H", "LAST ERROR")
@@ -35,24 +31,17 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace, context: Context) -> int:
     """Print the health of every configured feed; return 1 if the database is unusable."""
     settings = context.require_settings()
-    try:
-        storage = Storage.open(settings.database.url)
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    now = datetime.now(UTC)
-    try:
-        health = storage.feed_health([(feed.name, feed.url) for feed in settings.feeds], now - RECENT)
-    except SQLAlchemyError as exc:
-        print(f"error: database {redact_url(settings.database.url)}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        storage.close()
-    if args.json:
-        print(json.dumps([as_json(feed) for feed in health], ensure_ascii=False, indent=2))
-    else:
-        print(as_text(health))
-    return EXIT_OK
+
+    def show(storage: Storage) -> int:
+        since = datetime.now(UTC) - RECENT
+        health = storage.feed_health([(feed.name, feed.url) for feed in settings.feeds], since)
+        if args.json:
+            print(json.dumps([as_json(feed) for feed in health], ensure_ascii=False, indent=2))
+        else:
+            print(as_text(health))
+        return EXIT_OK
+
+    return with_storage(context, show)
 
 
 def as_json(feed: FeedHealth) -> dict[str, Any]:

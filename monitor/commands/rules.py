@@ -9,14 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from monitor import backtest
-from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, duration, positive
-from monitor.errors import QueryError, StorageError
+from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, duration, positive, with_storage
+from monitor.errors import QueryError
 from monitor.ingest import seeds
 from monitor.matching import Matcher, compile_rule
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 
 def register(commands: Any) -> None:
@@ -96,23 +94,16 @@ def rules_backtest(
         print(query_error(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     start = datetime.now(UTC) - since
-    try:
-        storage = Storage.open(settings.database.url)
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    try:
+
+    def replay(storage: Storage) -> int:
         report = backtest.replay(Matcher({label: tree}), storage.articles_since(start), limit)
-    except SQLAlchemyError as exc:
-        print(f"error: database {redact_url(settings.database.url)}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        storage.close()
-    if as_json:
-        print(json.dumps([backtest.as_json(match) for match in report.matches], ensure_ascii=False, indent=2))
-    else:
-        print(backtest.as_text(report, start))
-    return EXIT_OK
+        if as_json:
+            print(json.dumps([backtest.as_json(match) for match in report.matches], ensure_ascii=False, indent=2))
+        else:
+            print(backtest.as_text(report, start))
+        return EXIT_OK
+
+    return with_storage(context, replay)
 
 
 def query_error(exc: QueryError) -> str:

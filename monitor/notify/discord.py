@@ -31,7 +31,7 @@ from typing import Any
 
 from monitor.notify import digest
 from monitor.notify.message import AlertMessage
-from monitor.notify.text import break_mentions, clean, fit, iso, one_line, split_marked, web_url
+from monitor.notify.text import bold_marked, break_mentions, clean, fit, iso, one_line, web_url
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -163,13 +163,4 @@ def _markdown(s: str) -> str:
 
 def _snippet(snippet: str) -> str:
     """Return the snippet as Discord Markdown, matched words in bold."""
-    out: list[str] = []
-    for text, matched in split_marked(snippet):
-        escaped = _inline(text)
-        core = escaped.strip()
-        if matched and core:
-            lead, trail = escaped[: len(escaped) - len(escaped.lstrip())], escaped[len(escaped.rstrip()) :]
-            out.append(f"{lead}**{core}**{trail}")
-        else:
-            out.append(escaped)
-    return _line_starts("".join(out))
+    return _line_starts(bold_marked(snippet, _inline))

@@ -191,3 +191,17 @@ def web_url(url: str | None, limit: int = URL_LIMIT) -> str | None:
     path, query, fragment = (quote(p, safe=_URL_SAFE) for p in (parts.path, parts.query, parts.fragment))
     result = urlunsplit((parts.scheme.lower(), netloc, path, query, fragment))
     return result if len(result) <= limit else None
+
+
+def bold_marked(snippet: str, escape: Callable[[str], str]) -> str:
+    """Return a snippet escaped piece by piece, its matched words wrapped in Markdown ``**`` (spaces kept outside)."""
+    out: list[str] = []
+    for text, matched in split_marked(snippet):
+        escaped = escape(text)
+        core = escaped.strip()
+        if matched and core:
+            lead, trail = escaped[: len(escaped) - len(escaped.lstrip())], escaped[len(escaped.rstrip()) :]
+            out.append(f"{lead}**{core}**{trail}")
+        else:
+            out.append(escaped)
+    return "".join(out)
