@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from monitor import __version__
-from monitor.commands import EXIT_BAD_INPUT, Context, alerts, check, feeds, rules, run
+from monitor.commands import EXIT_BAD_INPUT, Context, alerts, check, db, feeds, import_opml, rules, run, status
 from monitor.config import load_settings
 from monitor.errors import ConfigError
 
 CONFIG_ENV = "MONITOR_CONFIG"
-COMMANDS = (run, check, rules, alerts, feeds)
+COMMANDS = (run, check, rules, alerts, feeds, import_opml, db, status)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """Load and validate ``settings.toml`` into frozen pydantic models.
 
 Every problem is reported as ``FILE: KEY: message (line N)`` and raised as one ``ConfigError`` that lists them
-all. String values may use ``${NAME}`` to take an environment variable (``$${`` writes a literal ``${``).
+all. String values may use ``${NAME}`` to take an environment variable, ``${NAME:-default}`` to fall back on a default
+when it is unset or empty (``$${`` writes a literal ``${``).
 Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a number of seconds). Relative paths,
 including a relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides
 ``[database] url``. A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,7 +41,7 @@ FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def parse_duration(value: object) -> timedelta:
@@ -107,8 +109,46 @@ class DeliverySettings(_Section):
     batch_size: int = Field(default=100, gt=0)
 
 
+class HealthSettings(_Section):
+    alert_after: Duration = timedelta(hours=6)
+    silence_factor: float = Field(default=4.0, gt=1)
+    webhooks: list[str] = []
+
+
+class IngestSettings(_Section):
+    first_poll_window: Duration = timedelta(hours=24)
+    story_window: Duration = timedelta(hours=48)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """Return the host and port of ``host:port`` (``[::1]:9108`` for IPv6); raise ValueError if malformed."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected host:port, such as 127.0.0.1:9108 or [::1]:9108, got {listen!r}")
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"unbalanced brackets in {listen!r}")
+    if host.startswith("["):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, such as [::1]:9108, got {listen!r}")
+    if not host or int(port) > 65535:
+        raise ValueError(f"expected host:port with a port up to 65535, got {listen!r}")
+    return host, int(port)
+
+
+def _listen(value: str | None) -> str | None:
+    if value is not None:
+        split_listen(value)
+    return value
+
+
+class ServerSettings(_Section):
+    listen: Annotated[str | None, AfterValidator(_listen)] = None
 
 
 class FeedSettings(_Section):
@@ -163,6 +203,7 @@ class RuleSettings(_Section):
     webhooks: list[str] | None = None
     delivery: Literal["immediate", "digest"] = "immediate"
     digest_every: Duration = timedelta(hours=1)
+    once_per_story: bool = True
 
     @field_validator("name")
     @classmethod
@@ -192,6 +233,9 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     delivery: DeliverySettings = DeliverySettings()
     logging: LoggingSettings = LoggingSettings()
+    server: ServerSettings = ServerSettings()
+    health: HealthSettings = HealthSettings()
+    ingest: IngestSettings = IngestSettings()
     feeds: list[FeedSettings] = []
     webhooks: dict[str, WebhookSettings] = {}
     rules: list[RuleSettings] = []
@@ -284,6 +328,11 @@ def _check_references(settings: Settings, path: Path, source: str) -> list[str]:
                 message = f"rule {rule.name!r} names unknown webhook {name!r} (known: {known})"
                 problems.append(_problem(path, source, ("rules", index, "webhooks"), message))
         problems.extend(_check_rule(rule, index, path, source))
+    for name in settings.health.webhooks:
+        if name not in settings.webhooks:
+            known = ", ".join(sorted(settings.webhooks)) or "none is configured"
+            message = f"health alerts name unknown webhook {name!r} (known: {known})"
+            problems.append(_problem(path, source, ("health", "webhooks"), message))
     return problems
 
 
@@ -349,7 +398,9 @@ def _interpolate(value: Any, environ: Mapping[str, str], loc: tuple[str | int, .
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
-        name = match.group(1)
+        name, default = match.group(1), match.group(2)
+        if default is not None and not environ.get(name):
+            return default
         if name not in environ:
             report(loc, f"environment variable {name} is not set")
             return ""

@@ -31,6 +31,7 @@ import httpx
 from monitor import notify
 from monitor.config import DeliverySettings, RuleSettings, WebhookSettings
 from monitor.logs import redact, safe_url
+from monitor.metrics import Metrics
 from monitor.notify.body import encode
 from monitor.notify.signing import sign
 from monitor.outbox import DueDelivery, Outbox
@@ -247,8 +248,10 @@ class Dispatcher:
         client: httpx.Client,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = WORKERS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.outbox = outbox
+        self.metrics = metrics or Metrics()
         self.client = client
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="delivery")
@@ -308,7 +311,7 @@ class Dispatcher:
         report: DrainReport,
     ) -> None:
         deadline = settings.timeout.total_seconds()
-        lease = timedelta(seconds=deadline * 2 + 60)
+        lease = timedelta(seconds=deadline * 2 + 5)  # a request never outlives its deadline
         pacer = self._pacers.setdefault(name, Pacer(PACES[webhook.format] if webhook else Pace()))
         while not self._stop.is_set():
             batch = self.outbox.claim(self.clock(), lease, settings.batch_size, webhook=name)
@@ -399,6 +402,7 @@ class Dispatcher:
             self.outbox.mark_sent(ids, outcome.status, self.clock())
             self.outbox.note_webhook(name, url, self.clock(), sent=True)
             report.sent += len(ids)
+            self.metrics.record_delivery(name, "sent", len(ids))
             for due in unit.deliveries:
                 log.info(
                     "webhook '%s': alert %d sent (rule %r)",
@@ -434,6 +438,7 @@ class Dispatcher:
             self.outbox.mark_failed([d.id for d, _ in retry], outcome.error or "", outcome.status, when)
             report.retried += len(retry)
             first = retry[0][0]
+            self.metrics.record_delivery(first.webhook, "retried", len(retry))
             log.warning(
                 "%s; retrying in %.0f s (attempt %d)",
                 outcome.error,
@@ -445,6 +450,7 @@ class Dispatcher:
             name = bury[0].webhook
             self.outbox.mark_failed([d.id for d in bury], outcome.error or "", outcome.status, None)
             report.dead += len(bury)
+            self.metrics.record_delivery(name, "dead", len(bury))
             for due in bury:
                 log.error(
                     "%s; giving up on alert %d after %d attempts",
@@ -468,6 +474,7 @@ class Dispatcher:
         """Mark deliveries dead at once, and note it on the webhook (maybe disabling it)."""
         self.outbox.mark_failed([d.id for d in batch], error, status, None)
         report.dead += len(batch)
+        self.metrics.record_delivery(name, "dead", len(batch))
         in_a_row = self.outbox.note_webhook(name, url, self.clock(), dead=len(batch), error=error, disable=disable)
         log.error("%s; %d deliveries dead, not retried", error, len(batch), extra={"webhook": name})
         if disable:

@@ -6,6 +6,7 @@ MonitorError                 every error of ours; ``str()`` starts with the comp
 ├── FetchError               a feed could not be fetched; carries ``kind`` (dns, connect, timeout, http, ...)
 ├── FeedParseError           fetched bytes are not a feed
 ├── StorageError             the database is unusable (exit code 1)
+├── ServerError              the health and metrics server cannot listen (exit code 1)
 └── DeliveryError            a webhook did not accept an alert; carries ``status`` and ``retry_after``
 """
 
@@ -52,6 +53,10 @@ class FetchError(MonitorError):
 
 class FeedParseError(MonitorError):
     """Raised when fetched bytes cannot be read as a feed."""
+
+
+class ServerError(MonitorError):
+    """Raised when the health and metrics server cannot listen on its address."""
 
 
 class StorageError(MonitorError):

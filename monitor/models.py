@@ -1,4 +1,4 @@
-"""SQLModel tables: feeds and seed files (sources), articles, alerts, deliveries (the outbox)."""
+"""SQLModel tables: feeds and seed files (sources), articles with their keys and stories, alerts, deliveries."""
 
 from __future__ import annotations
 
@@ -47,11 +47,13 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consecutive_failures: int = 0
     created_at: datetime = Field(sa_type=UTCDateTime)
-    # Polling state (nullable, so that an older database gains them with a plain ALTER TABLE ... ADD COLUMN).
+    # Polling state.
     next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     backoff_seconds: int | None = None
     error_kind: str | None = Field(default=None, max_length=20)
     disabled_reason: str | None = Field(default=None, sa_type=Text)
+    # The instance polling the feed holds it until then; a dead instance's lease runs out and another takes over.
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SeedFile(SQLModel, table=True):
@@ -80,6 +82,29 @@ class Article(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=20)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # The story of near-duplicates it belongs to, and its MinHash signature (``ingest.stories``) to rebuild the index.
+    story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
+    signature: list[int] | None = Field(default=None, sa_type=JSON)
+
+
+class ArticleKey(SQLModel, table=True):
+    """One of the keys an article is known by (GUID in its feed, canonical URL, fingerprint); each key is unique."""
+
+    __tablename__ = "article_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=600)
+    article_id: int = Field(foreign_key="articles.id", index=True)
+
+
+class Story(SQLModel, table=True):
+    """Near-duplicate articles from several outlets: the same story, alerted once per rule within a window."""
+
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_article_id: int
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Alert(SQLModel, table=True):

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, func, select, update
 
 from monitor.models import Alert, Article, Delivery, WebhookState
 from monitor.notify.message import AlertMessage
-from monitor.storage import Storage, message_of
+from monitor.storage import Storage, message_of, story_copies
 
 STATUSES = ("pending", "sent", "dead")
 
@@ -105,8 +105,17 @@ class Outbox:
             if rows:
                 ids = [delivery.id for delivery, _, _ in rows]
                 tx.session.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(claimed_until=now + lease))
+            copies = story_copies(tx.session, [art.id for _, _, art in rows if art.id is not None])
             return [
-                DueDelivery(d.id or 0, d.uid, d.webhook, d.attempts, d.queued_at, d.digest_key, message_of(a, art))
+                DueDelivery(
+                    d.id or 0,
+                    d.uid,
+                    d.webhook,
+                    d.attempts,
+                    d.queued_at,
+                    d.digest_key,
+                    message_of(a, art, copies.get(art.id or 0, ())),
+                )
                 for d, a, art in rows
             ]
 
@@ -154,6 +163,18 @@ class Outbox:
         """Return when the oldest pending delivery entered the queue."""
         with Session(self.storage.engine) as session:
             return session.exec(select(func.min(Delivery.queued_at)).where(Delivery.status == "pending")).one()
+
+    def dead_by_webhook(self) -> dict[str, int]:
+        """Return how many deliveries are dead, per webhook that has any."""
+        with Session(self.storage.engine) as session:
+            query = select(Delivery.webhook, func.count()).where(Delivery.status == "dead").group_by(Delivery.webhook)
+            return {webhook: count for webhook, count in session.exec(query).all()}
+
+    def matches_by_rule(self, since: datetime) -> dict[str, int]:
+        """Return how many alerts each rule has recorded since ``since``."""
+        with Session(self.storage.engine) as session:
+            query = select(Alert.rule, func.count()).where(col(Alert.created_at) >= since).group_by(Alert.rule)
+            return {rule: count for rule, count in session.exec(query).all()}
 
     def alerts(self, status: str | None = None, limit: int = 50) -> list[AlertView]:
         """Return the newest alerts with their deliveries, only those with a delivery in ``status`` if given."""

@@ -12,26 +12,35 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import httpx
 
+from monitor import health
 from monitor.config import FeedSettings, RuleSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.parser import NotAFeedError, parse_feed
+from monitor.ingest.normalize import plausible_published
+from monitor.ingest.parsepool import ParsePool
+from monitor.ingest.parser import NotAFeedError, ParsedFeed, parse_feed
 from monitor.ingest.poller import FeedPoller
+from monitor.ingest.stories import StoryIndex
 from monitor.matching import Matcher
+from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
-from monitor.storage import NewAlert, Storage, Tx
+from monitor.storage import NewAlert, Storage, StoredArticle, Tx
 
 log = logging.getLogger(__name__)
+FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline
+PARSE_POOL_MIN_FEEDS = 8
 
 
 def utcnow() -> datetime:
@@ -74,6 +83,7 @@ class Pipeline:
         client: httpx.Client,
         on_console_alert: Callable[[AlertMessage], None],
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.active = Ruleset.build(settings)
         self.storage = storage
@@ -81,8 +91,13 @@ class Pipeline:
         self.on_console_alert = on_console_alert
         self.clock = clock
         self.outbox = Outbox(storage)
-        self.dispatcher = Dispatcher(self.outbox, client, clock)
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(self.outbox, storage, lambda: [(f.name, f.url) for f in self.settings.feeds], clock)
+        self.dispatcher = Dispatcher(self.outbox, client, clock, metrics=self.metrics)
         self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
+        # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
+        self._stories: StoryIndex | None = None
+        self._stories_lock = threading.Lock()
 
     def close(self) -> None:
         """Let the fetches and deliveries in flight finish; the queue keeps the rest for the next start."""
@@ -102,22 +117,34 @@ class Pipeline:
         return ruleset
 
     def poll_feed(self, feed: FeedSettings) -> None:
-        """Queue the feed for fetching if its next poll time has come and it is not disabled."""
-        state = self.storage.feed_state(feed.name, feed.url)
-        interval = self.settings.feed_interval(feed)
-        if state.disabled_reason is None and politeness.is_due(state.next_poll_at, self.clock(), interval):
+        """Queue the feed for fetching if its next poll time has come, it is not disabled, and we could take it.
+
+        Taking the feed leases it in the database, so that of several instances sharing it only one polls.
+        """
+        now, settings = self.clock(), self.settings
+        due_by = now + politeness.tolerance(settings.feed_interval(feed))
+        lease = settings.http.timeout + FEED_LEASE_MARGIN
+        if self.storage.claim_feed_poll(feed.name, feed.url, now, due_by, lease):
             self.feeds.poll([feed])
 
-    def refresh_feeds(self) -> None:
-        """Fetch every feed of the settings that is not disabled, all at once, whatever their next poll time."""
+    def refresh_feeds(self, done: Callable[[], None] | None = None) -> None:
+        """Fetch every feed of the settings that is not disabled, all at once, whatever their next poll time.
+
+        ``done`` is called as each feed is done (to draw progress).
+        """
         feeds = [f for f in self.settings.feeds if self.storage.feed_state(f.name, f.url).disabled_reason is None]
         failures: list[Exception] = []
+        # Many feeds at once: parse them on every core rather than one at a time under the GIL.
+        pool = ParsePool() if len(feeds) >= PARSE_POOL_MIN_FEEDS else None
+        parse = pool.parse if pool is not None else parse_feed
 
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:
-                self.refresh_feed(feed, client)
+                self.refresh_feed(feed, client, parse)
             except Exception as exc:  # raised here once all are done: a broken database fails the cycle
                 failures.append(exc)
+            if done is not None:
+                done()
 
         poller = FeedPoller(refresh, lambda: self.settings.http.max_connections)
         try:
@@ -125,19 +152,24 @@ class Pipeline:
             poller.wait()
         finally:
             poller.close()
+            if pool is not None:
+                pool.close()
         if failures:
             raise failures[0]
 
-    def refresh_feed(self, feed: FeedSettings, client: httpx.Client | None = None) -> list[AlertMessage]:
+    def refresh_feed(
+        self, feed: FeedSettings, client: httpx.Client | None = None, parse: Callable[..., ParsedFeed] = parse_feed
+    ) -> list[AlertMessage]:
         """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
 
-        The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client.
+        The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client, and
+        parsed with ``parse`` (``parse_feed``, or a parse pool's).
         """
         extra = {"feed": feed.name}
         settings = self.settings
         interval = settings.feed_interval(feed)
         state = self.storage.feed_state(feed.name, feed.url)
-        started = self.clock()
+        started, timer = self.clock(), time.monotonic()
         try:
             result = fetcher.fetch(
                 client or self.client,
@@ -150,14 +182,17 @@ class Pipeline:
             )
             max_age = politeness.max_age(result.headers.get("cache-control"))
             if result.not_modified:
+                self.metrics.record_poll(feed.name, "not_modified", time.monotonic() - timer)
                 next_poll = started + politeness.after_success(interval, max_age)
                 self.storage.record_feed_not_modified(feed.name, feed.url, self.clock(), next_poll)
                 log.info("feed '%s': not modified", feed.name, extra=extra)
                 return []
-            parsed = parse_feed(result.content or b"", feed.name, result.headers, result.url)
+            parsed = parse(result.content or b"", feed.name, result.headers, result.url)
         except (FetchError, FeedParseError) as exc:
+            self.metrics.record_poll(feed.name, _failure_kind(exc), time.monotonic() - timer)
             self._record_feed_failure(feed, state.consecutive_failures + 1, exc, started)
             return []
+        self.metrics.record_poll(feed.name, "ok", time.monotonic() - timer)
         next_poll = started + politeness.after_success(interval, parsed.ttl, max_age)
 
         def record_success(tx: Tx) -> None:
@@ -165,7 +200,11 @@ class Pipeline:
                 feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
             )
 
-        alerts = self._store(parsed.articles, record_success)
+        fetched = self.clock()
+        articles = [replace(a, published=plausible_published(a.published, fetched)) for a in parsed.articles]
+        # A feed's first poll stores its backlog but alerts only on what is recent (or undated).
+        alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
+        alerts = self._store(articles, record_success, alert_since=alert_since)
         log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
         return alerts
 
@@ -211,9 +250,39 @@ class Pipeline:
             def record_seed(tx: Tx, source: str = source, digest: str = seed.digest) -> None:
                 tx.record_seed(source, digest, self.clock())
 
-            new = self._store([article] if article else [], record_seed)
+            new = self._store([article] if article else [], record_seed, once_per_story=False)
             log.info("seed '%s': ingested, %d alerts", source, len(new), extra={"feed": source})
             alerts.extend(new)
+        return alerts
+
+    def check_health(self) -> list[AlertMessage]:
+        """Record a health alert for each feed whose failing or silent episode begins or ends; return them.
+
+        Health alerts go through the outbox like rule alerts, to the webhooks of ``[health] webhooks``.
+        """
+        settings, now = self.settings, self.clock()
+        vitals = self.storage.feed_vitals([(feed.name, feed.url) for feed in settings.feeds])
+        intervals = {feed.name: settings.feed_interval(feed) for feed in settings.feeds}
+        found = [
+            health.assess(v, now, settings.health.alert_after, settings.health.silence_factor, intervals[v.name])
+            for v in vitals
+        ]
+        events = {event.article.content_key: event for event in found if event is not None}
+        if not events:
+            return []
+        webhooks = tuple(settings.health.webhooks)
+        with self.storage.transaction() as tx:
+            stored = tx.save_new_articles([event.article for event in events.values()], now)
+            hits = [
+                NewAlert(item, events[key].rule, "", (), "title", item.article.title, webhooks)
+                for item in stored
+                if (key := item.article.content_key) in events
+            ]
+            alerts = tx.record_alerts(hits, now)
+        for alert in alerts:
+            log.warning("%s", alert.article.title, extra={"feed": alert.rule.removeprefix("health: ")})
+            if not webhooks:
+                self.on_console_alert(alert)
         return alerts
 
     def deliver(self, wait: bool = True) -> DrainReport:
@@ -221,28 +290,38 @@ class Pipeline:
         active = self.active
         return self.dispatcher.drain(active.settings.webhooks, active.rules, active.settings.delivery, wait)
 
-    def _store(self, articles: Sequence[ParsedArticle], also: Callable[[Tx], None]) -> list[AlertMessage]:
-        """Store the new articles, match them and record their alerts, all in one transaction."""
+    def _store(
+        self,
+        articles: Sequence[ParsedArticle],
+        also: Callable[[Tx], None],
+        *,
+        alert_since: datetime | None = None,
+        once_per_story: bool = True,
+    ) -> list[AlertMessage]:
+        """Store the new articles, file them in stories, match them and record their alerts, in one transaction.
+
+        Only articles published since ``alert_since`` (or undated) are matched, when it is given; with
+        ``once_per_story``, a rule that says so alerts once per story within ``[ingest] story_window``.
+        """
         now = self.clock()
         active = self.active
-        with self.storage.transaction() as tx:
-            stored = tx.save_new_articles(articles, now)
-            hits = [
-                NewAlert(
-                    article=item,
-                    rule=hit.rule,
-                    query=active.descriptions[hit.rule],
-                    matched=hit.matched,
-                    field=hit.field,
-                    snippet=hit.snippet,
-                    webhooks=tuple(active.settings.rule_webhooks(active.rules[hit.rule])),
-                    digest_every=_digest_every(active.rules[hit.rule]),
-                )
-                for item in stored
-                for hit in active.matcher.match(title=item.article.title, text=item.article.text)
-            ]
-            alerts = tx.record_alerts(hits, now)
-            also(tx)
+        window = active.settings.ingest.story_window
+        # One batch at a time files its articles, so that two copies of a story never open two stories.
+        with self._stories_lock:
+            index = self._story_index(now, window)
+            try:
+                with self.storage.transaction() as tx:
+                    stored = tx.save_new_articles(articles, now)
+                    filed = tx.file_in_stories(stored, index, now)
+                    recent = [s for s in stored if alert_since is None or not _older(s.article, alert_since)]
+                    hits = self._hits(active, recent, filed, window if once_per_story else None)
+                    alerts = tx.record_alerts(hits, now)
+                    also(tx)
+            except BaseException:
+                self._stories = None  # it may hold articles that were rolled back: rebuilt on next use
+                raise
+        self.metrics.record_articles(item.article.source for item in stored)
+        self.metrics.record_matches(alert.rule for alert in alerts)
         for alert in alerts:
             log.info(
                 "rule %r matched %r (alert %d)",
@@ -254,6 +333,43 @@ class Pipeline:
             if not active.settings.rule_webhooks(active.rules[alert.rule]):
                 self.on_console_alert(alert)
         return alerts
+
+    def _story_index(self, now: datetime, window: timedelta) -> StoryIndex:
+        """Return the story index, built from the stored signatures of the window if need be, old entries evicted."""
+        if self._stories is None:
+            index = StoryIndex()
+            for article_id, story_id, sig, fetched in self.storage.story_signatures(now - window):
+                index.add(article_id, story_id, sig, fetched)
+            self._stories = index
+        self._stories.evict(now - window)
+        return self._stories
+
+    @staticmethod
+    def _hits(
+        active: Ruleset, stored: Sequence[StoredArticle], filed: Mapping[int, int], window: timedelta | None
+    ) -> list[NewAlert]:
+        """Return the rules' hits on the stored articles, as alerts to record."""
+        return [
+            NewAlert(
+                article=item,
+                rule=hit.rule,
+                query=active.descriptions[hit.rule],
+                matched=hit.matched,
+                field=hit.field,
+                snippet=hit.snippet,
+                webhooks=tuple(active.settings.rule_webhooks(active.rules[hit.rule])),
+                digest_every=_digest_every(active.rules[hit.rule]),
+                story_id=filed.get(item.id),
+                story_window=window if active.rules[hit.rule].once_per_story else None,
+            )
+            for item in stored
+            for hit in active.matcher.match(title=item.article.title, text=item.article.text)
+        ]
+
+
+def _older(article: ParsedArticle, since: datetime) -> bool:
+    """Return whether the article was published before ``since`` (an undated one never is)."""
+    return article.published is not None and article.published < since
 
 
 def _failure_kind(exc: FetchError | FeedParseError) -> str:

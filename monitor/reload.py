@@ -3,9 +3,9 @@
 The file is compared by the SHA-256 of its bytes, so a save without changes costs one hash. A new version
 that does not validate is logged with its file, key and line, and the settings in force stay. A valid one is
 put in force whole by ``Pipeline.apply``: rules and matcher, feeds, webhooks, seeds, delivery, HTTP and
-logging settings. What cannot change without a restart (``RESTART_ONLY``, the database) keeps its old value
-and is logged as ignored until restart. ``Changes`` says what differs, so that the scheduler can add, remove
-and reschedule its jobs.
+logging settings. What cannot change without a restart (``RESTART_ONLY``, the database and the ``[server]``
+address) keeps its old value and is logged as ignored until restart. ``Changes`` says what differs, so that the
+scheduler can add, remove and reschedule its jobs.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from monitor.logs import set_level
 from monitor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-RESTART_ONLY = ("database",)
-_SECTIONS = ("scheduler", "seeds", "http", "delivery", "logging")
+RESTART_ONLY = ("database", "server")
+_SECTIONS = ("scheduler", "seeds", "http", "delivery", "logging", "health", "ingest")
 _T = TypeVar("_T")
 
 

@@ -1,5 +1,6 @@
-"""APScheduler wiring: which job runs when. One job per feed, one for the seeds, one for deliveries, and one
-that checks the settings file (also run on SIGHUP) and then adds, removes or reschedules jobs to follow it.
+"""APScheduler wiring: which job runs when. One job per feed, one for the seeds, one for deliveries, one
+that checks feed health (``pipeline.check_health``, every minute), and one that checks the settings file (also
+run on SIGHUP) and then adds, removes or reschedules jobs to follow it.
 
 A feed's job fires at the feed's interval and hands the feed to the pipeline's poller when it is due; the poller
 fetches it, at most ``[http] max_connections`` feeds at a time and two per host."""
@@ -7,12 +8,15 @@ fetches it, at most ``[http] max_connections`` feeds at a time and two per host.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
+import watchfiles
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,7 +29,8 @@ log = logging.getLogger(__name__)
 MAX_JITTER_SECONDS = 60.0
 STAGGER_SECONDS = 0.2
 WORKERS = 8
-SETTINGS_CHECK_SECONDS = 5.0
+SETTINGS_CHECK_SECONDS = 30.0  # a safety net: file events (watchfiles) and SIGHUP trigger a check at once
+HEALTH_CHECK_SECONDS = 60.0
 
 
 def build(pipeline: Pipeline) -> BackgroundScheduler:
@@ -49,13 +54,26 @@ def build(pipeline: Pipeline) -> BackgroundScheduler:
         name="delivery",
         next_run_time=now + timedelta(seconds=1),
     )
+    scheduler.add_job(
+        pipeline.check_health,
+        IntervalTrigger(seconds=HEALTH_CHECK_SECONDS),
+        id="health",
+        name="health",
+        next_run_time=now + timedelta(seconds=HEALTH_CHECK_SECONDS),
+    )
     return scheduler
 
 
-def serve(pipeline: Pipeline, reloader: Reloader | None = None) -> None:
+def serve(
+    pipeline: Pipeline,
+    reloader: Reloader | None = None,
+    on_start: Callable[[BackgroundScheduler], None] | None = None,
+) -> None:
     """Run the jobs until SIGINT or SIGTERM, then let running jobs finish and return.
 
-    With a reloader, the settings file is checked every SETTINGS_CHECK_SECONDS and on SIGHUP.
+    With a reloader, the settings file is checked as soon as it changes on disk, on SIGHUP, and every
+    SETTINGS_CHECK_SECONDS (for file systems that report no events). ``on_start`` is given the scheduler once it
+    runs.
     """
     stop = threading.Event()
     scheduler = build(pipeline)
@@ -78,13 +96,19 @@ def serve(pipeline: Pipeline, reloader: Reloader | None = None) -> None:
             name="settings",
         )
 
+        def check_now(trigger: str) -> None:
+            scheduler.add_job(check, args=[trigger], id="settings-now", name="settings", replace_existing=True)
+
         def on_hangup(_signum: int, _frame: FrameType | None) -> None:
             log.info("received SIGHUP, checking the settings file")
-            scheduler.add_job(check, args=["SIGHUP"], id="settings-now", name="settings", replace_existing=True)
+            check_now("SIGHUP")
 
         handlers[signal.SIGHUP] = on_hangup
+        _watch(reloader.path, lambda: check_now("file changed"), stop)
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     scheduler.start()
+    if on_start is not None:
+        on_start(scheduler)
     log.info(
         "running: %d feeds, %d rules, %d webhooks",
         len(pipeline.settings.feeds),
@@ -99,6 +123,24 @@ def serve(pipeline: Pipeline, reloader: Reloader | None = None) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("stopped")
+
+
+def _watch(path: Path, on_change: Callable[[], None], stop: threading.Event) -> None:
+    """Call ``on_change`` whenever the file at ``path`` is written, renamed into place or removed, until ``stop``."""
+    target = os.path.realpath(path)
+
+    def loop() -> None:
+        try:
+            # Watch the folder, not the file: editors often save by writing a new file and renaming it.
+            for changes in watchfiles.watch(
+                os.path.dirname(target), stop_event=stop, recursive=False, rust_timeout=500, raise_interrupt=False
+            ):
+                if any(os.path.realpath(changed) == target for _, changed in changes):
+                    on_change()
+        except Exception:  # without events, the periodic check still notices changes
+            log.warning("settings: cannot watch %s for changes; checking it periodically", path, exc_info=True)
+
+    threading.Thread(target=loop, name="settings-watch", daemon=True).start()
 
 
 def _settings_check(scheduler: BackgroundScheduler, pipeline: Pipeline, reloader: Reloader) -> Callable[[str], None]:
@@ -168,9 +210,10 @@ def _delivery_trigger(settings: Settings) -> IntervalTrigger:
     return IntervalTrigger(seconds=settings.scheduler.delivery_interval.total_seconds())
 
 
-def run_once(pipeline: Pipeline) -> None:
-    """Run every job once: seeds, then every feed not disabled (due or not) concurrently, then the deliveries."""
+def run_once(pipeline: Pipeline, feed_done: Callable[[], None] | None = None) -> None:
+    """Run every job once: seeds, every feed not disabled (due or not) concurrently, feed health, deliveries."""
     pipeline.refresh_seeds()
-    pipeline.refresh_feeds()
+    pipeline.refresh_feeds(feed_done)
+    pipeline.check_health()
     report = pipeline.deliver()
     log.info("cycle done: %d sent, %d to retry, %d given up", report.sent, report.retried, report.dead)

@@ -17,19 +17,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, event, func, inspect
+from sqlalchemy import Engine, delete, event, func, text, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from monitor import health, migrate
 from monitor.errors import StorageError
+from monitor.health import FeedVitals
+from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
-from monitor.models import Alert, Article, Delivery, Feed, SeedFile
+from monitor.models import Alert, Article, ArticleKey, Delivery, Feed, SeedFile, Story
 from monitor.notify.message import AlertMessage, ArticleRef
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _INSERT_CHUNK = 200
+_STORY_COPIES = 50
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class NewAlert:
     snippet: str
     webhooks: tuple[str, ...]
     digest_every: timedelta | None = None
+    # With a window, the rule alerts once per story: not again for a copy of a story it alerted within the window.
+    story_id: int | None = None
+    story_window: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class FeedState:
     next_poll_at: datetime | None = None
     consecutive_failures: int = 0
     disabled_reason: str | None = None
+    polled: bool = False  # whether the feed was ever fetched successfully at this URL
 
 
 @dataclass(frozen=True)
@@ -170,15 +179,31 @@ class Storage:
 
     @classmethod
     def open(cls, url: str) -> Storage:
-        """Return storage on ``url`` with its tables created; raise StorageError if the database is unusable."""
+        """Return storage on ``url``, its schema created if the database is new; raise StorageError if unusable.
+
+        A database whose schema is behind the code is refused, with the command that upgrades it.
+        """
         storage = cls(url)
         try:
-            SQLModel.metadata.create_all(storage.engine)
-            _add_missing_feed_columns(storage.engine)
+            if migrate.is_empty(storage.engine):
+                migrate.create(storage.engine)
+            else:
+                at, newest = migrate.current(storage.engine), migrate.head()
+                if at != newest:
+                    storage.close()
+                    raise StorageError(
+                        f"database {redact_url(url)}: the schema is at revision {at or 'none'}, this version "
+                        f"needs {newest}: run `monitor db upgrade` first"
+                    )
         except SQLAlchemyError as exc:
             storage.close()
             raise StorageError(f"database {redact_url(url)}: {type(exc).__name__}: {exc.args[0]}") from None
         return storage
+
+    def ping(self) -> None:
+        """Run a trivial query; raise if the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
         """Close every pooled connection and let go of the single-instance lock."""
@@ -200,8 +225,37 @@ class Storage:
         if feed is None or feed.url != url:
             return FeedState()
         return FeedState(
-            feed.etag, feed.last_modified, feed.next_poll_at, feed.consecutive_failures, feed.disabled_reason
+            feed.etag,
+            feed.last_modified,
+            feed.next_poll_at,
+            feed.consecutive_failures,
+            feed.disabled_reason,
+            polled=feed.last_success_at is not None,
         )
+
+    def claim_feed_poll(self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta) -> bool:
+        """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return whether taken.
+
+        With several instances on one database, exactly one of them gets a due feed: the conditional UPDATE is
+        atomic, and a row another instance just claimed no longer matches its WHERE clause.
+        """
+        with self.transaction() as tx:
+            tx.session.execute(
+                tx.insert(Feed)
+                .values(name=name, url=url, status="new", consecutive_failures=0, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            tx.feed(name, url, now)  # a changed URL starts afresh
+            tx.session.flush()
+            taken = tx.session.execute(
+                update(Feed)
+                .where(col(Feed.name) == name, col(Feed.disabled_reason).is_(None))
+                .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= due_by))
+                .where((col(Feed.lease_until).is_(None)) | (col(Feed.lease_until) < now))
+                .values(lease_until=now + lease)
+                .returning(col(Feed.id))
+            ).first()
+            return taken is not None
 
     def record_feed_not_modified(
         self, name: str, url: str, now: datetime, next_poll_at: datetime | None = None
@@ -212,7 +266,7 @@ class Storage:
             feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
             feed.last_checked_at = feed.last_success_at = now
             feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
-            feed.next_poll_at = next_poll_at
+            feed.next_poll_at, feed.lease_until = next_poll_at, None
 
     def record_feed_failure(
         self,
@@ -239,6 +293,7 @@ class Storage:
             feed.consecutive_failures += 1
             feed.next_poll_at, feed.disabled_reason = next_poll_at, disabled_reason
             feed.backoff_seconds = round(backoff.total_seconds()) if backoff is not None else None
+            feed.lease_until = None
 
     def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> list[FeedHealth]:
         """Return the health of the feeds given as (name, URL), with their articles stored since ``since``."""
@@ -252,6 +307,43 @@ class Storage:
             ).all()
         recent = {source: count for source, count in counts}
         return [_health(name, url, rows.get(name), recent.get(name, 0)) for name, url in feeds]
+
+    def feed_vitals(self, feeds: Sequence[tuple[str, str]]) -> list[FeedVitals]:
+        """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL."""
+        vitals: list[FeedVitals] = []
+        with Session(self.engine) as session:
+            names = [name for name, _ in feeds]
+            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
+            for name, url in feeds:
+                feed = rows.get(name)
+                if feed is None or feed.url != url or feed.last_checked_at is None:
+                    continue
+                times = session.exec(
+                    select(Article.published_at, Article.fetched_at)
+                    .where(Article.source == name)
+                    .order_by(col(Article.id).desc())
+                    .limit(health.RHYTHM_ARTICLES)
+                ).all()
+                last_key = session.exec(
+                    select(Article.content_key)
+                    .where(Article.source == health.SOURCE)
+                    .where(col(Article.content_key).startswith(health.key_prefix(name), autoescape=True))
+                    .order_by(col(Article.id).desc())
+                    .limit(1)
+                ).first()
+                vitals.append(
+                    FeedVitals(
+                        name=name,
+                        url=url,
+                        consecutive_failures=feed.consecutive_failures,
+                        last_success_at=feed.last_success_at,
+                        created_at=feed.created_at,
+                        last_error=feed.last_error,
+                        article_times=sorted((p or f for p, f in times), reverse=True),
+                        last_event_key=last_key,
+                    )
+                )
+        return vitals
 
     def seed_digest(self, path: str) -> str | None:
         """Return the digest of the seed file's last ingested content, if it was ingested."""
@@ -274,6 +366,16 @@ class Storage:
             if len(rows) < batch:
                 return
             before = rows[-1].id
+
+    def story_signatures(self, since: datetime) -> list[tuple[int, int, list[int], datetime]]:
+        """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
+                .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
+                .order_by(col(Article.id))
+            ).all()
+        return [(row_id or 0, story or 0, list(sig), at) for row_id, story, sig, at in rows if sig]
 
 
 class Tx:
@@ -310,7 +412,7 @@ class Tx:
         feed.status, feed.last_error, feed.last_status_code = "ok", None, status_code
         feed.last_checked_at = feed.last_success_at = now
         feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
-        feed.next_poll_at = next_poll_at
+        feed.next_poll_at, feed.lease_until = next_poll_at, None
 
     def record_seed(self, path: str, digest: str, now: datetime) -> None:
         """Record that this content of a seed file has been ingested."""
@@ -321,16 +423,22 @@ class Tx:
             seed.digest, seed.ingested_at = digest, now
 
     def save_new_articles(self, articles: Sequence[ParsedArticle], now: datetime) -> list[StoredArticle]:
-        """Insert the articles whose content key is new; return only those, with their ids."""
+        """Insert the articles none of whose keys was seen before; return only those, with their ids.
+
+        An article's keys are its content key and ``ParsedArticle.keys``; each is stored in ``article_keys``.
+        """
         unique: list[ParsedArticle] = []
         seen: set[str] = set()
         for item in articles:
-            if item.content_key not in seen:
-                seen.add(item.content_key)
+            keys = _keys(item)
+            if seen.isdisjoint(keys):
                 unique.append(item)
+            seen.update(keys)
         stored: list[StoredArticle] = []
         for start in range(0, len(unique), _INSERT_CHUNK):
-            chunk = unique[start : start + _INSERT_CHUNK]
+            chunk = self._unseen(unique[start : start + _INSERT_CHUNK])
+            if not chunk:
+                continue
             rows = [
                 {
                     "content_key": a.content_key,
@@ -346,21 +454,83 @@ class Tx:
                 for a in chunk
             ]
             statement = (
-                self._insert(Article)
+                self.insert(Article)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["content_key"])
                 .returning(col(Article.id), col(Article.content_key))
             )
             ids = {key: row_id for row_id, key in self.session.execute(statement)}
-            stored.extend(StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids)
+            inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
+            stored.extend(self._claim_keys(inserted))
         return stored
+
+    def _unseen(self, chunk: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+        """Return the articles of chunk none of whose keys is stored yet."""
+        keys = [key for item in chunk for key in _keys(item)]
+        known = set(self.session.exec(select(ArticleKey.key).where(col(ArticleKey.key).in_(keys))))
+        return [item for item in chunk if known.isdisjoint(_keys(item))]
+
+    def _claim_keys(self, inserted: Sequence[StoredArticle]) -> list[StoredArticle]:
+        """Store the keys of newly inserted articles; return those that got all theirs, fold the others away.
+
+        An article that lost a key to another transaction since ``_unseen`` is a copy: its new keys are handed
+        to the article that holds the lost one, and its row is deleted.
+        """
+        if not inserted:
+            return []
+        rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
+        statement = (
+            self.insert(ArticleKey)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(col(ArticleKey.key))
+        )
+        claimed = set(self.session.execute(statement).scalars())
+        new: list[StoredArticle] = []
+        for item in inserted:
+            keys = _keys(item.article)
+            if claimed.issuperset(keys):
+                new.append(item)
+                continue
+            lost = [key for key in keys if key not in claimed]
+            holder = self.session.exec(select(ArticleKey.article_id).where(col(ArticleKey.key).in_(lost))).first()
+            mine = col(ArticleKey.article_id) == item.id
+            if holder is None:
+                self.session.execute(delete(ArticleKey).where(mine))
+            else:
+                self.session.execute(update(ArticleKey).where(mine).values(article_id=holder))
+            self.session.execute(delete(Article).where(col(Article.id) == item.id))
+        return new
+
+    def file_in_stories(
+        self, stored: Sequence[StoredArticle], index: stories.StoryIndex, now: datetime
+    ) -> dict[int, int]:
+        """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
+
+        The articles are added to ``index`` too; if the transaction fails, the caller discards them from it.
+        """
+        filed: dict[int, int] = {}
+        for item in stored:
+            sig = stories.signature(item.article.title, item.article.text)
+            story_id = index.find(sig)
+            if story_id is None:
+                story = Story(first_article_id=item.id, created_at=now)
+                self.session.add(story)
+                self.session.flush()
+                story_id = story.id or 0
+            self.session.execute(
+                update(Article).where(col(Article.id) == item.id).values(story_id=story_id, signature=list(sig))
+            )
+            index.add(item.id, story_id, sig, now)
+            filed[item.id] = story_id
+        return filed
 
     def record_alerts(self, alerts: Sequence[NewAlert], now: datetime) -> list[AlertMessage]:
         """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them."""
         messages: list[AlertMessage] = []
         for alert in alerts:
             statement = (
-                self._insert(Alert)
+                self.insert(Alert)
                 .values(
                     rule=alert.rule,
                     query=alert.query,
@@ -373,6 +543,8 @@ class Tx:
                 .on_conflict_do_nothing(index_elements=["rule", "article_id"])
                 .returning(col(Alert.id))
             )
+            if self._story_alerted(alert, now):
+                continue  # a copy of a story the rule already alerted: it stays recorded on the story
             alert_id = self.session.execute(statement).scalar()
             if alert_id is None:
                 continue
@@ -391,10 +563,25 @@ class Tx:
                         digest_key=digest_key,
                     )
                 )
-            messages.append(_new_message(alert_id, alert, now))
+            copies = story_copies(self.session, [alert.article.id]).get(alert.article.id, ())
+            messages.append(_new_message(alert_id, alert, now, copies))
         return messages
 
-    def _insert(self, table: type[SQLModel]) -> Any:
+    def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:
+        """Return whether the rule of a once-per-story alert already alerted its story within the window."""
+        if alert.story_id is None or alert.story_window is None:
+            return False
+        earlier = self.session.exec(
+            select(Alert.id)
+            .join(Article, col(Article.id) == col(Alert.article_id))
+            .where(Alert.rule == alert.rule, Article.story_id == alert.story_id)
+            .where(col(Alert.created_at) >= now - alert.story_window)
+            .limit(1)
+        ).first()
+        return earlier is not None
+
+    def insert(self, table: type[SQLModel]) -> Any:
+        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses)."""
         dialect = self.session.get_bind().dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         return module.insert(table)
@@ -407,7 +594,42 @@ def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime,
     return start + every, f"{rule}|{start.isoformat()}"
 
 
-def _new_message(alert_id: int, alert: NewAlert, now: datetime) -> AlertMessage:
+def _keys(article: ParsedArticle) -> list[str]:
+    """Return every key of an article, its content key first."""
+    return list(dict.fromkeys((article.content_key, *article.keys)))
+
+
+def story_copies(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[ArticleRef, ...]]:
+    """Return, for each of these articles, the other articles of its story (oldest first, at most 50)."""
+    if not article_ids:
+        return {}
+    stories_of = dict(session.exec(select(Article.id, Article.story_id).where(col(Article.id).in_(article_ids))).all())
+    wanted = {story for story in stories_of.values() if story is not None}
+    if not wanted:
+        return {}
+    members: dict[int, list[tuple[int, ArticleRef]]] = {}
+    query = (
+        sql_select(
+            col(Article.id),
+            col(Article.story_id),
+            col(Article.title),
+            col(Article.url),
+            col(Article.source),
+            col(Article.published_at),
+        )
+        .where(col(Article.story_id).in_(wanted))
+        .order_by(col(Article.id))
+    )
+    for row_id, story, title, url, source, published in session.execute(query):
+        members.setdefault(story or 0, []).append((row_id, ArticleRef(title, url, source, published, None)))
+    return {
+        article_id: tuple(ref for other, ref in members.get(story, []) if other != article_id)[:_STORY_COPIES]
+        for article_id, story in stories_of.items()
+        if article_id is not None and story is not None
+    }
+
+
+def _new_message(alert_id: int, alert: NewAlert, now: datetime, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
     article = alert.article.article
     return AlertMessage(
         id=alert_id,
@@ -418,20 +640,8 @@ def _new_message(alert_id: int, alert: NewAlert, now: datetime) -> AlertMessage:
         matched=alert.matched,
         created_at=now,
         field=alert.field,
+        also_in=also_in,
     )
-
-
-def _add_missing_feed_columns(engine: Engine) -> None:
-    """Add the feed columns that a database made by an older version lacks (all of them nullable)."""
-    table = SQLModel.metadata.tables["feeds"]
-    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
-    missing = [column for column in table.columns if column.name not in present]
-    if not missing:
-        return
-    with engine.begin() as connection:
-        for column in missing:
-            kind = column.type.compile(engine.dialect)
-            connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:
@@ -465,7 +675,7 @@ def _saved(article: Article) -> SavedArticle:
     )
 
 
-def message_of(alert: Alert, article: Article) -> AlertMessage:
+def message_of(alert: Alert, article: Article, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
     return AlertMessage(
         id=alert.id or 0,
         rule=alert.rule,
@@ -475,4 +685,5 @@ def message_of(alert: Alert, article: Article) -> AlertMessage:
         matched=tuple(alert.matched),
         created_at=alert.created_at,
         field=alert.field,
+        also_in=also_in,
     )

@@ -84,6 +84,9 @@ url = "sqlite:///monitor.db"
 [seeds]
 enabled = false
 
+[ingest]
+first_poll_window = "10000d"  # the fixture feeds' entries date from 2022
+
 [http]
 timeout = "2s"
 max_connections = 6
@@ -130,7 +133,11 @@ def test_one_cycle_over_good_and_hostile_feeds(
     database = sqlite3.connect(tmp_path / "monitor.db")
     stored = set(database.execute("SELECT source, title FROM articles"))
     for name, title in GOOD.items():
-        assert (name, title) in stored, name
+        if name not in ("world", "etag"):
+            assert (name, title) in stored, name
+    # "world" and "etag" serve the same file: each of its items is stored once, from whichever came first.
+    copies = [source for source, title in stored if title == GOOD["world"]]
+    assert len(copies) == 1 and copies[0] in ("world", "etag")
     kinds = dict(database.execute("SELECT name, error_kind FROM feeds"))
     assert {name: kinds[name] for name in BAD} == BAD
     assert kinds["metadata"] == "blocked"

@@ -85,10 +85,10 @@ def error_kind(pipe: Pipeline) -> str | None:
     ("answer", "kind", "wait", "disabled"),
     [
         (respond(500), "http", 2 * M15, False),
-        (respond(503, **{"Retry-After": "7200"}), "http", timedelta(hours=2) + M15 / 2, False),
-        (respond(429, **{"Retry-After": "Thu, 01 Jan 2026 15:00:00 GMT"}), "http", timedelta(hours=3) + M15 / 2, False),
+        (respond(503, **{"Retry-After": "7200"}), "http", timedelta(hours=2) + M15 / 5, False),
+        (respond(429, **{"Retry-After": "Thu, 01 Jan 2026 15:00:00 GMT"}), "http", timedelta(hours=3) + M15 / 5, False),
         (respond(500, **{"Retry-After": "7200"}), "http", 2 * M15, False),  # only 429 and 503 ask us to wait
-        (respond(429, **{"Retry-After": "999999"}), "http", timedelta(hours=24) + M15 / 2, False),
+        (respond(429, **{"Retry-After": "999999"}), "http", timedelta(hours=24) + M15 / 5, False),
         (respond(410), "http", None, True),
         (respond(200, (FIXTURES / "feeds" / "not-a-feed.html").read_bytes()), "not_a_feed", 2 * M15, False),
         (respond(200, b'<rss version="2.0"><channel><item><title>&#xD800;</title></item>'), "parse", 2 * M15, False),
@@ -129,10 +129,10 @@ def test_back_off_doubles_and_a_success_resets_it(pipe: Pipeline, answers: list[
     ("content", "headers", "wait"),
     [
         (RSS, {}, M15),
-        (RSS, {"Cache-Control": "max-age=3600"}, timedelta(hours=1) + M15 / 2),
-        (RSS.replace(b"<language>", b"<ttl>120</ttl><language>"), {}, timedelta(hours=2) + M15 / 2),
+        (RSS, {"Cache-Control": "max-age=3600"}, timedelta(hours=1) + M15 / 5),
+        (RSS.replace(b"<language>", b"<ttl>120</ttl><language>"), {}, timedelta(hours=2) + M15 / 5),
         (RSS.replace(b"<language>", b"<ttl>5</ttl><language>"), {}, M15),
-        (RSS.replace(b"<language>", b"<ttl>99999</ttl><language>"), {}, timedelta(hours=24) + M15 / 2),
+        (RSS.replace(b"<language>", b"<ttl>99999</ttl><language>"), {}, timedelta(hours=24) + M15 / 5),
     ],
 )
 def test_ttl_and_max_age_set_the_earliest_next_poll(
@@ -156,7 +156,7 @@ def test_not_modified_costs_no_parsing_and_keeps_the_validators(pipe: Pipeline, 
     assert pipe.refresh_feed(pipe.settings.feeds[0]) == []
     assert seen[0].headers["if-none-match"] == '"v1"'
     after = state(pipe)
-    assert after.etag == '"v1"' and after.next_poll_at == NOW + timedelta(hours=2) + M15 / 2
+    assert after.etag == '"v1"' and after.next_poll_at == NOW + timedelta(hours=2) + M15 / 5
 
 
 class Queued:

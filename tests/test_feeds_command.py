@@ -11,7 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.commands.feeds import as_json, as_text
-from monitor.storage import FeedHealth, Storage
+from monitor.storage import FeedHealth
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NEW = FeedHealth("desk", "http://feeds.test/desk.xml", "new", None, None, None, None, None, 0, None, None, 0)
@@ -66,16 +66,9 @@ def test_monitor_feeds_on_an_older_database(tmp_path: Path, capsys: pytest.Captu
         "last_status_code INTEGER, last_checked_at DATETIME, last_success_at DATETIME, "
         "consecutive_failures INTEGER NOT NULL, created_at DATETIME NOT NULL)"
     )
-    database.execute(
-        "INSERT INTO feeds (name, url, status, consecutive_failures, created_at, last_error) "
-        "VALUES ('world', 'http://feeds.test/w.xml', 'error', 2, '2026-01-01 10:00:00', 'feed ''world'': HTTP 500')"
-    )
     database.commit()
     database.close()
     settings = tmp_path / "settings.toml"
     settings.write_text('[[feeds]]\nname = "world"\nurl = "http://feeds.test/w.xml"\n', encoding="utf-8")
-    assert main(["--config", str(settings), "feeds", "--json"], {}) == 0
-    (world,) = json.loads(capsys.readouterr().out)
-    assert (world["status"], world["consecutive_failures"], world["error_kind"]) == ("error", 2, None)
-    storage = Storage.open(f"sqlite:///{tmp_path / 'monitor.db'}")  # a second start finds nothing to add
-    storage.close()
+    assert main(["--config", str(settings), "feeds", "--json"], {}) == 1
+    assert "run `monitor db upgrade` first" in capsys.readouterr().err

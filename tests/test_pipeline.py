@@ -19,6 +19,8 @@ SETTINGS = """
 url = "sqlite:///p.db"
 [seeds]
 path = "seeds"
+[ingest]
+first_poll_window = "10000d"  # the fixture feeds' entries date from 2022
 [[feeds]]
 name = "good"
 url = "http://feeds.test/rss.xml"

@@ -1,20 +1,32 @@
-"""``monitor feeds [--json]``: how each configured feed is doing.
+"""``monitor feeds [--json]``: how each configured feed is doing; ``monitor feeds add URL``: add a feed.
 
 Each feed of the settings is listed with its status (``new``, ``ok``, ``not_modified``, ``error``, ``disabled``),
 its last success, its last error and what kind it was, its consecutive failures, its next poll and how many
 articles it brought in the last 24 hours.
+
+``feeds add URL [--name NAME] [--all]`` fetches the URL: a feed is added as it is; an HTML page is searched for
+its ``<link rel="alternate">`` feeds, and the first is added (every one with ``--all``; without it, several are
+listed). The settings file keeps its comments and layout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.commands import EXIT_OK, Context, with_storage
+import feedparser
+
+from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, with_storage
+from monitor.errors import ConfigError, FeedParseError, FetchError
+from monitor.ingest import fetcher
+from monitor.ingest.discover import FoundFeed, alternate_feeds, slugify, unique_name
+from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.notify.text import iso
+from monitor.settings_file import add_feeds
 from monitor.storage import FeedHealth, Storage
 
 RECENT = timedelta(hours=24)
@@ -26,6 +38,12 @@ def register(commands: Any) -> None:
     feeds = commands.add_parser("feeds", help="show each feed's status, last success and error, and next poll")
     feeds.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     feeds.set_defaults(handler=handle, needs_settings=True)
+    actions = feeds.add_subparsers(dest="action", metavar="ACTION")
+    add = actions.add_parser("add", help="add the feed at URL, or the feed an HTML page at URL links to")
+    add.add_argument("url", metavar="URL", help="a feed, or a page with <link rel=alternate> feeds")
+    add.add_argument("--name", help="the feed's name (default: from its title)")
+    add.add_argument("--all", action="store_true", help="add every feed the page links to")
+    add.set_defaults(handler=handle_add, needs_settings=True)
 
 
 def handle(args: argparse.Namespace, context: Context) -> int:
@@ -42,6 +60,80 @@ def handle(args: argparse.Namespace, context: Context) -> int:
         return EXIT_OK
 
     return with_storage(context, show)
+
+
+def handle_add(args: argparse.Namespace, context: Context) -> int:
+    """Add the feed at (or linked from) ``args.url``; return 2 for a bad URL, 1 if it cannot be fetched."""
+    settings = context.require_settings()
+    url = str(args.url).strip()
+    if not url.startswith(("http://", "https://")):
+        print(f"error: {url!r}: must be an http:// or https:// URL", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        found = discover(url, settings.http.timeout.total_seconds(), settings.http.max_bytes)
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except FeedParseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if len(found) > 1 and not args.all:
+        print(f"{url} links to {len(found)} feeds; add one by its URL, or every one with --all:")
+        for feed in found:
+            print(f"  {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+        return EXIT_OK
+    configured = {feed.url for feed in settings.feeds}
+    names = [feed.name for feed in settings.feeds]
+    added: list[tuple[str, str]] = []
+    for feed in found:
+        if feed.url in configured:
+            print(f"skipped: {feed.url} (already configured)")
+            continue
+        wanted = args.name if args.name and len(found) == 1 else slugify(feed.title or feed.url.split("://", 1)[-1])
+        name = wanted if args.name and len(found) == 1 else unique_name(wanted, names)
+        names.append(name)
+        added.append((name, feed.url))
+    try:
+        add_feeds(settings.path, added, context.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for name, feed_url in added:
+        print(f"added: {name} {feed_url}")
+    return EXIT_OK
+
+
+def discover(url: str, timeout: float, max_bytes: int) -> list[FoundFeed]:
+    """Return the feed at ``url`` itself, or the feeds its HTML page links to; raise FetchError or FeedParseError."""
+    with fetcher.feed_client() as client:
+        result = fetcher.fetch(client, url, url, deadline=timeout, max_bytes=max_bytes)
+    content = result.content or b""
+    try:
+        parse_feed(content, url, result.headers, result.url)
+    except NotAFeedError:
+        charset = _charset(result.headers.get("content-type", ""))
+        found = alternate_feeds(content.decode(charset, errors="replace"), result.url)
+        if not found:
+            raise FeedParseError(f"{url}: neither a feed nor a page that links to one") from None
+        return found
+    return [FoundFeed(result.url, _feed_title(content))]
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            try:
+                "".encode(value.strip('"'))
+            except LookupError:
+                break
+            return value.strip('"')
+    return "utf-8"
+
+
+def _feed_title(content: bytes) -> str:
+    title = feedparser.parse(content).feed.get("title")
+    return str(title).strip() if title else ""
 
 
 def as_json(feed: FeedHealth) -> dict[str, Any]:

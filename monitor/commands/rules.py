@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import backtest
+from monitor import backtest, progress
 from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, duration, positive, with_storage
 from monitor.errors import QueryError
 from monitor.ingest import seeds
@@ -96,7 +96,8 @@ def rules_backtest(
     start = datetime.now(UTC) - since
 
     def replay(storage: Storage) -> int:
-        report = backtest.replay(Matcher({label: tree}), storage.articles_since(start), limit)
+        articles = progress.track(storage.articles_since(start), f"backtest {label}")
+        report = backtest.replay(Matcher({label: tree}), articles, limit)
         if as_json:
             print(json.dumps([backtest.as_json(match) for match in report.matches], ensure_ascii=False, indent=2))
         else:

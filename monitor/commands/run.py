@@ -6,14 +6,17 @@ import argparse
 import logging
 from typing import Any
 
-from monitor import scheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor import progress, scheduler
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
-from monitor.errors import StorageError
+from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
-from monitor.logs import configure
+from monitor.logs import configure, secrets_of
 from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
 from monitor.reload import Reloader
+from monitor.server import StatusServer
 from monitor.storage import Storage, redact_url
 
 log = logging.getLogger("monitor")
@@ -32,7 +35,12 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     The daemon re-reads its settings file, with the environment for its ``${NAME}`` values, when it changes.
     """
     settings = context.require_settings()
-    configure(settings.logging.level)
+    pipelines: list[Pipeline] = []
+
+    def secrets() -> list[str]:
+        return secrets_of((pipelines[0].settings if pipelines else settings).webhooks.values())
+
+    configure(settings.logging.level, settings.logging.format, secrets)
     try:
         storage = Storage.open(settings.database.url)
     except StorageError as exc:
@@ -46,6 +54,7 @@ def handle(args: argparse.Namespace, context: Context) -> int:
         return EXIT_FAILURE
     client = fetcher.make_client(settings.http.timeout.total_seconds())
     pipeline = Pipeline(settings, storage, client, print_alert)
+    pipelines.append(pipeline)
     if storage.single_instance:
         # Alone on this database: deliveries a killed predecessor had claimed can go out again right away.
         released = pipeline.outbox.release_claims()
@@ -53,10 +62,11 @@ def handle(args: argparse.Namespace, context: Context) -> int:
             log.info("%d deliveries left in flight by a previous run are queued again", released)
     try:
         if args.once:
-            scheduler.run_once(pipeline)
+            with progress.bar("feeds", len(settings.feeds)) as advance:
+                scheduler.run_once(pipeline, advance)
         else:
-            scheduler.serve(pipeline, Reloader(pipeline, settings.path, context.environ))
-    except StorageError as exc:
+            serve(pipeline, storage, Reloader(pipeline, settings.path, context.environ))
+    except (StorageError, ServerError) as exc:
         log.error("%s", exc)
         return EXIT_FAILURE
     except Exception as exc:
@@ -69,6 +79,28 @@ def handle(args: argparse.Namespace, context: Context) -> int:
         client.close()
         storage.close()
     return EXIT_OK
+
+
+def serve(pipeline: Pipeline, storage: Storage, reloader: Reloader) -> None:
+    """Run the daemon, with /healthz and /metrics on ``[server] listen`` while the scheduler runs."""
+    listen = pipeline.settings.server.listen
+    if listen is None:
+        scheduler.serve(pipeline, reloader)
+        return
+    running: list[BackgroundScheduler] = []
+    try:
+        server = StatusServer(listen, pipeline.metrics, lambda: bool(running) and running[0].running, storage.ping)
+    except OSError as exc:
+        raise ServerError(f"server: cannot listen on {listen}: {exc}") from exc
+
+    def started(jobs: BackgroundScheduler) -> None:
+        running.append(jobs)
+        server.start()
+
+    try:
+        scheduler.serve(pipeline, reloader, started)
+    finally:
+        server.stop()
 
 
 def print_alert(alert: AlertMessage) -> None:

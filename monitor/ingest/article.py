@@ -18,3 +18,5 @@ class ParsedArticle:
     author: str | None = None
     language: str | None = None
     published: datetime | None = None
+    # Further keys the article is known by (``normalize.article_keys``): any one already seen makes it a copy.
+    keys: tuple[str, ...] = ()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import unicodedata
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,6 +29,8 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*(?:\n\s*)+")
 _LANGUAGE_MIN_LETTERS = 20
 _LANGUAGE_MIN_PROBABILITY = 0.8
+# Clocks and time zones of feeds are often a little off; a date further ahead than this is a mistake.
+FUTURE_TOLERANCE = timedelta(days=1)
 
 
 def clean_text(text: str) -> str:
@@ -90,8 +94,41 @@ def content_key(guid: str | None, url: str | None, title: str, text: str, scope:
     return "sha256:" + digest
 
 
+def article_keys(guid: str | None, url: str | None, title: str, text: str, scope: str) -> tuple[str, ...]:
+    """Return every key under which an article is known: its GUID, its canonical URL, its title+text fingerprint.
+
+    An article is the same as a stored one if any of these keys was seen. The GUID is scoped to its feed unless it
+    is an http(s) URL; the fingerprint (see ``fold``) is left out when the text is empty, since a bare title such
+    as "Live updates" is not enough to tell two articles apart.
+    """
+    keys = [content_key(guid, None, title, text, scope)] if (guid or "").strip() else []
+    if url and url.strip():
+        keys.append("url:" + canonical_url(url))
+    if fold(text):
+        keys.append("fp:" + hashlib.sha256(f"{fold(title)}\n{fold(text)}".encode()).hexdigest())
+    return tuple(dict.fromkeys(keys))
+
+
+def fold(text: str) -> str:
+    """Return the text's words, case- and accent-folded, joined by single spaces: punctuation and spacing vanish.
+
+    Two titles equal after folding are "trivially edited" copies of each other (``Nato's  Summit!`` and
+    ``nato s summit``).
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.findall(r"\w+", stripped))
+
+
 def _fingerprint(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def plausible_published(published: datetime | None, fetched_at: datetime) -> datetime | None:
+    """Return the publication time, or the fetch time when it lies more than ``FUTURE_TOLERANCE`` ahead of it."""
+    if published is not None and published > fetched_at + FUTURE_TOLERANCE:
+        return fetched_at
+    return published
 
 
 def detect_language(text: str) -> str | None:

@@ -28,7 +28,7 @@ import feedparser
 
 from monitor.errors import FeedParseError
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.normalize import clean_text, content_key, html_to_text
+from monitor.ingest.normalize import article_keys, clean_text, content_key, html_to_text
 
 MAX_ENTRIES = 1000
 MAX_TITLE = 1000
@@ -166,6 +166,7 @@ def _article(entry: Any, source: str, feed_language: str | None) -> ParsedArticl
         author=clean_text(_repair(entry.get("author", ""))) or None,
         language=_entry_language(entry) or feed_language,
         published=_published(entry),
+        keys=article_keys(guid, link, title, body, scope=source),
     )
 
 

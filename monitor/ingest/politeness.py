@@ -5,8 +5,8 @@ the answer's ``Cache-Control: max-age`` asks for longer. After a failure the wai
 consecutive failure (2, 4, 8... intervals) and is never shorter than a ``Retry-After`` sent with a 429 or a 503;
 a success resets it. Every wait is capped at MAX_WAIT (24 hours), and is never shorter than the interval.
 
-A feed's job fires once per interval; the feed is polled when its next poll time has come, give or take half an
-interval (``tolerance``), so that a wait of three intervals is three firings, not four. A wait the server or the
+A feed's job fires once per interval; the feed is polled when its next poll time has come, give or take a fifth
+of an interval (``tolerance``), so that a wait of three intervals is three firings, not four. A wait the server or the
 feed asked for is stored with that tolerance added, so it is never cut short.
 """
 
@@ -49,8 +49,12 @@ def max_age(cache_control: str | None) -> timedelta | None:
 
 
 def tolerance(interval: timedelta) -> timedelta:
-    """Return how early a poll may come before its next poll time: half the feed's interval."""
-    return interval / 2
+    """Return how early a poll may come before its next poll time: a fifth of the feed's interval.
+
+    The scheduler runs a feed's job every interval, give or take a tenth (its jitter); a fifth lets a run that
+    comes a little early still poll, while several instances sharing the feeds never poll it twice an interval.
+    """
+    return interval / 5
 
 
 def after_success(interval: timedelta, *hints: timedelta | None) -> timedelta:

@@ -5,7 +5,11 @@ Shape (times are ISO 8601 UTC such as ``2022-06-15T10:00:00Z``; unknown values a
     {"type": "monitor.alert", "id": 42,
      "rule": {"name": ..., "query": ...},
      "article": {"title": ..., "url": ..., "source": ..., "published": ..., "language": ...},
-     "snippet": "... **matched words** ...", "matched": [...], "created_at": ...}
+     "snippet": "... **matched words** ...", "matched": [...], "created_at": ...,
+     "also_in": [{"title": ..., "url": ..., "source": ..., "published": ...}, ...]}
+
+``also_in`` lists the other articles of the alert's story (the same story from other outlets) known when it is
+sent, at most ``ALSO_IN_LIMIT`` of them; it is an empty list when there are none.
 
 Text is only passed through ``clean``: it travels as JSON, and escaping it for display is the receiver's job.
 The snippet keeps its ``**word**`` marks. So that a body stays under ``MAX_BYTES``, each text is cut (on a
@@ -27,7 +31,7 @@ from typing import Any
 
 from monitor.notify import digest
 from monitor.notify.body import size
-from monitor.notify.message import AlertMessage
+from monitor.notify.message import AlertMessage, ArticleRef
 from monitor.notify.text import clean, iso, truncate
 
 TYPE = "monitor.alert"
@@ -39,6 +43,10 @@ MAX_BYTES = 1_000_000
 TEXT_LIMIT = 20_000
 TERM_LIMIT = 500
 TERMS_LIMIT = 100
+# The other articles of a story listed under ``also_in``, each text cut (a URL dropped) past ALSO_IN_TEXT_LIMIT:
+# at most some 240 kB more.
+ALSO_IN_LIMIT = 20
+ALSO_IN_TEXT_LIMIT = 1_000
 
 
 def render(alert: AlertMessage) -> dict[str, Any]:
@@ -58,6 +66,18 @@ def render(alert: AlertMessage) -> dict[str, Any]:
         "snippet": _text(alert.snippet),
         "matched": [truncate(clean(term), TERM_LIMIT) for term in alert.matched[:TERMS_LIMIT]],
         "created_at": iso(alert.created_at),
+        "also_in": [_ref(other) for other in alert.also_in[:ALSO_IN_LIMIT]],
+    }
+
+
+def _ref(article: ArticleRef) -> dict[str, Any]:
+    """Return the title, link, source and publication time of another article of the alert's story."""
+    url = None if article.url is None else clean(article.url)
+    return {
+        "title": truncate(clean(article.title), ALSO_IN_TEXT_LIMIT),
+        "url": url if url is not None and len(url) <= ALSO_IN_TEXT_LIMIT else None,
+        "source": truncate(clean(article.source), ALSO_IN_TEXT_LIMIT),
+        "published": iso(article.published),
     }
 
 

@@ -29,3 +29,5 @@ class AlertMessage:
     matched: tuple[str, ...]
     created_at: datetime
     field: str = "text"
+    # The other articles of its story (the same story from other outlets) known when it is sent.
+    also_in: tuple[ArticleRef, ...] = ()

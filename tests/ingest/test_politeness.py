@@ -53,9 +53,9 @@ def test_max_age(header: str | None, age: timedelta | None) -> None:
         ((), M15),
         ((None, None), M15),
         ((timedelta(minutes=5),), M15),  # a shorter hint never makes us poll more often
-        ((H,), H + M15 / 2),  # never cut short by the half-interval tolerance
-        ((H, timedelta(hours=2)), timedelta(hours=2) + M15 / 2),
-        ((timedelta(days=3),), timedelta(hours=24) + M15 / 2),
+        ((H,), H + M15 / 5),  # never cut short by the tolerance
+        ((H, timedelta(hours=2)), timedelta(hours=2) + M15 / 5),
+        ((timedelta(days=3),), timedelta(hours=24) + M15 / 5),
     ],
 )
 def test_after_success(hints: tuple[timedelta | None, ...], wait: timedelta) -> None:
@@ -71,8 +71,8 @@ def test_after_success(hints: tuple[timedelta | None, ...], wait: timedelta) -> 
         (M15, 7, None, timedelta(hours=24)),
         (M15, 500, None, timedelta(hours=24)),
         (M15, 1, timedelta(seconds=30), 2 * M15),
-        (M15, 1, timedelta(hours=2), timedelta(hours=2) + M15 / 2),
-        (M15, 1, timedelta(days=9), timedelta(hours=24) + M15 / 2),
+        (M15, 1, timedelta(hours=2), timedelta(hours=2) + M15 / 5),
+        (M15, 1, timedelta(days=9), timedelta(hours=24) + M15 / 5),
         (timedelta(days=2), 3, None, timedelta(days=2)),  # the interval itself is never cut
     ],
 )
@@ -86,8 +86,8 @@ def test_after_failure(interval: timedelta, failures: int, retry: timedelta | No
         (None, True),
         (NOW - H, True),
         (NOW, True),
-        (NOW + timedelta(minutes=7), True),  # within half an interval: this firing polls it
-        (NOW + timedelta(minutes=8), False),
+        (NOW + timedelta(minutes=3), True),  # within a fifth of an interval: this firing polls it
+        (NOW + timedelta(minutes=4), False),
         (NOW + H, False),
     ],
 )

@@ -30,6 +30,15 @@ NORMAL = AlertMessage(
     snippet="… avant le **sommet de l'Otan** prévu …",
     matched=("sommet de l'Otan",),
     created_at=datetime(2022, 6, 15, 10, 5, 30, tzinfo=UTC),
+    also_in=(
+        ArticleRef(
+            title="Sommet de l'Otan : les Alliés réunis à Madrid",
+            url="https://www.lefigaro.fr/international/sommet-otan-madrid-20220615",
+            source="Le Figaro",
+            published=datetime(2022, 6, 15, 10, 20, tzinfo=UTC),
+            language=None,
+        ),
+    ),
 )
 
 

@@ -25,6 +25,14 @@ NORMAL_PAYLOAD: dict[str, Any] = {
     "snippet": "… avant le **sommet de l'Otan** prévu …",
     "matched": ["sommet de l'Otan"],
     "created_at": "2022-06-15T10:05:30Z",
+    "also_in": [
+        {
+            "title": "Sommet de l'Otan : les Alliés réunis à Madrid",
+            "url": "https://www.lefigaro.fr/international/sommet-otan-madrid-20220615",
+            "source": "Le Figaro",
+            "published": "2022-06-15T10:20:00Z",
+        }
+    ],
 }
 
 UNKNOWNS = replace(
@@ -33,6 +41,7 @@ UNKNOWNS = replace(
     article=replace(NORMAL.article, url=None, published=None, language=None),
     matched=(),
     created_at=datetime(2022, 6, 15, 12, 5, 30, tzinfo=timezone(timedelta(hours=2))),
+    also_in=(),
 )
 UNKNOWNS_PAYLOAD = {
     **NORMAL_PAYLOAD,
@@ -40,6 +49,7 @@ UNKNOWNS_PAYLOAD = {
     "article": {**NORMAL_PAYLOAD["article"], "url": None, "published": None, "language": None},
     "matched": [],
     "created_at": "2022-06-15T10:05:30Z",
+    "also_in": [],
 }
 
 DIRTY = replace(

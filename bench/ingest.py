@@ -1,0 +1,330 @@
+"""Benchmark one ingestion cycle: 500 feeds from a slow loopback server, 1,000 rules, against a sequential loop.
+
+Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``).
+
+A threaded HTTP server on 127.0.0.1 serves ``--feeds`` synthetic feeds (half RSS 2.0 with ``content:encoded``,
+half Atom with HTML content; ``--items`` entries of about 2 KB of HTML each, ~100 KB a feed), every answer
+delayed by ``--delay`` seconds like a remote site. Each feed has its own host name (``feedN.bench.test``), which
+the cycle's resolver hook maps to 127.0.0.1, so the per-host limit applies as it would to real sites.
+
+It prints:
+1. the cycle: ``monitor run --once`` in a subprocess on a temporary settings file (the feeds, ``--rules`` word,
+   AND and phrase rules, SQLite), its wall time, feeds/s, articles/s and peak memory (the subprocess's RSS);
+2. the sequential loop in this process: httpx GET, ``feedparser.parse``, SQLModel insert, one feed after another;
+3. feedparser alone on the same bytes (one core, sanitizing and URI resolution off, as the pipeline parses);
+4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+HOST_SUFFIX = ".bench.test"
+SYLLABLES = "ba be bi bo bu ca ce co da de di do fa fe ga go ka ke la le li lo ma me mi mo na ne ni no pa pe "
+SYLLABLES += "ra re ri ro sa se si so ta te ti to va ve vi za ze"
+
+
+def make_vocabulary(rng: random.Random, size: int) -> list[str]:
+    """Return ``size`` distinct made-up words, shortest (most frequent) first."""
+    syllables = SYLLABLES.split()
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 5))))
+    return sorted(words, key=lambda w: len(w) + rng.uniform(-2, 2))
+
+
+class Corpus:
+    """Zipf-distributed sentences and HTML paragraphs over one vocabulary."""
+
+    def __init__(self, rng: random.Random, vocabulary: list[str]) -> None:
+        self.rng = rng
+        self.vocabulary = vocabulary
+        total, self.cumulative = 0.0, []
+        for rank in range(1, len(vocabulary) + 1):
+            total += 1 / rank**1.07
+            self.cumulative.append(total)
+
+    def words(self, count: int) -> list[str]:
+        """Return ``count`` words drawn with a Zipf law."""
+        return self.rng.choices(self.vocabulary, cum_weights=self.cumulative, k=count)
+
+    def paragraph(self) -> str:
+        """Return one HTML paragraph of about 400 bytes with links, emphasis and entities."""
+        words = self.words(55)
+        words[0] = words[0].capitalize()
+        at = self.rng.randrange(5, 40)
+        words[at] = f'<a href="/story/{words[at]}?utm_source=rss">{words[at]}</a>'
+        words[at + 5] = f"<b>{words[at + 5]}</b> &amp;"
+        return "<p>" + " ".join(words) + ".</p>"
+
+
+def make_feed(corpus: Corpus, paragraphs: list[str], number: int, items: int, now: datetime) -> bytes:
+    """Return feed ``number`` as RSS 2.0 (even numbers) or Atom (odd), ``items`` entries of HTML content."""
+    rng = corpus.rng
+    entries = []
+    for index in range(items):
+        title = " ".join(corpus.words(9)).capitalize()
+        body = "".join(rng.sample(paragraphs, 4))
+        link = f"https://feed{number}.example.org/{index}/{title.split()[0]}"
+        when = now - timedelta(minutes=37 * index + number)
+        if number % 2 == 0:
+            entries.append(
+                f"<item><title>{escape(title)}</title><link>{link}</link><guid>{link}</guid>"
+                f"<pubDate>{format_datetime(when)}</pubDate><description>{escape(body[:300])}</description>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+            )
+        else:
+            entries.append(
+                f'<entry><title>{escape(title)}</title><link href="{link}"/><id>{link}</id>'
+                f"<updated>{when.isoformat()}</updated><summary>{escape(body[:300])}</summary>"
+                f'<content type="html">{escape(body)}</content></entry>'
+            )
+    if number % 2 == 0:
+        head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        head += 'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        head += f"<title>Feed {number}</title><link>https://feed{number}.example.org/</link><language>en</language>"
+        return (head + "".join(entries) + "</channel></rss>").encode()
+    head = '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">'
+    head += f"<title>Feed {number}</title><id>https://feed{number}.example.org/</id>"
+    head += f"<updated>{now.isoformat()}</updated>"
+    return (head + "".join(entries) + "</feed>").encode()
+
+
+def make_rules(rng: random.Random, corpus: Corpus, paragraphs: list[str], count: int) -> list[str]:
+    """Return ``count`` rule queries: rare words, AND pairs and a few phrases taken from the paragraphs."""
+    rare = corpus.vocabulary[len(corpus.vocabulary) * 2 // 3 :]
+    rules = []
+    for index in range(count):
+        kind = index % 50
+        if kind < 30:
+            rules.append(rng.choice(rare))
+        elif kind < 49:
+            rules.append(f"{rng.choice(rare)} {rng.choice(corpus.vocabulary[2000:10000])}")
+        else:
+            words = [w for w in rng.choice(paragraphs)[3:-5].split() if w.isalpha()]
+            start = rng.randrange(0, max(len(words) - 3, 1))
+            rules.append('"' + " ".join(words[start : start + 3]) + '"')
+    return rules
+
+
+def serve(bodies: list[bytes], delay: float) -> tuple[ThreadingHTTPServer, int]:
+    """Start the feed server on 127.0.0.1 (path ``/feedN.xml``, each answer after ``delay``); return it, port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            number = int(self.path.split("?")[0].removeprefix("/feed").removesuffix(".xml"))
+            body = bodies[number]
+            self.send_response(200)
+            kind = "application/rss+xml" if number % 2 == 0 else "application/atom+xml"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 1024
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Return the resident memory of a process and all its descendants, in KB (Linux ``/proc``)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def watch_peak(process: subprocess.Popen[str], every: float = 0.02) -> list[int]:
+    """Sample the RSS of ``process``'s tree until it exits; return a one-item list holding the peak in KB."""
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_kb(process.pid))
+            time.sleep(every)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return peak
+
+
+def write_settings(folder: Path, port: int, feeds: int, rules: list[str]) -> Path:
+    """Write the cycle's settings file: SQLite, no seeds, the feeds by host name, the rules; return its path."""
+    lines = ['[database]\nurl = "sqlite:///cycle.db"\n', "[seeds]\nenabled = false\n", '[logging]\nlevel = "ERROR"\n']
+    for n in range(feeds):
+        lines.append(f'[[feeds]]\nname = "feed{n}"\nurl = "http://feed{n}{HOST_SUFFIX}:{port}/feed{n}.xml"\n')
+    for n, query in enumerate(rules):
+        lines.append(f"[[rules]]\nname = \"rule{n}\"\nquery = '{query}'\n")
+    path = folder / "settings.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def run_cycle(settings: Path) -> int:
+    """Run ``monitor run --once`` with ``*.bench.test`` resolved to 127.0.0.1 (the subprocess's entry point)."""
+    from monitor import cli
+    from monitor.ingest import netguard
+
+    def resolve(host: str, port: int) -> list[netguard.Address]:
+        if host.endswith(HOST_SUFFIX):
+            return [netguard.Address("127.0.0.1", True)]
+        return netguard.system_resolve(host, port)
+
+    netguard.resolve = resolve
+    code = cli.main(["--config", str(settings), "run", "--once"], environ={})
+    print(f"peak_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    return code
+
+
+def sequential(port: int, feeds: int, database: Path) -> tuple[float, int]:
+    """Fetch, parse and store every feed one after another; return the wall time and the articles stored."""
+    import feedparser
+    import httpx
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from monitor.models import Article
+
+    engine = create_engine(f"sqlite:///{database}")
+    SQLModel.metadata.create_all(engine)
+    stored = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=30) as client:
+        for n in range(feeds):
+            response = client.get(f"http://127.0.0.1:{port}/feed{n}.xml")
+            parsed = feedparser.parse(response.content)
+            now = datetime.now(UTC)
+            rows = [
+                Article(
+                    content_key=entry.get("id") or entry.get("link"),
+                    source=f"feed{n}",
+                    title=entry.get("title", ""),
+                    url=entry.get("link"),
+                    text=(entry.get("content") or [{}])[0].get("value", entry.get("summary", "")),
+                    fetched_at=now,
+                )
+                for entry in parsed.entries
+            ]
+            with Session(engine) as session:
+                session.add_all(rows)
+                session.commit()
+            stored += len(rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, stored
+
+
+def feedparser_alone(bodies: list[bytes]) -> float:
+    """Return the time feedparser takes to parse every body, on one core, as the pipeline configures it."""
+    import feedparser
+
+    started = time.perf_counter()
+    for body in bodies:
+        feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Build the corpus and the server, run the cycle, the sequential loop and feedparser alone; print figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cycle", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cycle:
+        sys.exit(run_cycle(args.cycle))
+
+    rng = random.Random(args.seed)
+    corpus = Corpus(rng, make_vocabulary(rng, 30_000))
+    paragraphs = [corpus.paragraph() for _ in range(4000)]
+    now = datetime.now(UTC).replace(microsecond=0)
+    bodies = [make_feed(corpus, paragraphs, n, args.items, now) for n in range(args.feeds)]
+    rules = make_rules(rng, corpus, paragraphs, args.rules)
+    size = sum(map(len, bodies))
+    print(f"corpus: {args.feeds} feeds x {args.items} items, {size / args.feeds / 1024:.0f} KB a feed on average,")
+    print(f"        {args.rules} rules, every answer delayed {args.delay * 1000:.0f} ms")
+
+    server, port = serve(bodies, args.delay)
+    folder = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    try:
+        settings = write_settings(folder, port, args.feeds, rules)
+        started = time.perf_counter()
+        with subprocess.Popen(
+            [sys.executable, __file__, "--cycle", str(settings)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as cycle:
+            tree_peak = watch_peak(cycle)
+            errors = cycle.communicate()[1]
+        cycle_time = time.perf_counter() - started
+        peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
+        if cycle.returncode != 0 or not peaks:
+            sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
+        own_kb = int(peaks[-1].split()[1])
+        with sqlite3.connect(folder / "cycle.db") as db:
+            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            failed = db.execute("SELECT count(*) FROM feeds WHERE status != 'ok'").fetchone()[0]
+        peak_mb = max(tree_peak[0], own_kb) / 1024
+        print(
+            f"cycle (monitor run --once): {cycle_time:6.2f} s  {args.feeds / cycle_time:7.1f} feeds/s  "
+            f"{articles / cycle_time:8.0f} articles/s  {articles} articles, {alerts} alerts, {failed} feeds failed"
+        )
+        print(
+            f"   peak memory: {peak_mb:.0f} MB (RSS of the process and its parsing workers together, sampled; "
+            f"main process alone {own_kb / 1024:.0f} MB)"
+        )
+
+        loop_time, loop_articles = sequential(port, args.feeds, folder / "sequential.db")
+        print(
+            f"sequential loop (httpx, feedparser, SQLModel): {loop_time:6.2f} s  "
+            f"{args.feeds / loop_time:7.1f} feeds/s  "
+            f"{loop_articles / loop_time:8.0f} articles/s"
+        )
+        parse_time = feedparser_alone(bodies)
+        print(f"feedparser alone on the same bytes (one core): {parse_time:6.2f} s")
+        print(f"cycle vs sequential loop: {loop_time / cycle_time:5.1f}x faster (target: at least 8x)")
+        print(f"cycle vs feedparser alone: {cycle_time / parse_time:5.2f}x the parsing time (floor: 1x, aim: 2x)")
+        print(f"peak memory under 300 MB: {'yes' if peak_mb < 300 else 'NO'}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Prometheus metrics of one daemon, in a registry of its own (never the global default one).
+
+Events are counted as they happen (``record_poll``, ``record_articles``, ``record_matches``, ``record_delivery``);
+the queue and the feeds' last successes are read from the database at scrape time by ``DatabaseCollector``.
+
+| metric | type | labels |
+|---|---|---|
+| ``monitor_feed_polls_total`` | counter | ``feed``, ``outcome`` (``ok``, ``not_modified`` or the failure kind) |
+| ``monitor_feed_fetch_seconds`` | histogram | ``feed`` |
+| ``monitor_articles_ingested_total`` | counter | ``feed`` (the article source) |
+| ``monitor_rule_matches_total`` | counter | ``rule`` |
+| ``monitor_deliveries_total`` | counter | ``webhook``, ``outcome`` (``sent``, ``retried``, ``dead``) |
+| ``monitor_delivery_queue_depth`` | gauge | (pending deliveries) |
+| ``monitor_oldest_pending_delivery_age_seconds`` | gauge | |
+| ``monitor_feed_last_success_timestamp_seconds`` | gauge | ``feed`` |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+
+class QueueReader(Protocol):
+    """What the collector needs of the outbox."""
+
+    def counts(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        ...
+
+    def oldest_pending(self) -> datetime | None:
+        """Return when the oldest pending delivery entered the queue."""
+        ...
+
+
+class FeedReader(Protocol):
+    """What the collector needs of the storage."""
+
+    def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> Sequence[FeedSuccess]:
+        """Return each feed's health."""
+        ...
+
+
+class FeedSuccess(Protocol):
+    """A feed's name and last success."""
+
+    @property
+    def name(self) -> str:
+        """Return the feed name."""
+        ...
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        """Return when the feed was last read."""
+        ...
+
+
+class Metrics:
+    """The metric objects of one daemon, and the functions that record its events."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.polls = Counter(
+            "monitor_feed_polls", "Feed polls by outcome.", ["feed", "outcome"], registry=self.registry
+        )
+        self.fetch_seconds = Histogram(
+            "monitor_feed_fetch_seconds",
+            "Time to fetch a feed, in seconds.",
+            ["feed"],
+            buckets=FETCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.articles = Counter(
+            "monitor_articles_ingested", "New articles stored, by source.", ["feed"], registry=self.registry
+        )
+        self.matches = Counter("monitor_rule_matches", "Alerts recorded, by rule.", ["rule"], registry=self.registry)
+        self.deliveries = Counter(
+            "monitor_deliveries", "Delivery outcomes, by webhook.", ["webhook", "outcome"], registry=self.registry
+        )
+
+    def record_poll(self, feed: str, outcome: str, seconds: float) -> None:
+        """Count one poll of a feed with its outcome and fetch time."""
+        self.polls.labels(feed=feed, outcome=outcome).inc()
+        self.fetch_seconds.labels(feed=feed).observe(seconds)
+
+    def record_articles(self, sources: Iterable[str]) -> None:
+        """Count new articles, one per source given."""
+        for source in sources:
+            self.articles.labels(feed=source).inc()
+
+    def record_matches(self, rules: Iterable[str]) -> None:
+        """Count recorded alerts, one per rule name given."""
+        for rule in rules:
+            self.matches.labels(rule=rule).inc()
+
+    def record_delivery(self, webhook: str, outcome: str, count: int = 1) -> None:
+        """Count ``count`` deliveries to a webhook that ended in ``outcome`` (sent, retried, dead)."""
+        if count:
+            self.deliveries.labels(webhook=webhook, outcome=outcome).inc(count)
+
+    def watch(
+        self,
+        queue: QueueReader,
+        feeds: FeedReader,
+        configured: Callable[[], Sequence[tuple[str, str]]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Read the queue and the feeds' last successes from the database at each scrape."""
+        self.registry.register(DatabaseCollector(queue, feeds, configured, clock))
+
+    def exposition(self) -> bytes:
+        """Return every metric in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+class DatabaseCollector(Collector):
+    """Gauges read from the database when scraped: queue depth, oldest pending age, last success per feed."""
+
+    def __init__(
+        self,
+        queue: QueueReader,
+        feeds: FeedReader,
+        configured: Callable[[], Sequence[tuple[str, str]]],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.queue = queue
+        self.feeds = feeds
+        self.configured = configured
+        self.clock = clock
+
+    def describe(self) -> Iterable[Metric]:
+        """Return nothing, so that registering does not query the database."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the gauges, read from the database now."""
+        now = self.clock()
+        depth = GaugeMetricFamily("monitor_delivery_queue_depth", "Deliveries pending.")
+        depth.add_metric([], self.queue.counts().get("pending", 0))
+        yield depth
+        oldest = self.queue.oldest_pending()
+        age = GaugeMetricFamily(
+            "monitor_oldest_pending_delivery_age_seconds", "Age of the oldest pending delivery (0 when none)."
+        )
+        age.add_metric([], _age(oldest, now))
+        yield age
+        last = GaugeMetricFamily(
+            "monitor_feed_last_success_timestamp_seconds",
+            "Unix time of each feed's last successful poll.",
+            labels=["feed"],
+        )
+        for health in self.feeds.feed_health(self.configured(), now):
+            if health.last_success_at is not None:
+                last.add_metric([health.name], _aware(health.last_success_at).timestamp())
+        yield last
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _age(oldest: datetime | None, now: datetime) -> float:
+    return 0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds())

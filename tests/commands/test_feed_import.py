@@ -1,0 +1,149 @@
+"""``monitor import-opml`` and ``monitor feeds add``: feeds added to the settings file, its comments kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.commands.import_opml import plan
+from monitor.ingest.discover import FoundFeed, OpmlError, alternate_feeds, parse_opml, slugify, unique_name
+from tests.conftest import FIXTURES
+from tests.feedserver import FeedServer, reply
+
+SETTINGS = """# My newsroom settings
+[seeds]
+enabled = false   # no local files
+
+# The feeds we read
+[[feeds]]
+name = "world"
+url = "https://example.org/world.xml"
+"""
+OPML = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>subs</title></head><body>
+  <outline text="News">
+    <outline text="Le Monde" title="Le Monde - International" type="rss" xmlUrl="https://www.lemonde.fr/rss.xml"/>
+    <outline text="World" xmlUrl="https://example.org/world.xml"/>
+    <outline text="Tech"><outline text="World" xmlUrl="https://tech.example.org/feed"/></outline>
+  </outline>
+  <outline text="no feed here" htmlUrl="https://example.org/"/>
+</body></opml>"""
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(SETTINGS, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [("Le Monde - International", "le-monde-international"), ("Ελληνικά", "feed"), ("Café  Crème!", "cafe-creme")],
+)
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug
+
+
+@pytest.mark.parametrize(("wanted", "taken", "name"), [("a", [], "a"), ("a", ["a"], "a-2"), ("a", ["a", "a-2"], "a-3")])
+def test_unique_name(wanted: str, taken: list[str], name: str) -> None:
+    assert unique_name(wanted, taken) == name
+
+
+def test_parse_opml_reads_nested_outlines() -> None:
+    assert [feed.url for feed in parse_opml(OPML)] == [
+        "https://www.lemonde.fr/rss.xml",
+        "https://example.org/world.xml",
+        "https://tech.example.org/feed",
+    ]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><opml><body/></opml>',
+        b"<opml><body><outline",
+        b"<rss/>",
+    ],
+)
+def test_parse_opml_refuses(document: bytes) -> None:
+    with pytest.raises(OpmlError):
+        parse_opml(document)
+
+
+def test_plan_skips_configured_urls_and_makes_names_unique() -> None:
+    found = [FoundFeed("https://a.org/f", "World"), FoundFeed("https://w.org/f", ""), FoundFeed("ftp://x/", "x")]
+    added, skipped = plan(found, [("world", "https://w.org/f")])
+    assert added == [("world-2", "https://a.org/f")]
+    assert skipped == [("https://w.org/f", "already configured"), ("ftp://x/", "not an http or https URL")]
+
+
+@pytest.mark.parametrize(
+    ("html", "urls"),
+    [
+        ('<link rel="alternate" type="application/rss+xml" href="/rss.xml">', ["http://site.test/rss.xml"]),
+        (
+            '<link rel="Alternate" type="application/atom+xml" href="atom" title="A">'
+            '<link rel="alternate" type="text/html" href="/fr/">'
+            '<link rel="alternate" type="application/rss+xml" href="https://cdn.test/r.xml">',
+            ["http://site.test/news/atom", "https://cdn.test/r.xml"],
+        ),
+        ('<link rel="stylesheet" href="/s.css">', []),
+    ],
+)
+def test_alternate_feeds(html: str, urls: list[str]) -> None:
+    assert [feed.url for feed in alternate_feeds(html, "http://site.test/news/")] == urls
+
+
+def test_import_opml_appends_feeds_and_keeps_comments(
+    settings_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(OPML)
+    assert main(["--config", str(settings_file), "import-opml", str(opml)], environ={}) == 0
+    text = settings_file.read_text(encoding="utf-8")
+    assert text.startswith(SETTINGS)
+    assert 'name = "le-monde-international"' in text
+    assert 'name = "world-2"\nurl = "https://tech.example.org/feed"' in text
+    out = capsys.readouterr().out
+    assert "skipped: https://example.org/world.xml (already configured)" in out
+    assert "2 added, 1 skipped" in out
+    assert main(["--config", str(settings_file), "import-opml", str(opml)], environ={}) == 0
+    assert settings_file.read_text(encoding="utf-8") == text
+
+
+def test_import_opml_dry_run_writes_nothing(settings_file: Path, tmp_path: Path) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(OPML)
+    assert main(["--config", str(settings_file), "import-opml", "--dry-run", str(opml)], environ={}) == 0
+    assert settings_file.read_text(encoding="utf-8") == SETTINGS
+
+
+@pytest.mark.parametrize("content", [None, b"<!DOCTYPE x><opml/>", b"not xml"])
+def test_import_opml_bad_file_exits_2(settings_file: Path, tmp_path: Path, content: bytes | None) -> None:
+    opml = tmp_path / "subs.opml"
+    if content is not None:
+        opml.write_bytes(content)
+    assert main(["--config", str(settings_file), "import-opml", str(opml)], environ={}) == 2
+    assert settings_file.read_text(encoding="utf-8") == SETTINGS
+
+
+@pytest.mark.integration
+def test_feeds_add_discovers_the_feed_of_a_page(settings_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head></html>'
+    feed = (FIXTURES / "feeds" / "rss2.xml").read_bytes()
+    with FeedServer() as server:
+        server.routes["/"] = reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
+        server.routes["/feed.xml"] = reply(200, feed, {"Content-Type": "application/rss+xml"})
+        config = ["--config", str(settings_file)]
+        assert main([*config, "feeds", "add", server.url("/")], environ={}) == 0
+        assert main([*config, "feeds", "add", server.url("/feed.xml"), "--name", "again"], environ={}) == 0
+        assert main([*config, "feeds", "add", "ftp://nowhere/"], environ={}) == 2
+        assert main([*config, "feeds", "add", server.url("/missing")], environ={}) == 1
+    text = settings_file.read_text(encoding="utf-8")
+    assert text.startswith(SETTINGS)
+    assert text.count(f'url = "{server.url("/feed.xml")}"') == 1
+    assert "skipped:" in capsys.readouterr().out
+    assert main(["--config", str(settings_file), "feeds", "--json"], environ={}) == 0

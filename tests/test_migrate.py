@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+from sqlmodel import SQLModel
+
+from monitor import migrate
+from monitor.errors import StorageError
+from monitor.storage import Storage
+
+
+def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "head")
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        assert differences == []
+        assert migrate.current(engine) == migrate.head()
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_created_at_the_newest_revision(database_url: str) -> None:
+    storage = Storage.open(database_url)
+    try:
+        assert migrate.current(storage.engine) == migrate.head()
+        assert set(SQLModel.metadata.tables) <= set(inspect(storage.engine).get_table_names())
+    finally:
+        storage.close()
+
+
+def test_a_database_behind_the_code_is_refused(database_url: str) -> None:
+    engine = create_engine(database_url)
+    SQLModel.metadata.create_all(engine)  # tables, but no revision: made by an older version
+    engine.dispose()
+    with pytest.raises(StorageError, match="run `monitor db upgrade` first"):
+        Storage.open(database_url)
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+
+
+def test_db_commands_and_a_daemon_that_refuses_a_schema_behind(tmp_path: Path) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('[database]\nurl = "sqlite:///m.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    created = run(config, "db", "upgrade")
+    assert created.returncode == 0 and f"schema upgraded from nothing to {migrate.head()}" in created.stdout
+    again = run(config, "db", "upgrade")
+    assert again.returncode == 0 and "schema up to date" in again.stdout
+    assert "(up to date)" in run(config, "db", "current").stdout
+
+    behind = tmp_path / "behind.toml"
+    behind.write_text('[database]\nurl = "sqlite:///old.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
+    assert "behind: run `monitor db upgrade`" in run(behind, "db", "current").stdout
+    refused = run(behind, "run", "--once")
+    assert refused.returncode == 1
+    assert "run `monitor db upgrade` first" in refused.stderr and "Traceback" not in refused.stderr

@@ -1,0 +1,171 @@
+"""The daemon as users run it in production: /healthz and /metrics, JSON logs, and no secret anywhere.
+
+Webhook receivers on 127.0.0.1 fail in every way (500, 404, connection refused, timeout); their URLs and the
+signing secret carry recognisable parts that must appear neither in the logs nor in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, LoopbackServer
+from tests.test_end_to_end import shipped_rules
+
+pytestmark = pytest.mark.integration
+SECRET_KEY = base64.b64encode(b"TOPSECRET-signing-key-0123456789").decode()
+SIGNING_SECRET = f"whsec_{SECRET_KEY}"
+PATH_SECRET = "Zq7PATHSECRET"
+QUERY_SECRET = "Qx9QUERYSECRET"
+SECRET_PARTS = (SIGNING_SECRET, SECRET_KEY, PATH_SECRET, QUERY_SECRET)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def slow(_handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+    time.sleep(2.5)
+    return 200, {}, b"too late"
+
+
+def write_settings(tmp_path: Path, server: LoopbackServer, listen: str, log_format: str) -> Path:
+    refused = f"http://127.0.0.1:{free_port()}/hooks/{PATH_SECRET}/refused?token={QUERY_SECRET}"
+    hooks = {
+        "failing": server.url(f"/hooks/{PATH_SECRET}/500?token={QUERY_SECRET}"),
+        "missing": server.url(f"/hooks/{PATH_SECRET}/404?token={QUERY_SECRET}"),
+        "slow": server.url(f"/hooks/{PATH_SECRET}/slow?token={QUERY_SECRET}"),
+        "refused": refused,
+    }
+    webhooks = "".join(
+        f'[webhooks.{name}]\nurl = "{url}"\nformat = "generic"\nsecret = "${{SIGNING_SECRET}}"\n\n'
+        for name, url in hooks.items()
+    )
+    text = f"""
+[database]
+url = "sqlite:///monitor.db"
+
+[seeds]
+path = "{ROOT / "seeds"}"
+
+[scheduler]
+delivery_interval = "1s"
+
+[delivery]
+retry_delays = ["1s"]
+timeout = "1s"
+give_up_after = "3s"
+
+[logging]
+format = "{log_format}"
+
+[server]
+listen = "${{LISTEN:-127.0.0.1:1}}"
+
+[[feeds]]
+name = "world"
+url = "{server.url("/rss.xml")}"
+
+[[feeds]]
+name = "broken"
+url = "{server.url("/broken.xml")}"
+
+{webhooks}
+{shipped_rules()}
+"""
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def scrape(base: str, deadline: float) -> tuple[httpx.Response, str]:
+    while True:
+        try:
+            health = httpx.get(f"{base}/healthz", timeout=2)
+            metrics = httpx.get(f"{base}/metrics", timeout=2).text
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+            continue
+        if 'outcome="dead"' in metrics or time.monotonic() > deadline:
+            return health, metrics
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_daemon_serves_health_and_metrics_and_leaks_no_secret(
+    tmp_path: Path, loopback: LoopbackServer, log_format: str
+) -> None:
+    loopback.serve_file("/rss.xml", FIXTURES / "feeds" / "rss2.xml")
+    loopback.routes["/broken.xml"] = lambda _h: (503, {}, b"try later")
+    loopback.routes[f"/hooks/{PATH_SECRET}/500"] = lambda _h: (500, {}, f"no {PATH_SECRET}".encode())
+    loopback.routes[f"/hooks/{PATH_SECRET}/slow"] = slow
+    port = free_port()
+    config = write_settings(tmp_path, loopback, "", log_format)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    environ.update({"SIGNING_SECRET": SIGNING_SECRET, "LISTEN": f"127.0.0.1:{port}"})
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("w") as stderr:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=environ,
+        )
+        try:
+            health, metrics = scrape(f"http://127.0.0.1:{port}", time.monotonic() + 30)
+            time.sleep(2)  # a few more retries of the failing webhooks
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=30)
+    assert daemon.returncode == 0
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "scheduler": "running", "database": "ok"}
+    for line in (
+        'monitor_feed_polls_total{feed="world",outcome="ok"} 1.0',
+        'monitor_feed_polls_total{feed="broken",outcome="http"} 1.0',
+        'monitor_deliveries_total{outcome="dead",webhook="missing"}',
+        'monitor_articles_ingested_total{feed="world"}',
+        'monitor_rule_matches_total{rule="NATO summit"}',
+        "monitor_delivery_queue_depth ",
+        "monitor_oldest_pending_delivery_age_seconds ",
+        'monitor_feed_last_success_timestamp_seconds{feed="world"}',
+        'monitor_feed_fetch_seconds_bucket{feed="world",le="0.5"}',
+    ):
+        assert line in metrics
+
+    # Every failure mode was met.
+    assert loopback.received_on(f"/hooks/{PATH_SECRET}/500")
+    assert loopback.received_on(f"/hooks/{PATH_SECRET}/404")
+    assert loopback.received_on(f"/hooks/{PATH_SECRET}/slow")
+    logs = stderr_path.read_text(encoding="utf-8")
+    assert "HTTP 500" in logs and "HTTP 404" in logs and "within 1 s" in logs and "ConnectError" in logs
+    if log_format == "json":
+        records = [json.loads(line) for line in logs.splitlines()]
+        assert {"time", "level", "logger", "message"} <= set(records[0])
+        assert any(r.get("webhook") == "refused" for r in records)
+        assert any(r.get("feed") == "broken" for r in records)
+        assert any(r.get("rule") == "Donbass" and "alert_id" in r for r in records)
+
+    database = sqlite3.connect(tmp_path / "monitor.db")
+    dump = "\n".join(database.iterdump())
+    database.close()
+    assert "HTTP 500" in dump
+    for part in SECRET_PARTS:
+        assert part not in logs
+        assert part not in dump
