@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -104,8 +103,8 @@ def test_pacer_hourly_budget() -> None:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    storage = Storage.open(f"sqlite:///{tmp_path / 'd.db'}")
+def outbox(database_url: str) -> Iterator[Outbox]:
+    storage = Storage.open(database_url)
     yield Outbox(storage)
     storage.close()
 

@@ -182,3 +182,53 @@ def test_a_killed_daemon_loses_nothing_and_repeats_at_most_the_request_in_flight
     assert len(ids) - len(set(ids)) <= 1 and len(repeats) <= 1  # at most the one request in flight, same id
     database = sqlite3.connect(tmp_path / "monitor.db")
     assert database.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0] == 0
+
+
+def test_a_digest_rule_sends_its_window_as_one_message(tmp_path: Path, loopback: LoopbackServer) -> None:
+    write_seeds(tmp_path / "seeds", 3)
+    loopback.routes["/digest"] = scripted()
+    config = settings_file(tmp_path, {"team": (loopback.url("/digest"), "generic")})
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "query = '\"sommet de l’Otan\"'", 'query = \'"sommet de l’Otan"\'\ndelivery = "digest"\ndigest_every = "3s"'
+        ),
+        encoding="utf-8",
+    )
+    process = start(config)
+
+    def alerted() -> int:
+        return sum(len(r.json()["alerts"]) for r in loopback.received_on("/digest"))
+
+    try:
+        assert wait_for(lambda: alerted() == 3, 20)
+        time.sleep(1.5)
+    finally:
+        stop(process)
+    requests = loopback.received_on("/digest")
+    # One message per window: the three seeds are stored within a moment, so one window (two at a boundary).
+    assert 1 <= len(requests) <= 2 and alerted() == 3
+    for request in requests:
+        body = request.json()
+        assert body["type"] == "monitor.digest" and body["rule"]["name"] == "NATO summit"
+        assert request.headers["webhook-id"].startswith("dig_")
+
+
+def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path, loopback: LoopbackServer) -> None:
+    write_seeds(tmp_path / "seeds", 1)
+    config = settings_file(tmp_path, {})
+    first = start(config)
+    try:
+        assert wait_for(lambda: (tmp_path / "monitor.db.lock").exists(), 10)
+        time.sleep(0.5)
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        second = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=30,
+        )
+    finally:
+        stop(first)
+    assert second.returncode == 1
+    assert "already in use by a running monitor (pid" in second.stderr and "PostgreSQL" in second.stderr

@@ -50,16 +50,18 @@ def handler(request: httpx.Request) -> httpx.Response:
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Iterator[tuple[Pipeline, list[AlertMessage]]]:
+def pipeline(tmp_path: Path, database_url: str) -> Iterator[tuple[Pipeline, list[AlertMessage]]]:
     (tmp_path / "seeds").mkdir()
     seed = (ROOT / "seeds" / "otan-defense-ministers-2022-06.txt").read_text(encoding="utf-8")
     (tmp_path / "seeds" / "a.txt").write_text(seed, encoding="utf-8")
     (tmp_path / "settings.toml").write_text(SETTINGS, encoding="utf-8")
-    settings = load_settings(tmp_path / "settings.toml", {})
+    settings = load_settings(tmp_path / "settings.toml", {"MONITOR_DATABASE_URL": database_url})
     storage = Storage.open(settings.database.url)
     printed: list[AlertMessage] = []
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        yield Pipeline(settings, storage, client, printed.append, clock=lambda: NOW), printed
+        pipeline = Pipeline(settings, storage, client, printed.append, clock=lambda: NOW)
+        yield pipeline, printed
+        pipeline.close()
     storage.close()
 
 
