@@ -186,7 +186,8 @@ def test_the_daemon_survives_a_hostile_cycle_and_monitor_feeds_reports_it(tmp_pa
             if all(feed["status"] != "new" for feed in report):
                 break
             time.sleep(0.2)
-        assert process.poll() is None  # alive after the whole cycle
+        if process.poll() is not None:  # it must be alive after the whole cycle
+            raise AssertionError(f"the daemon exited with {process.returncode}: {process.communicate()[1]}")
         assert peak_memory_mb(process.pid) < 250
     finally:
         process.send_signal(signal.SIGTERM)
