@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,22 +19,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, delete, event, func, text, update
+from sqlalchemy import Engine, delete, event, text, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from monitor import health, migrate
+from monitor import migrate
 from monitor.errors import StorageError
-from monitor.health import FeedVitals
+from monitor.feedstore import FeedStore
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
 from monitor.models import Alert, Article, ArticleKey, Delivery, Feed, SeedFile, Story
 from monitor.notify.message import AlertMessage, ArticleRef
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_ATTEMPTS = 40
 _INSERT_CHUNK = 200
 _STORY_COPIES = 50
 
@@ -75,36 +78,6 @@ class SavedArticle:
     fetched: datetime
 
 
-@dataclass(frozen=True)
-class FeedState:
-    """What the previous polls of a feed left: the validators of a conditional request, and when to poll next."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    next_poll_at: datetime | None = None
-    consecutive_failures: int = 0
-    disabled_reason: str | None = None
-    polled: bool = False  # whether the feed was ever fetched successfully at this URL
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    """How a configured feed is doing, as ``monitor feeds`` shows it."""
-
-    name: str
-    url: str
-    status: str
-    last_success_at: datetime | None
-    last_checked_at: datetime | None
-    last_error: str | None
-    error_kind: str | None
-    last_status_code: int | None
-    consecutive_failures: int
-    next_poll_at: datetime | None
-    disabled_reason: str | None
-    recent_articles: int
-
-
 def redact_url(url: str) -> str:
     """Return a database URL with its password hidden."""
     try:
@@ -129,7 +102,7 @@ def _make_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if parsed.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -141,7 +114,22 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-class Storage:
+def _use_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so), waiting out another process doing the same."""
+    for attempt in range(WAL_ATTEMPTS):
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            # Switching to WAL needs the file to itself and does not wait on the busy timeout: retry.
+            if attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+class Storage(FeedStore):
     """The database: opened once, shared by every job."""
 
     def __init__(self, url: str) -> None:
@@ -217,133 +205,6 @@ class Storage:
         """Yield a write transaction, committed on exit and rolled back on error."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield Tx(session)
-
-    def feed_state(self, name: str, url: str) -> FeedState:
-        """Return what the previous polls of the feed at ``url`` left (nothing if its URL has changed since)."""
-        with Session(self.engine) as session:
-            feed = session.exec(select(Feed).where(Feed.name == name)).first()
-        if feed is None or feed.url != url:
-            return FeedState()
-        return FeedState(
-            feed.etag,
-            feed.last_modified,
-            feed.next_poll_at,
-            feed.consecutive_failures,
-            feed.disabled_reason,
-            polled=feed.last_success_at is not None,
-        )
-
-    def claim_feed_poll(self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta) -> bool:
-        """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return whether taken.
-
-        With several instances on one database, exactly one of them gets a due feed: the conditional UPDATE is
-        atomic, and a row another instance just claimed no longer matches its WHERE clause.
-        """
-        with self.transaction() as tx:
-            tx.session.execute(
-                tx.insert(Feed)
-                .values(name=name, url=url, status="new", consecutive_failures=0, created_at=now)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            tx.feed(name, url, now)  # a changed URL starts afresh
-            tx.session.flush()
-            taken = tx.session.execute(
-                update(Feed)
-                .where(col(Feed.name) == name, col(Feed.disabled_reason).is_(None))
-                .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= due_by))
-                .where((col(Feed.lease_until).is_(None)) | (col(Feed.lease_until) < now))
-                .values(lease_until=now + lease)
-                .returning(col(Feed.id))
-            ).first()
-            return taken is not None
-
-    def record_feed_not_modified(
-        self, name: str, url: str, now: datetime, next_poll_at: datetime | None = None
-    ) -> None:
-        """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``."""
-        with self.transaction() as tx:
-            feed = tx.feed(name, url, now)
-            feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
-            feed.last_checked_at = feed.last_success_at = now
-            feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
-            feed.next_poll_at, feed.lease_until = next_poll_at, None
-
-    def record_feed_failure(
-        self,
-        name: str,
-        url: str,
-        error: str,
-        status_code: int | None,
-        now: datetime,
-        *,
-        kind: str = "error",
-        next_poll_at: datetime | None = None,
-        backoff: timedelta | None = None,
-        disabled_reason: str | None = None,
-    ) -> None:
-        """Record a failed fetch or parse: its error and kind, one more consecutive failure, the next poll.
-
-        With a ``disabled_reason`` (a 410 Gone), the feed is disabled until its URL changes.
-        """
-        with self.transaction() as tx:
-            feed = tx.feed(name, url, now)
-            feed.status = "disabled" if disabled_reason else "error"
-            feed.last_error, feed.last_status_code, feed.error_kind = error, status_code, kind
-            feed.last_checked_at = now
-            feed.consecutive_failures += 1
-            feed.next_poll_at, feed.disabled_reason = next_poll_at, disabled_reason
-            feed.backoff_seconds = round(backoff.total_seconds()) if backoff is not None else None
-            feed.lease_until = None
-
-    def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> list[FeedHealth]:
-        """Return the health of the feeds given as (name, URL), with their articles stored since ``since``."""
-        names = [name for name, _ in feeds]
-        with Session(self.engine) as session:
-            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
-            counts = session.exec(
-                select(Article.source, func.count())
-                .where(col(Article.source).in_(names), col(Article.fetched_at) >= since)
-                .group_by(Article.source)
-            ).all()
-        recent = {source: count for source, count in counts}
-        return [_health(name, url, rows.get(name), recent.get(name, 0)) for name, url in feeds]
-
-    def feed_vitals(self, feeds: Sequence[tuple[str, str]]) -> list[FeedVitals]:
-        """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL."""
-        vitals: list[FeedVitals] = []
-        with Session(self.engine) as session:
-            names = [name for name, _ in feeds]
-            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
-            for name, url in feeds:
-                feed = rows.get(name)
-                if feed is None or feed.url != url or feed.last_checked_at is None:
-                    continue
-                times = session.exec(
-                    select(Article.published_at, Article.fetched_at)
-                    .where(Article.source == name)
-                    .order_by(col(Article.id).desc())
-                    .limit(health.RHYTHM_ARTICLES)
-                ).all()
-                last_key = session.exec(
-                    select(Article.content_key)
-                    .where(Article.source == health.SOURCE)
-                    .where(col(Article.content_key).startswith(health.key_prefix(name), autoescape=True))
-                    .order_by(col(Article.id).desc())
-                    .limit(1)
-                ).first()
-                vitals.append(
-                    FeedVitals(
-                        name=name,
-                        url=url,
-                        consecutive_failures=feed.consecutive_failures,
-                        last_success_at=feed.last_success_at,
-                        created_at=feed.created_at,
-                        last_error=feed.last_error,
-                        article_times=sorted((p or f for p, f in times), reverse=True),
-                        last_event_key=last_key,
-                    )
-                )
-        return vitals
 
     def seed_digest(self, path: str) -> str | None:
         """Return the digest of the seed file's last ingested content, if it was ingested."""
@@ -641,25 +502,6 @@ def _new_message(alert_id: int, alert: NewAlert, now: datetime, also_in: tuple[A
         created_at=now,
         field=alert.field,
         also_in=also_in,
-    )
-
-
-def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:
-    if feed is None:
-        return FeedHealth(name, url, "new", None, None, None, None, None, 0, None, None, recent)
-    return FeedHealth(
-        name=name,
-        url=url,
-        status=feed.status,
-        last_success_at=feed.last_success_at,
-        last_checked_at=feed.last_checked_at,
-        last_error=feed.last_error,
-        error_kind=feed.error_kind,
-        last_status_code=feed.last_status_code,
-        consecutive_failures=feed.consecutive_failures,
-        next_poll_at=feed.next_poll_at,
-        disabled_reason=feed.disabled_reason,
-        recent_articles=recent,
     )
 
 

@@ -12,9 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from monitor.config import DeliverySettings, RuleSettings, WebhookSettings, parse_duration
-from monitor.delivery import Dispatcher, Pace, Pacer, next_attempt, parse_retry_after
+from monitor.delivery import Dispatcher
 from monitor.ingest.article import ParsedArticle
 from monitor.outbox import Outbox
+from monitor.pacing import Pace, Pacer, next_attempt, parse_retry_after
 from monitor.storage import NewAlert, Storage
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

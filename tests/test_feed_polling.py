@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from monitor.config import FeedSettings, load_settings
+from monitor.feedstore import FeedState
 from monitor.pipeline import Pipeline
-from monitor.storage import FeedState, Storage
+from monitor.storage import Storage
 from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

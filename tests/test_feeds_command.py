@@ -11,7 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.commands.feeds import as_json, as_text
-from monitor.storage import FeedHealth
+from monitor.feedstore import FeedHealth
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NEW = FeedHealth("desk", "http://feeds.test/desk.xml", "new", None, None, None, None, None, 0, None, None, 0)

@@ -14,7 +14,7 @@ import pytest
 
 from monitor import progress
 from monitor.commands.status import Summary, age, render
-from monitor.storage import FeedHealth
+from monitor.feedstore import FeedHealth
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
 from tests.test_end_to_end import shipped_rules
 
