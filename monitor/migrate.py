@@ -2,8 +2,8 @@
 
 Migrations are Alembic scripts shipped in ``monitor/migrations/versions``. A database with no tables at all is
 created from the models and stamped with the newest revision (the migrations and the models describe the same
-schema: a test checks it); a database that is behind is upgraded only by ``monitor db upgrade``, and the
-daemon refuses to start on it until then.
+schema: a test checks it), by one process however many start on it at once; a database that is behind is upgraded
+only by ``monitor db upgrade``, and the daemon refuses to start on it until then.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
 import monitor.models  # noqa: F401  (registers the tables)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_LOCK = 0x6D6F6E69746F72  # PostgreSQL advisory lock key held while a new database's schema is created
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -42,15 +43,22 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def is_empty(engine: Engine) -> bool:
+def is_empty(bind: Engine | Connection) -> bool:
     """Return whether the database holds none of the tables."""
-    names = set(inspect(engine).get_table_names())
+    names = set(inspect(bind).get_table_names())
     return not names & set(SQLModel.metadata.tables)
 
 
 def create(engine: Engine) -> None:
-    """Create every table of a new database and stamp it with the newest revision."""
+    """Create every table of a new database and stamp it with the newest revision, unless another process just did."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Daemons and commands started together on a new database would all create it, and all but one fail on
+            # the tables the first made: they wait for it here, then find the schema there. (SQLite's BEGIN
+            # IMMEDIATE already lets one writer in at a time.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        if not is_empty(connection):
+            return
         SQLModel.metadata.create_all(connection)
         command.stamp(_config(connection), "head")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,22 @@ def test_a_new_database_is_created_at_the_newest_revision(database_url: str) -> 
         assert set(SQLModel.metadata.tables) <= set(inspect(storage.engine).get_table_names())
     finally:
         storage.close()
+
+
+def test_a_new_database_opened_by_several_at_once_is_created_once(database_url: str) -> None:
+    together = threading.Barrier(4)
+
+    def open_and_close() -> str | None:
+        together.wait()
+        storage = Storage.open(database_url)
+        try:
+            return migrate.current(storage.engine)
+        finally:
+            storage.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        revisions = list(pool.map(lambda _n: open_and_close(), range(4)))
+    assert revisions == [migrate.head()] * 4
 
 
 def test_a_database_behind_the_code_is_refused(database_url: str) -> None:
