@@ -3,11 +3,6 @@ killed with SIGKILL while deliveries are in flight."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -18,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LoopbackServer
+from tests.daemon import kill, monitor, start, stop, wait_for
+from tests.db import rows, scalar
 
 pytestmark = pytest.mark.integration
 Answer = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
@@ -31,11 +28,11 @@ def write_seeds(folder: Path, count: int) -> None:
         (folder / f"article-{n:03d}.md").write_text(text, encoding="utf-8")
 
 
-def settings_file(tmp_path: Path, webhooks: dict[str, tuple[str, str]], timeout: str = "2s") -> Path:
+def settings_file(tmp_path: Path, database: str, webhooks: dict[str, tuple[str, str]], timeout: str = "2s") -> Path:
     hooks = "".join(f'[webhooks.{name}]\nurl = "{url}"\nformat = "{fmt}"\n\n' for name, (url, fmt) in webhooks.items())
     text = f"""
 [database]
-url = "sqlite:///monitor.db"
+url = "{database}"
 
 [scheduler]
 delivery_interval = "1s"
@@ -58,32 +55,6 @@ query = '"sommet de l’Otan"'
     return path
 
 
-def start(config: Path) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
-    return stderr
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def scripted(*answers: tuple[int, dict[str, str]], then: int = 200) -> Answer:
     """Answer with the given statuses in turn, then always ``then``."""
     lock = threading.Lock()
@@ -101,7 +72,7 @@ def accepted_ids(server: LoopbackServer, path: str, statuses: list[int] | None =
     return [r.headers["webhook-id"] for r in server.received_on(path)]
 
 
-def test_every_alert_arrives_once_at_every_webhook(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_every_alert_arrives_once_at_every_webhook(tmp_path: Path, loopback: LoopbackServer, database_url: str) -> None:
     write_seeds(tmp_path / "seeds", ALERTS)
     release = threading.Event()
 
@@ -117,7 +88,8 @@ def test_every_alert_arrives_once_at_every_webhook(tmp_path: Path, loopback: Loo
     loopback.routes["/hang"] = hang
     names = ("ok", "flaky", "limited", "gone", "teams", "hang")
     formats = {"teams": "teams"}
-    config = settings_file(tmp_path, {n: (loopback.url(f"/{n}"), formats.get(n, "generic")) for n in names})
+    hooks = {n: (loopback.url(f"/{n}"), formats.get(n, "generic")) for n in names}
+    config = settings_file(tmp_path, database_url, hooks)
     process = start(config)
     try:
         # The healthy webhook gets everything while the hanging one still holds its first request.
@@ -144,14 +116,15 @@ def test_every_alert_arrives_once_at_every_webhook(tmp_path: Path, loopback: Loo
     first_id = limited[0].headers["webhook-id"]
     retried_at = [r for r in limited if r.headers["webhook-id"] == first_id]
     assert retried_at[1].at - retried_at[0].at >= 1.9  # Retry-After: 2 was honoured
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    status = dict(database.execute("SELECT webhook, group_concat(DISTINCT status) FROM deliveries GROUP BY webhook"))
-    assert status["gone"] == "dead" and status["ok"] == "sent" and status["flaky"] == "sent"
+    status: dict[str, set[str]] = {}
+    for webhook, state in rows(database_url, "SELECT DISTINCT webhook, status FROM deliveries"):
+        status.setdefault(webhook, set()).add(state)
+    assert status["gone"] == {"dead"} and status["ok"] == {"sent"} and status["flaky"] == {"sent"}
     assert "HTTP 404" in stderr and "/gone" not in stderr
 
 
 def test_a_killed_daemon_loses_nothing_and_repeats_at_most_the_request_in_flight(
-    tmp_path: Path, loopback: LoopbackServer
+    tmp_path: Path, loopback: LoopbackServer, database_url: str
 ) -> None:
     count = 12
     write_seeds(tmp_path / "seeds", count)
@@ -161,16 +134,17 @@ def test_a_killed_daemon_loses_nothing_and_repeats_at_most_the_request_in_flight
         return 200, {}, b"ok"
 
     loopback.routes["/slow"] = slow
-    config = settings_file(tmp_path, {"slow": (loopback.url("/slow"), "generic")}, timeout="5s")
+    config = settings_file(tmp_path, database_url, {"slow": (loopback.url("/slow"), "generic")}, timeout="5s")
     process = start(config)
     try:
         assert wait_for(lambda: len(loopback.received_on("/slow")) >= 3, 20)
     finally:
-        process.kill()  # SIGKILL: no chance to clean up
-        process.communicate(timeout=10)
+        kill(process)  # SIGKILL: no chance to clean up
     before = len(loopback.received_on("/slow"))
     assert before < count
-    process = start(config)  # alone on its SQLite file, it takes over what the killed one had claimed
+    # Alone on its SQLite file, it takes over what the killed one had claimed at once; on PostgreSQL, where other
+    # daemons may share the database, once the claims' lease (twice the 5 s timeout, and 5 s) has run out.
+    process = start(config)
     try:
         assert wait_for(lambda: len({r.headers["webhook-id"] for r in loopback.received_on("/slow")}) == count, 30)
         time.sleep(1)
@@ -180,14 +154,15 @@ def test_a_killed_daemon_loses_nothing_and_repeats_at_most_the_request_in_flight
     assert len(set(ids)) == count  # nothing lost
     repeats = [i for i, n in Counter(ids).items() if n > 1]
     assert len(ids) - len(set(ids)) <= 1 and len(repeats) <= 1  # at most the one request in flight, same id
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    assert database.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0] == 0
+    assert scalar(database_url, "SELECT count(*) FROM deliveries WHERE status != 'sent'") == 0
 
 
-def test_a_digest_rule_sends_its_window_as_one_message(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_a_digest_rule_sends_its_window_as_one_message(
+    tmp_path: Path, loopback: LoopbackServer, database_url: str
+) -> None:
     write_seeds(tmp_path / "seeds", 3)
     loopback.routes["/digest"] = scripted()
-    config = settings_file(tmp_path, {"team": (loopback.url("/digest"), "generic")})
+    config = settings_file(tmp_path, database_url, {"team": (loopback.url("/digest"), "generic")})
     config.write_text(
         config.read_text(encoding="utf-8").replace(
             "query = '\"sommet de l’Otan\"'", 'query = \'"sommet de l’Otan"\'\ndelivery = "digest"\ndigest_every = "3s"'
@@ -214,20 +189,15 @@ def test_a_digest_rule_sends_its_window_as_one_message(tmp_path: Path, loopback:
 
 
 def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path, loopback: LoopbackServer) -> None:
+    # SQLite only: the lock file is how one SQLite file keeps a second daemon off; on PostgreSQL several daemons
+    # share the database by design (tests/test_instances.py).
     write_seeds(tmp_path / "seeds", 1)
-    config = settings_file(tmp_path, {})
+    config = settings_file(tmp_path, "sqlite:///monitor.db", {})
     first = start(config)
     try:
         assert wait_for(lambda: (tmp_path / "monitor.db.lock").exists(), 10)
         time.sleep(0.5)
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        second = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            capture_output=True,
-            text=True,
-            env=environ,
-            timeout=30,
-        )
+        second = monitor("--config", str(config), "run", timeout=30)
     finally:
         stop(first)
     assert second.returncode == 1

@@ -1,14 +1,9 @@
-"""The whole path through real sockets: a feed server and webhook receivers on 127.0.0.1, a SQLite file,
-and ``monitor`` run as a subprocess."""
+"""The whole path through real sockets: a feed server and webhook receivers on 127.0.0.1, a database (a SQLite
+file, then a PostgreSQL database), and ``monitor`` run as a subprocess."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -17,6 +12,8 @@ import pytest
 
 from monitor.config import load_settings
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
+from tests.daemon import monitor, start, stop, wait_for
+from tests.db import dump, rows, scalar
 
 pytestmark = pytest.mark.integration
 SEED_TITLE = "Renforcer le soutien à l'Ukraine et améliorer les capacités de défense de l'OTAN"
@@ -39,7 +36,7 @@ def shipped_rules() -> str:
     return "".join(tables)
 
 
-def write_settings(tmp_path: Path, server: LoopbackServer, webhooks: str, feeds: bool = True) -> Path:
+def write_settings(tmp_path: Path, server: LoopbackServer, webhooks: str, database: str, feeds: bool = True) -> Path:
     feed_tables = f"""
 [[feeds]]
 name = "world"
@@ -55,7 +52,7 @@ url = "{server.url("/broken.xml")}"
 """
     text = f"""
 [database]
-url = "sqlite:///monitor.db"
+url = "{database}"
 
 [seeds]
 path = "{ROOT / "seeds"}"
@@ -75,14 +72,6 @@ first_poll_window = "10000d"  # the fixture feeds' entries date from 2022
     path = tmp_path / "settings.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def monitor(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=environ, timeout=timeout
-    )
 
 
 def serve_feeds(server: LoopbackServer) -> None:
@@ -128,7 +117,7 @@ def summary(payloads: list[dict[str, object]]) -> set[tuple[object, ...]]:
     }
 
 
-def test_full_cycle_alerts_once_and_retries(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_full_cycle_alerts_once_and_retries(tmp_path: Path, loopback: LoopbackServer, database_url: str) -> None:
     serve_feeds(loopback)
     loopback.routes["/hook"] = accept
     loopback.routes["/flaky"] = fail_once()  # type: ignore[assignment]
@@ -141,7 +130,7 @@ format = "generic"
 url = "{loopback.url("/flaky")}"
 format = "generic"
 """
-    config = write_settings(tmp_path, loopback, webhooks)
+    config = write_settings(tmp_path, loopback, webhooks, database_url)
     env = {"HOOK_URL": loopback.url("/hook")}
 
     first = monitor("--config", str(config), "run", "--once", env=env)
@@ -172,13 +161,12 @@ format = "generic"
     assert all(r.headers["content-type"] == "application/json" for r in loopback.received_on("/hook"))
 
     # The broken feed is recorded, and did not stop the others.
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    feeds = dict(database.execute("SELECT name, status || ' ' || coalesce(last_error, '') FROM feeds"))
+    feeds = dict(rows(database_url, "SELECT name, status || ' ' || coalesce(last_error, '') FROM feeds"))
     assert feeds["world"] == "ok " and feeds["ukraine"] == "ok "
     assert feeds["broken"].startswith("error feed 'broken': HTTP 503 from 127.0.0.1")
-    pending = database.execute(
-        "SELECT attempts, last_error FROM deliveries WHERE status = 'pending' ORDER BY attempts DESC"
-    ).fetchall()
+    pending = rows(
+        database_url, "SELECT attempts, last_error FROM deliveries WHERE status = 'pending' ORDER BY attempts DESC"
+    )
     assert len(pending) == len(EXPECTED) and [p[0] for p in pending] == [1, 0, 0, 0]
     assert "HTTP 500" in pending[0][1] and "/flaky" not in pending[0][1]
 
@@ -193,25 +181,24 @@ format = "generic"
     assert summary([r.json() for r in flaky[1:]]) == EXPECTED
     # Conditional requests: the second poll got 304 and cost no parsing.
     assert loopback.received_on("/rss.xml")[-1].headers["if-none-match"] == '"v1"'
-    status = dict(database.execute("SELECT name, status FROM feeds"))
+    status = dict(rows(database_url, "SELECT name, status FROM feeds"))
     assert status["world"] == "not_modified"
 
     third = monitor("--config", str(config), "run", "--once", env=env)
     assert third.returncode == 0, third.stderr
     assert len(loopback.received_on("/hook")) == len(EXPECTED)
     assert len(loopback.received_on("/flaky")) == len(EXPECTED) + 1
-    assert database.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0] == 0
-    database.close()
+    assert scalar(database_url, "SELECT count(*) FROM deliveries WHERE status != 'sent'") == 0
 
     # The webhook URL given through the environment never shows in logs or in the database.
     logs = first.stderr + second.stderr + third.stderr
     assert "/hook" not in logs and "/flaky" not in logs
-    dump = "\n".join(sqlite3.connect(tmp_path / "monitor.db").iterdump())
-    assert "/hook" not in dump and "/flaky" not in dump
+    stored = dump(database_url)
+    assert "/hook" not in stored and "/flaky" not in stored
 
 
-def test_without_webhooks_alerts_are_printed(tmp_path: Path, loopback: LoopbackServer) -> None:
-    config = write_settings(tmp_path, loopback, webhooks="", feeds=False)
+def test_without_webhooks_alerts_are_printed(tmp_path: Path, loopback: LoopbackServer, database_url: str) -> None:
+    config = write_settings(tmp_path, loopback, webhooks="", database=database_url, feeds=False)
     result = monitor("--config", str(config), "run", "--once")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("ALERT")]
@@ -221,40 +208,32 @@ def test_without_webhooks_alerts_are_printed(tmp_path: Path, loopback: LoopbackS
     ]
     again = monitor("--config", str(config), "run", "--once")
     assert again.returncode == 0 and "ALERT" not in again.stdout
-    count = sqlite3.connect(tmp_path / "monitor.db").execute("SELECT count(*) FROM alerts").fetchone()[0]
-    assert count == 2
+    assert scalar(database_url, "SELECT count(*) FROM alerts") == 2
 
 
-def test_daemon_delivers_and_stops_cleanly_on_sigterm(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_daemon_delivers_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, loopback: LoopbackServer, database_url: str
+) -> None:
     serve_feeds(loopback)
     loopback.routes["/hook"] = accept
     webhooks = f'[webhooks.chat]\nurl = "{loopback.url("/hook")}"\nformat = "slack"\n'
-    config = write_settings(tmp_path, loopback, webhooks)
+    config = write_settings(tmp_path, loopback, webhooks, database_url)
     config.write_text(config.read_text().replace("[delivery]", '[scheduler]\ndelivery_interval = "1s"\n\n[delivery]'))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
+    process = start(config)
     try:
-        deadline = time.monotonic() + 30
-        while len(loopback.received_on("/hook")) < len(EXPECTED) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: len(loopback.received_on("/hook")) >= len(EXPECTED), 30)
         assert len(loopback.received_on("/hook")) == len(EXPECTED)
         slack = loopback.received_on("/hook")[0].json()
         assert "text" in slack and "blocks" in slack
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        stderr = stop(process)
     assert process.returncode == 0, stderr
     assert "stopped" in stderr
 
 
 def test_unusable_database_exits_1(tmp_path: Path, loopback: LoopbackServer) -> None:
-    config = write_settings(tmp_path, loopback, webhooks="", feeds=False)
+    # No database is ever opened: a SQLite file in a directory that does not exist is unusable on any machine.
+    config = write_settings(tmp_path, loopback, webhooks="", database="sqlite:///monitor.db", feeds=False)
     result = monitor(
         "--config",
         str(config),

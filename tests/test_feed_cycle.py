@@ -4,11 +4,6 @@ classified error, and the process stays alive and small. Then ``monitor feeds`` 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -23,6 +18,8 @@ from monitor.ingest.netguard import Address
 from monitor.pipeline import Pipeline
 from monitor.storage import Storage
 from tests.conftest import FIXTURES
+from tests.daemon import monitor, start, stop
+from tests.db import rows
 from tests.feedserver import MB, FeedServer, drip, endless, gzip_bomb, redirect, reply, serve_file
 
 pytestmark = pytest.mark.integration
@@ -75,11 +72,11 @@ def serve_newsroom(server: FeedServer) -> dict[str, str]:
     return {name: server.url("/loop" if name == "loop" else f"/{name}.xml") for name in routes}
 
 
-def settings_text(urls: dict[str, str]) -> str:
+def settings_text(urls: dict[str, str], database: str) -> str:
     feeds = "".join(f'\n[[feeds]]\nname = "{name}"\nurl = "{url}"\ninterval = "1h"\n' for name, url in urls.items())
     return f"""
 [database]
-url = "sqlite:///monitor.db"
+url = "{database}"
 
 [seeds]
 enabled = false
@@ -100,7 +97,7 @@ def server() -> Iterator[FeedServer]:
 
 
 def test_one_cycle_over_good_and_hostile_feeds(
-    tmp_path: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     urls = serve_newsroom(server)
     server.routes["/meta"] = redirect("http://169.254.169.254/latest/meta-data/iam/security-credentials/")
@@ -110,7 +107,7 @@ def test_one_cycle_over_good_and_hostile_feeds(
         return [Address("127.0.0.1", True)] if host == "public.test" else netguard.system_resolve(host, port)
 
     monkeypatch.setattr(netguard, "resolve", resolve)
-    (tmp_path / "settings.toml").write_text(settings_text(urls), encoding="utf-8")
+    (tmp_path / "settings.toml").write_text(settings_text(urls, database_url), encoding="utf-8")
     settings = load_settings(tmp_path / "settings.toml", {})
     storage = Storage.open(settings.database.url)
     with httpx.Client() as client:
@@ -130,30 +127,21 @@ def test_one_cycle_over_good_and_hostile_feeds(
 
     assert elapsed < 6  # the drip's 2 s deadline, not the sum of the feeds
     assert peak < 64 * MB  # two 15 MB bodies cut at the cap at the same time, at most
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    stored = set(database.execute("SELECT source, title FROM articles"))
+    stored = set(rows(database_url, "SELECT source, title FROM articles"))
     for name, title in GOOD.items():
         if name not in ("world", "etag"):
             assert (name, title) in stored, name
     # "world" and "etag" serve the same file: each of its items is stored once, from whichever came first.
     copies = [source for source, title in stored if title == GOOD["world"]]
     assert len(copies) == 1 and copies[0] in ("world", "etag")
-    kinds = dict(database.execute("SELECT name, error_kind FROM feeds"))
+    kinds = dict(rows(database_url, "SELECT name, error_kind FROM feeds"))
     assert {name: kinds[name] for name in BAD} == BAD
     assert kinds["metadata"] == "blocked"
     assert all(kinds[name] is None for name in GOOD)
-    status = dict(database.execute("SELECT name, status FROM feeds"))
+    status = dict(rows(database_url, "SELECT name, status FROM feeds"))
     assert status["etag"] == "not_modified" and status["gone"] == "disabled"
     etag_requests = [headers for path, headers in server.requests if path == "/etag.xml"]
     assert etag_requests[-1]["if-none-match"] == '"v1"'
-    database.close()
-
-
-def monitor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=environ, timeout=60, cwd=cwd
-    )
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -164,18 +152,13 @@ def peak_memory_mb(pid: int) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from /proc")
-def test_the_daemon_survives_a_hostile_cycle_and_monitor_feeds_reports_it(tmp_path: Path, server: FeedServer) -> None:
+def test_the_daemon_survives_a_hostile_cycle_and_monitor_feeds_reports_it(
+    tmp_path: Path, server: FeedServer, database_url: str
+) -> None:
     urls = serve_newsroom(server)
     config = tmp_path / "settings.toml"
-    config.write_text(settings_text(urls), encoding="utf-8")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
+    config.write_text(settings_text(urls, database_url), encoding="utf-8")
+    process = start(config)
     try:
         deadline = time.monotonic() + 20
         report: list[dict[str, object]] = []
@@ -190,8 +173,7 @@ def test_the_daemon_survives_a_hostile_cycle_and_monitor_feeds_reports_it(tmp_pa
             raise AssertionError(f"the daemon exited with {process.returncode}: {process.communicate()[1]}")
         assert peak_memory_mb(process.pid) < 250
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        stderr = stop(process)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from monitor.cli import main
 from monitor.commands.feeds import as_json, as_text
 from monitor.feedstore import FeedHealth
+from tests.db import execute
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NEW = FeedHealth("desk", "http://feeds.test/desk.xml", "new", None, None, None, None, None, 0, None, None, 0)
@@ -58,17 +58,18 @@ def test_as_json(feed: FeedHealth, expected: dict[str, object]) -> None:
     assert json.loads(json.dumps(shown)) == shown
 
 
-def test_monitor_feeds_on_an_older_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    database.execute(
+def test_monitor_feeds_on_an_older_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str
+) -> None:
+    execute(
+        database_url,
         "CREATE TABLE feeds (id INTEGER PRIMARY KEY, name VARCHAR(200) UNIQUE NOT NULL, url TEXT NOT NULL, "
         "etag TEXT, last_modified VARCHAR(100), status VARCHAR(20) NOT NULL, last_error TEXT, "
-        "last_status_code INTEGER, last_checked_at DATETIME, last_success_at DATETIME, "
-        "consecutive_failures INTEGER NOT NULL, created_at DATETIME NOT NULL)"
+        "last_status_code INTEGER, last_checked_at TIMESTAMP, last_success_at TIMESTAMP, "
+        "consecutive_failures INTEGER NOT NULL, created_at TIMESTAMP NOT NULL)",
     )
-    database.commit()
-    database.close()
     settings = tmp_path / "settings.toml"
-    settings.write_text('[[feeds]]\nname = "world"\nurl = "http://feeds.test/w.xml"\n', encoding="utf-8")
+    feeds = '[[feeds]]\nname = "world"\nurl = "http://feeds.test/w.xml"\n'
+    settings.write_text(f'[database]\nurl = "{database_url}"\n\n{feeds}', encoding="utf-8")
     assert main(["--config", str(settings), "feeds", "--json"], {}) == 1
     assert "run `monitor db upgrade` first" in capsys.readouterr().err

@@ -4,10 +4,7 @@ daemon killed with SIGKILL taken over by the others."""
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -17,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LoopbackServer
+from tests.daemon import kill, monitor, start, stop
 
 pytestmark = pytest.mark.integration
 FEEDS = 30
@@ -87,17 +85,6 @@ query = '"NATO summit"'
     return path
 
 
-def daemon(config: Path) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environ,
-    )
-
-
 def test_three_daemons_share_the_work_without_doing_it_twice(
     tmp_path: Path, loopback: LoopbackServer, postgres_url: str
 ) -> None:
@@ -105,18 +92,12 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
     loopback.routes.update({f"/feeds/feed{n:02d}.xml": feeds.answer for n in range(FEEDS)})
     loopback.routes["/hook"] = lambda _h: (200, {}, b"ok")
     config = settings(tmp_path, loopback, postgres_url)
-    created = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), "db", "upgrade"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    created = monitor("--config", str(config), "db", "upgrade")
     assert created.returncode == 0, created.stderr
-    daemons = [daemon(config) for _ in range(3)]
+    daemons = [start(config) for _ in range(3)]
     try:
         time.sleep(7)
-        daemons[0].kill()  # SIGKILL, mid-way: its leases run out and the others take over
-        daemons[0].communicate(timeout=10)
+        kill(daemons[0])  # SIGKILL, mid-way: its leases run out and the others take over
         time.sleep(9)
         feeds.frozen = feeds.items()
         expected = FEEDS * feeds.frozen
@@ -128,9 +109,10 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
             time.sleep(0.2)
         time.sleep(2)
     finally:
-        for process in daemons[1:]:
-            process.send_signal(signal.SIGTERM)
-        errors = [process.communicate(timeout=30)[1] for process in daemons[1:]]
+        for process in daemons:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # all at once: they stop in parallel
+        errors = [stop(process) for process in daemons][1:]
     assert all(process.returncode == 0 for process in daemons[1:]), errors
 
     received = loopback.received_on("/hook")

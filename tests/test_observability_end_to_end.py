@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import socket
-import sqlite3
-import subprocess
-import sys
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -22,6 +17,8 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
+from tests.daemon import start, stop
+from tests.db import dump
 from tests.test_end_to_end import shipped_rules
 
 pytestmark = pytest.mark.integration
@@ -43,7 +40,7 @@ def slow(_handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
     return 200, {}, b"too late"
 
 
-def write_settings(tmp_path: Path, server: LoopbackServer, listen: str, log_format: str) -> Path:
+def write_settings(tmp_path: Path, server: LoopbackServer, database: str, log_format: str) -> Path:
     refused = f"http://127.0.0.1:{free_port()}/hooks/{PATH_SECRET}/refused?token={QUERY_SECRET}"
     hooks = {
         "failing": server.url(f"/hooks/{PATH_SECRET}/500?token={QUERY_SECRET}"),
@@ -57,7 +54,7 @@ def write_settings(tmp_path: Path, server: LoopbackServer, listen: str, log_form
     )
     text = f"""
 [database]
-url = "sqlite:///monitor.db"
+url = "{database}"
 
 [seeds]
 path = "{ROOT / "seeds"}"
@@ -109,30 +106,23 @@ def scrape(base: str, deadline: float) -> tuple[httpx.Response, str]:
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_daemon_serves_health_and_metrics_and_leaks_no_secret(
-    tmp_path: Path, loopback: LoopbackServer, log_format: str
+    tmp_path: Path, loopback: LoopbackServer, log_format: str, database_url: str
 ) -> None:
     loopback.serve_file("/rss.xml", FIXTURES / "feeds" / "rss2.xml")
     loopback.routes["/broken.xml"] = lambda _h: (503, {}, b"try later")
     loopback.routes[f"/hooks/{PATH_SECRET}/500"] = lambda _h: (500, {}, f"no {PATH_SECRET}".encode())
     loopback.routes[f"/hooks/{PATH_SECRET}/slow"] = slow
     port = free_port()
-    config = write_settings(tmp_path, loopback, "", log_format)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    environ.update({"SIGNING_SECRET": SIGNING_SECRET, "LISTEN": f"127.0.0.1:{port}"})
+    config = write_settings(tmp_path, loopback, database_url, log_format)
+    environ = {"SIGNING_SECRET": SIGNING_SECRET, "LISTEN": f"127.0.0.1:{port}"}
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("w") as stderr:
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=environ,
-        )
+        daemon = start(config, environ, stderr=stderr)
         try:
             health, metrics = scrape(f"http://127.0.0.1:{port}", time.monotonic() + 30)
             time.sleep(2)  # a few more retries of the failing webhooks
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=30)
+            stop(daemon)
     assert daemon.returncode == 0
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "scheduler": "running", "database": "ok"}
@@ -162,10 +152,8 @@ def test_daemon_serves_health_and_metrics_and_leaks_no_secret(
         assert any(r.get("feed") == "broken" for r in records)
         assert any(r.get("rule") == "Donbass" and "alert_id" in r for r in records)
 
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    dump = "\n".join(database.iterdump())
-    database.close()
-    assert "HTTP 500" in dump
+    stored = dump(database_url)
+    assert "HTTP 500" in stored
     for part in SECRET_PARTS:
         assert part not in logs
-        assert part not in dump
+        assert part not in stored

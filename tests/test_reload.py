@@ -6,12 +6,8 @@ import logging
 import os
 import re
 import signal
-import sqlite3
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +21,8 @@ from monitor.pipeline import Pipeline
 from monitor.reload import Changes, Delta, Reloader, compare
 from monitor.storage import Storage
 from tests.conftest import LoopbackServer
+from tests.daemon import Daemon
+from tests.db import rows
 
 BASE = """
 [database]
@@ -123,6 +121,8 @@ def test_changes_describe(changes: Changes, text: str) -> None:
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    # A SQLite file, not both backends: these tests read settings files and never touch the database, which is
+    # only there because a pipeline needs one.
     path = write(tmp_path / "settings.toml", BASE)
     settings = load_settings(path, {})
     storage = Storage.open(settings.database.url)
@@ -252,50 +252,10 @@ def rss(*items: tuple[str, str]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
 
 
-class Daemon:
-    """``monitor run`` as a subprocess, its log lines collected as they come."""
-
-    def __init__(self, config: Path) -> None:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environ,
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, self.log()
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        self.reader.join(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
-def daemon_settings(server: LoopbackServer, rules: str, feeds: str = "", database: str = "monitor.db") -> str:
+def daemon_settings(server: LoopbackServer, database: str, rules: str, feeds: str = "") -> str:
     return f"""
 [database]
-url = "sqlite:///{database}"
+url = "{database}"
 
 [scheduler]
 delivery_interval = "1s"
@@ -341,9 +301,9 @@ def newsroom(loopback: LoopbackServer) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.mark.integration
 def test_daemon_reloads_changed_settings_and_keeps_running_on_invalid_ones(
-    tmp_path: Path, loopback: LoopbackServer, newsroom: dict[str, list[tuple[str, str]]]
+    tmp_path: Path, loopback: LoopbackServer, newsroom: dict[str, list[tuple[str, str]]], database_url: str
 ) -> None:
-    config = write(tmp_path / "settings.toml", daemon_settings(loopback, rules=""))
+    config = write(tmp_path / "settings.toml", daemon_settings(loopback, database_url, rules=""))
     daemon = Daemon(config)
     try:
         daemon.wait_for(lambda: len(alerted(loopback)) == 1)
@@ -351,7 +311,8 @@ def test_daemon_reloads_changed_settings_and_keeps_running_on_invalid_ones(
 
         # A new rule and a new feed: the desk's item alerts, without a restart, as soon as the file is written.
         written = time.monotonic()
-        write(config, daemon_settings(loopback, MARKETS_RULE, DESK_FEED.format(url=loopback.url("/desk.xml"))))
+        desk = DESK_FEED.format(url=loopback.url("/desk.xml"))
+        write(config, daemon_settings(loopback, database_url, MARKETS_RULE, desk))
         daemon.wait_for(lambda: "settings reloaded" in daemon.log())
         assert time.monotonic() - written < scheduler.SETTINGS_CHECK_SECONDS / 3  # the file watcher, not the timer
         daemon.wait_for(lambda: len(alerted(loopback)) == 2)
@@ -361,7 +322,8 @@ def test_daemon_reloads_changed_settings_and_keeps_running_on_invalid_ones(
         assert payload["rule"] == {"name": "markets", "query": '("markets" OR "stocks")'}
 
         # An invalid version is logged and ignored: the daemon goes on with the settings in force.
-        broken = daemon_settings(loopback, MARKETS_RULE.replace('"stocks"', '"st*"'), DESK_FEED.format(url="x"))
+        broken_rule = MARKETS_RULE.replace('"stocks"', '"st*"')
+        broken = daemon_settings(loopback, database_url, broken_rule, DESK_FEED.format(url="x"))
         write(config, broken)
         daemon.wait_for(lambda: "the previous settings stay in force" in daemon.log())
         log = daemon.log()
@@ -379,15 +341,16 @@ def test_daemon_reloads_changed_settings_and_keeps_running_on_invalid_ones(
 
 @pytest.mark.integration
 def test_daemon_reloads_on_sighup(
-    tmp_path: Path, loopback: LoopbackServer, newsroom: dict[str, list[tuple[str, str]]]
+    tmp_path: Path, loopback: LoopbackServer, newsroom: dict[str, list[tuple[str, str]]], database_url: str
 ) -> None:
-    config = write(tmp_path / "settings.toml", daemon_settings(loopback, rules=""))
+    config = write(tmp_path / "settings.toml", daemon_settings(loopback, database_url, rules=""))
     daemon = Daemon(config)
     try:
         daemon.wait_for(lambda: len(alerted(loopback)) == 1)
         started = time.monotonic()
         desk = DESK_FEED.format(url=loopback.url("/desk.xml"))
-        write(config, daemon_settings(loopback, MARKETS_RULE, desk, database="elsewhere.db"))
+        # Another database, whichever the test runs on: a SQLite file, so the test can see it was never made.
+        write(config, daemon_settings(loopback, "sqlite:///elsewhere.db", MARKETS_RULE, desk))
         daemon.process.send_signal(signal.SIGHUP)
         daemon.wait_for(lambda: "settings reloaded" in daemon.log())
         assert time.monotonic() - started < scheduler.SETTINGS_CHECK_SECONDS
@@ -403,6 +366,4 @@ def test_daemon_reloads_on_sighup(
         daemon.stop()
     assert daemon.process.returncode == 0, daemon.log()
     assert not (tmp_path / "elsewhere.db").exists()
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    assert database.execute("SELECT rule FROM alerts ORDER BY id").fetchall() == [("NATO summit",), ("markets",)]
-    database.close()
+    assert rows(database_url, "SELECT rule FROM alerts ORDER BY id") == [("NATO summit",), ("markets",)]

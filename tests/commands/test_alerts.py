@@ -15,10 +15,10 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, database_url: str) -> Path:
     path = tmp_path / "settings.toml"
-    path.write_text('[database]\nurl = "sqlite:///alerts.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
-    storage = Storage.open(f"sqlite:///{tmp_path / 'alerts.db'}")
+    path.write_text(f'[database]\nurl = "{database_url}"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    storage = Storage.open(database_url)
     outbox = Outbox(storage)
     with storage.transaction() as tx:
         for n, title in enumerate(["Sommet de l'Otan", "Bataille du Donbass"]):

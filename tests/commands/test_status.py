@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +12,8 @@ from monitor import progress
 from monitor.commands.status import Summary, age, render
 from monitor.feedstore import FeedHealth
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
+from tests.daemon import monitor
+from tests.db import rows, scalar
 from tests.test_end_to_end import shipped_rules
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -25,13 +23,6 @@ BAR_MARKS = ("\x1b[", "━", "feeds", "backtest")
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-def monitor(*args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, env=environ, timeout=60
-    )
 
 
 @pytest.mark.parametrize(
@@ -91,14 +82,16 @@ def test_progress_only_on_a_terminal(stream: io.StringIO, drawn: bool) -> None:
     assert bool(stream.getvalue()) is drawn
 
 
-def test_status_after_a_cycle_and_no_progress_when_piped(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_status_after_a_cycle_and_no_progress_when_piped(
+    tmp_path: Path, loopback: LoopbackServer, database_url: str
+) -> None:
     loopback.serve_file("/rss.xml", FIXTURES / "feeds" / "rss2.xml")
     loopback.routes["/broken.xml"] = lambda _h: (503, {}, b"try later")
     config = tmp_path / "settings.toml"
     config.write_text(
         f"""
 [database]
-url = "sqlite:///monitor.db"
+url = "{database_url}"
 
 [seeds]
 path = "{ROOT / "seeds"}"
@@ -138,10 +131,8 @@ format = "generic"
     broken = next(line for line in lines if line[:1] == ["broken"])
     assert world[1] == "ok" and world[-1] == "3"  # the fixture feed's three entries
     assert broken[1:3] == ["error", "(http)"] and broken[3] == "never"
-    database = sqlite3.connect(tmp_path / "monitor.db")
-    matches = dict(database.execute("SELECT rule, count(*) FROM alerts GROUP BY rule").fetchall())
-    dead = database.execute("SELECT count(*) FROM deliveries WHERE status = 'dead'").fetchone()[0]
-    database.close()
+    matches = dict(rows(database_url, "SELECT rule, count(*) FROM alerts GROUP BY rule"))
+    dead = scalar(database_url, "SELECT count(*) FROM deliveries WHERE status = 'dead'")
     assert matches["Donbass"] >= 1 and dead == sum(matches.values())
     assert ["NATO", "summit", str(matches["NATO summit"])] in lines and ["Donbass", str(matches["Donbass"])] in lines
     assert ["0", "0", str(dead), "-"] in lines  # the 404 webhook: every delivery dead at once
