@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import tomlkit
@@ -19,8 +19,16 @@ from monitor.config import load_settings
 from monitor.errors import ConfigError
 
 
-def add_feeds(path: Path, feeds: Sequence[tuple[str, str]], environ: Mapping[str, str]) -> None:
-    """Append (name, URL) feeds to the settings file at ``path``; raise ConfigError if the result is invalid."""
+def add_feeds(
+    path: Path,
+    feeds: Sequence[tuple[str, str]],
+    environ: Mapping[str, str],
+    done: Callable[[], None] = lambda: None,
+) -> None:
+    """Append (name, URL) feeds to the settings file at ``path``; raise ConfigError if the result is invalid.
+
+    ``done`` is called as each feed is added (to draw progress).
+    """
     if not feeds:
         return
     try:
@@ -36,6 +44,7 @@ def add_feeds(path: Path, feeds: Sequence[tuple[str, str]], environ: Mapping[str
         table.add("name", name)
         table.add("url", url)
         tables.append(table)
+        done()
     text = tomlkit.dumps(document)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -2,7 +2,8 @@
 
 Every outline with an ``xmlUrl`` becomes a ``[[feeds]]`` table named after its title (a slug, made unique among
 the feed names already there); a feed whose URL is already configured is skipped. The settings file keeps its
-comments and layout, and is only rewritten if the result validates.
+comments and layout, and is only rewritten if the result validates. On a terminal, a bar on stderr advances as
+each feed is added to the file (thousands of them take a while).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monitor import progress
 from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context
 from monitor.errors import ConfigError
 from monitor.ingest.discover import FoundFeed, OpmlError, parse_opml, slugify, unique_name
@@ -44,7 +46,8 @@ def handle(args: argparse.Namespace, context: Context) -> int:
         print(f"skipped: {url} ({reason})")
     if not args.dry_run:
         try:
-            add_feeds(settings.path, added, context.environ)
+            with progress.bar("import-opml", len(added)) as advance:
+                add_feeds(settings.path, added, context.environ, advance)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from monitor.cli import main
 from monitor.commands.import_opml import plan
 from monitor.ingest.discover import FoundFeed, OpmlError, alternate_feeds, parse_opml, slugify, unique_name
+from tests.commands.test_status import Terminal
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer, reply
 
@@ -119,6 +122,35 @@ def test_import_opml_dry_run_writes_nothing(settings_file: Path, tmp_path: Path)
     opml.write_bytes(OPML)
     assert main(["--config", str(settings_file), "import-opml", "--dry-run", str(opml)], environ={}) == 0
     assert settings_file.read_text(encoding="utf-8") == SETTINGS
+
+
+def subscriptions(count: int) -> bytes:
+    """Return an OPML document of ``count`` feeds."""
+    outlines = "".join(f'<outline text="Site {n}" xmlUrl="https://site{n}.example.org/feed"/>' for n in range(count))
+    return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{outlines}</body></opml>'.encode()
+
+
+@pytest.mark.parametrize(("stream", "drawn"), [(io.StringIO(), False), (Terminal(), True)])
+def test_import_opml_shows_progress_only_on_a_terminal(
+    settings_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stream: io.StringIO,
+    drawn: bool,
+) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(subscriptions(300))
+    monkeypatch.setattr(sys, "stderr", stream)
+    assert main(["--config", str(settings_file), "import-opml", str(opml)], environ={}) == 0
+    out = capsys.readouterr().out
+    assert "300 added, 0 skipped" in out and "\x1b[" not in out and "import-opml" not in out
+    assert settings_file.read_text(encoding="utf-8").count("[[feeds]]") == 301
+    if drawn:
+        assert "import-opml" in stream.getvalue() and "\x1b[" in stream.getvalue()
+        assert "300/300" in stream.getvalue()  # advanced once per feed written
+    else:
+        assert stream.getvalue() == ""
 
 
 @pytest.mark.parametrize("content", [None, b"<!DOCTYPE x><opml/>", b"not xml"])
