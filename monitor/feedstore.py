@@ -56,13 +56,14 @@ class FeedStore:
     """The queries on feeds' polling state and health."""
 
     engine: Engine
+    reader: Engine
 
     def transaction(self) -> AbstractContextManager[Tx]:  # provided by Storage
         raise NotImplementedError
 
     def feed_state(self, name: str, url: str) -> FeedState:
         """Return what the previous polls of the feed at ``url`` left (nothing if its URL has changed since)."""
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             feed = session.exec(select(Feed).where(Feed.name == name)).first()
         if feed is None or feed.url != url:
             return FeedState()
@@ -140,7 +141,7 @@ class FeedStore:
     def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> list[FeedHealth]:
         """Return the health of the feeds given as (name, URL), with their articles stored since ``since``."""
         names = [name for name, _ in feeds]
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
             counts = session.exec(
                 select(Article.source, func.count())
@@ -153,7 +154,7 @@ class FeedStore:
     def feed_vitals(self, feeds: Sequence[tuple[str, str]]) -> list[FeedVitals]:
         """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL."""
         vitals: list[FeedVitals] = []
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             names = [name for name, _ in feeds]
             rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
             for name, url in feeds:

@@ -83,7 +83,7 @@ class Outbox:
 
     def due_webhooks(self, now: datetime) -> list[str]:
         """Return the webhooks that have deliveries due now and not leased to a worker."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             query = select(Delivery.webhook).where(*_due(now)).distinct()
             return sorted(session.exec(query).all())
 
@@ -155,30 +155,30 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         """Return how many deliveries are in each status."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             rows = session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
             return {status: count for status, count in rows}
 
     def oldest_pending(self) -> datetime | None:
         """Return when the oldest pending delivery entered the queue."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             return session.exec(select(func.min(Delivery.queued_at)).where(Delivery.status == "pending")).one()
 
     def dead_by_webhook(self) -> dict[str, int]:
         """Return how many deliveries are dead, per webhook that has any."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             query = select(Delivery.webhook, func.count()).where(Delivery.status == "dead").group_by(Delivery.webhook)
             return {webhook: count for webhook, count in session.exec(query).all()}
 
     def matches_by_rule(self, since: datetime) -> dict[str, int]:
         """Return how many alerts each rule has recorded since ``since``."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             query = select(Alert.rule, func.count()).where(col(Alert.created_at) >= since).group_by(Alert.rule)
             return {rule: count for rule, count in session.exec(query).all()}
 
     def alerts(self, status: str | None = None, limit: int = 50) -> list[AlertView]:
         """Return the newest alerts with their deliveries, only those with a delivery in ``status`` if given."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             query = select(Alert, Article).join(Article, col(Article.id) == col(Alert.article_id))
             if status is not None:
                 having = select(Delivery.alert_id).where(Delivery.status == status)
@@ -202,7 +202,7 @@ class Outbox:
 
     def webhook_health(self) -> dict[str, WebhookHealth]:
         """Return what is known of each webhook that has had a delivery die or be sent."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             states = session.exec(select(WebhookState)).all()
             return {
                 s.name: WebhookHealth(s.name, s.consecutive_dead, s.last_error, s.last_success_at, s.disabled_reason)
@@ -211,7 +211,7 @@ class Outbox:
 
     def disabled_reason(self, name: str, url: str) -> str | None:
         """Return why the webhook is disabled, unless its URL changed since (which lifts the verdict)."""
-        with Session(self.storage.engine) as session:
+        with Session(self.storage.reader) as session:
             state = session.exec(select(WebhookState).where(WebhookState.name == name)).first()
         if state is None or state.disabled_reason is None or state.url_digest != url_digest(url):
             return None

@@ -22,6 +22,7 @@ from types import MappingProxyType
 import httpx
 
 from monitor import health
+from monitor.analysis import Analysis, analyze
 from monitor.config import FeedSettings, RuleSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
@@ -29,10 +30,10 @@ from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.normalize import plausible_published
 from monitor.ingest.parsepool import ParsePool
-from monitor.ingest.parser import NotAFeedError, ParsedFeed, parse_feed
+from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.ingest.poller import FeedPoller
 from monitor.ingest.stories import StoryIndex
-from monitor.matching import Matcher
+from monitor.matching import Hit, Matcher
 from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
@@ -71,6 +72,14 @@ class Ruleset:
         # garbage collector's scans saves each article's short-lived objects from paying for them.
         gc.freeze()
         return ruleset
+
+
+@dataclass(frozen=True)
+class Workers:
+    """A parse pool, and the ruleset whose rules its worker processes match."""
+
+    pool: ParsePool
+    ruleset: Ruleset
 
 
 class Pipeline:
@@ -134,13 +143,15 @@ class Pipeline:
         """
         feeds = [f for f in self.settings.feeds if self.storage.feed_state(f.name, f.url).disabled_reason is None]
         failures: list[Exception] = []
-        # Many feeds at once: parse them on every core rather than one at a time under the GIL.
-        pool = ParsePool() if len(feeds) >= PARSE_POOL_MIN_FEEDS else None
-        parse = pool.parse if pool is not None else parse_feed
+        # Many feeds at once: parse and analyze them on every core rather than one at a time under the GIL.
+        active = self.active
+        workers = None
+        if len(feeds) >= PARSE_POOL_MIN_FEEDS:
+            workers = Workers(ParsePool(rules=active.matcher.rules), active)
 
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:
-                self.refresh_feed(feed, client, parse)
+                self.refresh_feed(feed, client, workers)
             except Exception as exc:  # raised here once all are done: a broken database fails the cycle
                 failures.append(exc)
             if done is not None:
@@ -152,19 +163,20 @@ class Pipeline:
             poller.wait()
         finally:
             poller.close()
-            if pool is not None:
-                pool.close()
+            if workers is not None:
+                workers.pool.close()
         if failures:
             raise failures[0]
 
     def refresh_feed(
-        self, feed: FeedSettings, client: httpx.Client | None = None, parse: Callable[..., ParsedFeed] = parse_feed
+        self, feed: FeedSettings, client: httpx.Client | None = None, workers: Workers | None = None
     ) -> list[AlertMessage]:
         """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
 
-        The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client, and
-        parsed with ``parse`` (``parse_feed``, or a parse pool's).
+        The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client; it is
+        parsed and its new articles analyzed on ``workers`` when given, else in this thread.
         """
+        parse = workers.pool.parse if workers is not None else parse_feed
         extra = {"feed": feed.name}
         settings = self.settings
         interval = settings.feed_interval(feed)
@@ -204,7 +216,7 @@ class Pipeline:
         articles = [replace(a, published=plausible_published(a.published, fetched)) for a in parsed.articles]
         # A feed's first poll stores its backlog but alerts only on what is recent (or undated).
         alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
-        alerts = self._store(articles, record_success, alert_since=alert_since)
+        alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers)
         log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
         return alerts
 
@@ -297,6 +309,7 @@ class Pipeline:
         *,
         alert_since: datetime | None = None,
         once_per_story: bool = True,
+        workers: Workers | None = None,
     ) -> list[AlertMessage]:
         """Store the new articles, file them in stories, match them and record their alerts, in one transaction.
 
@@ -306,16 +319,26 @@ class Pipeline:
         now = self.clock()
         active = self.active
         window = active.settings.ingest.story_window
+        # The work that needs no lock is done first, on the articles that look new (the transaction checks
+        # again): their sketches, and the rules' hits on those recent enough to alert.
+        fresh = self.storage.unseen(articles)
+        to_match = {a.content_key for a in fresh if alert_since is None or not _older(a, alert_since)}
+        if not fresh:
+            found = Analysis({}, {})
+        elif workers is not None and workers.ruleset is active:
+            found = workers.pool.analyze(fresh, to_match)
+        else:
+            found = analyze(active.matcher, fresh, to_match)
         # One batch at a time files its articles, so that two copies of a story never open two stories.
         with self._stories_lock:
             index = self._story_index(now, window)
             try:
                 with self.storage.transaction() as tx:
-                    stored = tx.save_new_articles(articles, now)
-                    filed = tx.file_in_stories(stored, index, now)
-                    recent = [s for s in stored if alert_since is None or not _older(s.article, alert_since)]
-                    hits = self._hits(active, recent, filed, window if once_per_story else None)
-                    alerts = tx.record_alerts(hits, now)
+                    stored = tx.save_new_articles(fresh, now)
+                    filed = tx.file_in_stories(stored, index, now, found.sketches)
+                    opened = {story for article, story in filed.items() if article == story}
+                    hits = self._alerts(active, stored, found.hits, filed, window if once_per_story else None)
+                    alerts = tx.record_alerts(hits, now, opened)
                     also(tx)
             except BaseException:
                 self._stories = None  # it may hold articles that were rolled back: rebuilt on next use
@@ -345,10 +368,14 @@ class Pipeline:
         return self._stories
 
     @staticmethod
-    def _hits(
-        active: Ruleset, stored: Sequence[StoredArticle], filed: Mapping[int, int], window: timedelta | None
+    def _alerts(
+        active: Ruleset,
+        stored: Sequence[StoredArticle],
+        hits: Mapping[str, Sequence[Hit]],
+        filed: Mapping[int, int],
+        window: timedelta | None,
     ) -> list[NewAlert]:
-        """Return the rules' hits on the stored articles, as alerts to record."""
+        """Return the alerts to record: the rules' hits (by content key) on the articles actually stored."""
         return [
             NewAlert(
                 article=item,
@@ -363,7 +390,7 @@ class Pipeline:
                 story_window=window if active.rules[hit.rule].once_per_story else None,
             )
             for item in stored
-            for hit in active.matcher.match(title=item.article.title, text=item.article.text)
+            for hit in hits.get(item.article.content_key, ())
         ]
 
 

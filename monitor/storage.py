@@ -12,14 +12,15 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, delete, event, text, update
+from sqlalchemy import Engine, Table, bindparam, delete, event, text, update
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -36,6 +37,7 @@ from monitor.notify.message import AlertMessage, ArticleRef
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_ATTEMPTS = 40
+READ_ONLY = "monitor_read_only"
 _INSERT_CHUNK = 200
 _STORY_COPIES = 50
 
@@ -109,7 +111,10 @@ def _make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write takes the lock at once, so that it waits its turn instead of failing half-way; a read does not
+        # take it at all (in WAL mode it reads a snapshot while a writer goes on).
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -135,6 +140,8 @@ class Storage(FeedStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        # The engine for queries that only read: on SQLite they never wait for (nor hold up) a writer.
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
         self._lock: IO[str] | None = None
 
     @property
@@ -208,7 +215,7 @@ class Storage(FeedStore):
 
     def seed_digest(self, path: str) -> str | None:
         """Return the digest of the seed file's last ingested content, if it was ingested."""
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             seed = session.exec(select(SeedFile).where(SeedFile.path == path)).first()
             return seed.digest if seed else None
 
@@ -221,16 +228,29 @@ class Storage(FeedStore):
             if before is not None:
                 query = query.where(col(Article.id) < before)
             # One short transaction per batch: a long scan never holds the database against the daemon.
-            with Session(self.engine) as session:
+            with Session(self.reader) as session:
                 rows = [_saved(article) for article in session.exec(query)]
             yield from rows
             if len(rows) < batch:
                 return
             before = rows[-1].id
 
+    def unseen(self, articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+        """Return the articles that look new: none of their keys is stored, nor held by an earlier one of the list.
+
+        A read that takes no lock, to spare known articles the work done before storing; the storing transaction
+        checks again.
+        """
+        unique = _first_of_each(articles)
+        found: list[ParsedArticle] = []
+        with Session(self.reader) as session:
+            for start in range(0, len(unique), _INSERT_CHUNK):
+                found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK]))
+        return found
+
     def story_signatures(self, since: datetime) -> list[tuple[int, int, list[int], datetime]]:
         """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             rows = session.exec(
                 select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
                 .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
@@ -288,16 +308,10 @@ class Tx:
 
         An article's keys are its content key and ``ParsedArticle.keys``; each is stored in ``article_keys``.
         """
-        unique: list[ParsedArticle] = []
-        seen: set[str] = set()
-        for item in articles:
-            keys = _keys(item)
-            if seen.isdisjoint(keys):
-                unique.append(item)
-            seen.update(keys)
+        unique = _first_of_each(articles)
         stored: list[StoredArticle] = []
         for start in range(0, len(unique), _INSERT_CHUNK):
-            chunk = self._unseen(unique[start : start + _INSERT_CHUNK])
+            chunk = _unseen_in(self.session, unique[start : start + _INSERT_CHUNK])
             if not chunk:
                 continue
             rows = [
@@ -314,22 +328,16 @@ class Tx:
                 }
                 for a in chunk
             ]
+            table = _table(Article)
             statement = (
-                self.insert(Article)
-                .values(rows)
+                self.insert(table)
                 .on_conflict_do_nothing(index_elements=["content_key"])
-                .returning(col(Article.id), col(Article.content_key))
+                .returning(table.c.id, table.c.content_key)
             )
-            ids = {key: row_id for row_id, key in self.session.execute(statement)}
+            ids = {key: row_id for row_id, key in self.session.execute(statement, rows)}
             inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
             stored.extend(self._claim_keys(inserted))
         return stored
-
-    def _unseen(self, chunk: Sequence[ParsedArticle]) -> list[ParsedArticle]:
-        """Return the articles of chunk none of whose keys is stored yet."""
-        keys = [key for item in chunk for key in _keys(item)]
-        known = set(self.session.exec(select(ArticleKey.key).where(col(ArticleKey.key).in_(keys))))
-        return [item for item in chunk if known.isdisjoint(_keys(item))]
 
     def _claim_keys(self, inserted: Sequence[StoredArticle]) -> list[StoredArticle]:
         """Store the keys of newly inserted articles; return those that got all theirs, fold the others away.
@@ -340,13 +348,9 @@ class Tx:
         if not inserted:
             return []
         rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
-        statement = (
-            self.insert(ArticleKey)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(col(ArticleKey.key))
-        )
-        claimed = set(self.session.execute(statement).scalars())
+        table = _table(ArticleKey)
+        statement = self.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+        claimed = set(self.session.execute(statement, rows).scalars())
         new: list[StoredArticle] = []
         for item in inserted:
             keys = _keys(item.article)
@@ -364,69 +368,109 @@ class Tx:
         return new
 
     def file_in_stories(
-        self, stored: Sequence[StoredArticle], index: stories.StoryIndex, now: datetime
+        self,
+        stored: Sequence[StoredArticle],
+        index: stories.StoryIndex,
+        now: datetime,
+        signatures: Mapping[str, Sequence[int]] | None = None,
     ) -> dict[int, int]:
         """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
 
-        The articles are added to ``index`` too; if the transaction fails, the caller discards them from it.
+        A new story takes the id of its first article. ``signatures`` holds the articles' sketches by content key
+        when they were computed beforehand; the others are computed here. The articles are added to ``index``
+        too; if the transaction fails, the caller discards them from it.
         """
         filed: dict[int, int] = {}
+        new_stories: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        known = signatures or {}
         for item in stored:
-            sig = stories.signature(item.article.title, item.article.text)
-            story_id = index.find(sig)
-            if story_id is None:
-                story = Story(first_article_id=item.id, created_at=now)
-                self.session.add(story)
-                self.session.flush()
-                story_id = story.id or 0
-            self.session.execute(
-                update(Article).where(col(Article.id) == item.id).values(story_id=story_id, signature=list(sig))
-            )
-            index.add(item.id, story_id, sig, now)
+            article = item.article
+            sig = known.get(article.content_key) or stories.signature(article.title, article.text)
+            story_id = index.file(item.id, sig, now)
+            if story_id == item.id:
+                new_stories.append({"id": item.id, "first_article_id": item.id, "created_at": now})
             filed[item.id] = story_id
+            updates.append({"row": item.id, "story": story_id, "sketch": list(sig)})
+        if new_stories:
+            self.session.execute(self.insert(_table(Story)).on_conflict_do_nothing(index_elements=["id"]), new_stories)
+        if updates:
+            table = _table(Article)
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row"))
+                .values(story_id=bindparam("story"), signature=bindparam("sketch"))
+            )
+            self.session.execute(statement, updates)
         return filed
 
-    def record_alerts(self, alerts: Sequence[NewAlert], now: datetime) -> list[AlertMessage]:
-        """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them."""
-        messages: list[AlertMessage] = []
+    def record_alerts(
+        self, alerts: Sequence[NewAlert], now: datetime, new_stories: Set[int] = frozenset()
+    ) -> list[AlertMessage]:
+        """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them.
+
+        ``new_stories`` are the stories this transaction opened: no earlier alert can be on them.
+        """
+        kept: list[NewAlert] = []
+        alerted: set[tuple[str, int]] = set()
         for alert in alerts:
+            story = alert.story_id
+            if story is not None and alert.story_window is not None:
+                if (alert.rule, story) in alerted:
+                    continue
+                if story not in new_stories and self._story_alerted(alert, now):
+                    continue  # a copy of a story the rule already alerted: it stays recorded on the story
+                alerted.add((alert.rule, story))
+            kept.append(alert)
+        inserted: list[tuple[int, NewAlert]] = []
+        deliveries: list[dict[str, Any]] = []
+        for start in range(0, len(kept), _INSERT_CHUNK):
+            chunk = kept[start : start + _INSERT_CHUNK]
+            rows = [
+                {
+                    "rule": alert.rule,
+                    "query": alert.query,
+                    "article_id": alert.article.id,
+                    "matched": list(alert.matched),
+                    "field": alert.field,
+                    "snippet": alert.snippet,
+                    "created_at": now,
+                }
+                for alert in chunk
+            ]
+            table = _table(Alert)
             statement = (
-                self.insert(Alert)
-                .values(
-                    rule=alert.rule,
-                    query=alert.query,
-                    article_id=alert.article.id,
-                    matched=list(alert.matched),
-                    field=alert.field,
-                    snippet=alert.snippet,
-                    created_at=now,
-                )
+                self.insert(table)
                 .on_conflict_do_nothing(index_elements=["rule", "article_id"])
-                .returning(col(Alert.id))
+                .returning(table.c.id, table.c.rule, table.c.article_id)
             )
-            if self._story_alerted(alert, now):
-                continue  # a copy of a story the rule already alerted: it stays recorded on the story
-            alert_id = self.session.execute(statement).scalar()
-            if alert_id is None:
-                continue
-            due, digest_key = now, None
-            if alert.digest_every is not None:
-                due, digest_key = digest_window(alert.rule, alert.digest_every, now)
-            for webhook in alert.webhooks:
-                self.session.add(
-                    Delivery(
-                        uid=f"msg_{uuid.uuid4().hex}",
-                        alert_id=alert_id,
-                        webhook=webhook,
-                        next_attempt_at=due,
-                        created_at=now,
-                        queued_at=now,
-                        digest_key=digest_key,
-                    )
+            ids = {(rule, article): alert_id for alert_id, rule, article in self.session.execute(statement, rows)}
+            for alert in chunk:
+                alert_id = ids.get((alert.rule, alert.article.id))
+                if alert_id is None:
+                    continue  # recorded before
+                inserted.append((alert_id, alert))
+                due, digest_key = now, None
+                if alert.digest_every is not None:
+                    due, digest_key = digest_window(alert.rule, alert.digest_every, now)
+                deliveries.extend(
+                    {
+                        "uid": f"msg_{uuid.uuid4().hex}",
+                        "alert_id": alert_id,
+                        "webhook": webhook,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": due,
+                        "created_at": now,
+                        "queued_at": now,
+                        "digest_key": digest_key,
+                    }
+                    for webhook in alert.webhooks
                 )
-            copies = story_copies(self.session, [alert.article.id]).get(alert.article.id, ())
-            messages.append(_new_message(alert_id, alert, now, copies))
-        return messages
+        if deliveries:
+            self.session.execute(sql_insert(_table(Delivery)), deliveries)
+        copies = story_copies(self.session, [alert.article.id for _, alert in inserted])
+        return [_new_message(alert_id, alert, now, copies.get(alert.article.id, ())) for alert_id, alert in inserted]
 
     def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:
         """Return whether the rule of a once-per-story alert already alerted its story within the window."""
@@ -441,8 +485,12 @@ class Tx:
         ).first()
         return earlier is not None
 
-    def insert(self, table: type[SQLModel]) -> Any:
-        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses)."""
+    def insert(self, table: type[SQLModel] | Table) -> Any:
+        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses).
+
+        Given the table rather than the model, and executed with a list of rows, it is one cached statement run
+        over every row (with ``RETURNING``, in batches), not an ORM bulk insert compiled anew for each list.
+        """
         dialect = self.session.get_bind().dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         return module.insert(table)
@@ -455,6 +503,31 @@ def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime,
     return start + every, f"{rule}|{start.isoformat()}"
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """Return the Core table of a model."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+    """Return the articles none of whose keys an earlier one of the list has."""
+    unique: list[ParsedArticle] = []
+    seen: set[str] = set()
+    for item in articles:
+        keys = _keys(item)
+        if seen.isdisjoint(keys):
+            unique.append(item)
+        seen.update(keys)
+    return unique
+
+
+def _unseen_in(session: Session, chunk: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+    """Return the articles of chunk none of whose keys is stored yet."""
+    keys = [key for item in chunk for key in _keys(item)]
+    known = set(session.exec(select(ArticleKey.key).where(col(ArticleKey.key).in_(keys))))
+    return [item for item in chunk if known.isdisjoint(_keys(item))]
+
+
 def _keys(article: ParsedArticle) -> list[str]:
     """Return every key of an article, its content key first."""
     return list(dict.fromkeys((article.content_key, *article.keys)))
@@ -462,9 +535,10 @@ def _keys(article: ParsedArticle) -> list[str]:
 
 def story_copies(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[ArticleRef, ...]]:
     """Return, for each of these articles, the other articles of its story (oldest first, at most 50)."""
-    if not article_ids:
-        return {}
-    stories_of = dict(session.exec(select(Article.id, Article.story_id).where(col(Article.id).in_(article_ids))).all())
+    stories_of: dict[int | None, int | None] = {}
+    for start in range(0, len(article_ids), _INSERT_CHUNK):
+        chunk = article_ids[start : start + _INSERT_CHUNK]
+        stories_of.update(session.exec(select(Article.id, Article.story_id).where(col(Article.id).in_(chunk))).all())
     wanted = {story for story in stories_of.values() if story is not None}
     if not wanted:
         return {}

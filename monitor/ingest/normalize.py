@@ -104,8 +104,9 @@ def article_keys(guid: str | None, url: str | None, title: str, text: str, scope
     keys = [content_key(guid, None, title, text, scope)] if (guid or "").strip() else []
     if url and url.strip():
         keys.append("url:" + canonical_url(url))
-    if fold(text):
-        keys.append("fp:" + hashlib.sha256(f"{fold(title)}\n{fold(text)}".encode()).hexdigest())
+    folded = fold(text)
+    if folded:
+        keys.append("fp:" + hashlib.sha256(f"{fold(title)}\n{folded}".encode()).hexdigest())
     return tuple(dict.fromkeys(keys))
 
 
@@ -115,9 +116,23 @@ def fold(text: str) -> str:
     Two titles equal after folding are "trivially edited" copies of each other (``Nato's  Summit!`` and
     ``nato s summit``).
     """
+    if text.isascii():
+        return " ".join(_WORD.findall(text.lower()))
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"\w+", stripped))
+    return " ".join(_WORD.findall(decomposed.translate(_UNMARKED)))
+
+
+class _Unmarked(dict[int, int | None]):
+    """Each character's code, or None for a combining mark; ``str.translate`` looks characters up here."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_UNMARKED = _Unmarked()
+_WORD = re.compile(r"\w+")
 
 
 def _fingerprint(text: str) -> str:

@@ -1,9 +1,10 @@
-"""Parse feed documents on worker processes, so that parsing uses every core while threads fetch and store.
+"""Parse and analyze feeds on worker processes, so that the CPU work uses every core while threads fetch and store.
 
-Parsing (feedparser, HTML to text, language detection) is pure CPU work in Python and holds the GIL; fetching
-many feeds at once on threads would otherwise parse them one at a time. The workers start from a fresh
-interpreter (``forkserver``), importing only the parser, so they stay small. ``parse`` has the signature and
-errors of ``parser.parse_feed``.
+Parsing (feedparser, HTML to text, keys) and analyzing new articles (story sketches, matching the rules) are pure
+CPU work in Python and hold the GIL; fetching many feeds at once on threads would otherwise do them one at a time.
+The workers start from a fresh interpreter (``forkserver``), importing only what they run, so they stay small;
+each builds a matcher from the rules the pool was given, once. ``parse`` has the signature and errors of
+``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher.
 """
 
 from __future__ import annotations
@@ -11,24 +12,32 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
 
+from monitor.analysis import Analysis, analyze
+from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parser import ParsedFeed, parse_feed
+from monitor.matching import Matcher
+from monitor.matching.query import Node
 
 MAX_WORKERS = 4
 
+# In a worker process: the matcher of the pool's rules.
+_matcher: Matcher | None = None
+
 
 def default_workers() -> int:
-    """Return how many parsing processes to run: one per core, at most MAX_WORKERS."""
+    """Return how many worker processes to run: one per core, at most MAX_WORKERS."""
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 class ParsePool:
     """A pool of parsing processes, started on first use and stopped by ``close``."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, rules: Mapping[str, Node] | None = None) -> None:
         self._workers = workers or default_workers()
+        self._rules = dict(rules or {})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -36,17 +45,35 @@ class ParsePool:
         self, content: bytes, source: str, headers: Mapping[str, str] | None = None, base_url: str | None = None
     ) -> ParsedFeed:
         """Return the feed parsed on a worker process; raise what ``parse_feed`` raises."""
-        with self._lock:
-            if self._executor is None:
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["monitor.ingest.parser"])
-                self._executor = ProcessPoolExecutor(self._workers, mp_context=context)
-            executor = self._executor
-        return executor.submit(parse_feed, content, source, dict(headers or {}), base_url).result()
+        return self._start().submit(parse_feed, content, source, dict(headers or {}), base_url).result()
+
+    def analyze(self, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
+        """Return the articles' analysis with the pool's rules, worked out on a worker process."""
+        return self._start().submit(_analyze, list(articles), frozenset(to_match)).result()
 
     def close(self) -> None:
-        """Stop the worker processes, once the parses in progress are done."""
+        """Stop the worker processes, once the work in progress is done."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["monitor.ingest.parsepool"])
+                self._executor = ProcessPoolExecutor(
+                    self._workers, mp_context=context, initializer=_start_worker, initargs=(self._rules,)
+                )
+            return self._executor
+
+
+def _start_worker(rules: Mapping[str, Node]) -> None:
+    global _matcher
+    _matcher = Matcher(rules)
+
+
+def _analyze(articles: list[ParsedArticle], to_match: frozenset[str]) -> Analysis:
+    assert _matcher is not None, "the worker was started without its rules"
+    return analyze(_matcher, articles, to_match)

@@ -181,12 +181,16 @@ def _repair(value: Any) -> str:
 
 
 def _body(entry: Any) -> str:
-    candidates = []
-    for content in entry.get("content", []) or []:
-        candidates.append(_text_of(content, content.get("value", "")))
+    """Return the text of the entry's longest content (or summary); a shorter one only when the longer is empty."""
+    candidates = [(content, content.get("value", "")) for content in entry.get("content", []) or []]
     if entry.get("summary"):
-        candidates.append(_text_of(entry.get("summary_detail"), entry.get("summary", "")))
-    return max(candidates, key=len, default="")
+        candidates.append((entry.get("summary_detail"), entry.get("summary", "")))
+    # Longest as given first: turning markup into text is the costly part, and the longest rarely loses.
+    for detail, value in sorted(candidates, key=lambda candidate: len(candidate[1]), reverse=True):
+        text = _text_of(detail, value)
+        if text:
+            return text
+    return ""
 
 
 def _text_of(detail: Any, value: str) -> str:

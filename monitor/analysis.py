@@ -1,0 +1,31 @@
+"""What is worked out of new articles before they are stored: each one's story sketch and the rules' hits on it.
+
+It is pure CPU work and needs no lock, so the pipeline does it before its storing transaction, on the articles
+that look new: in the calling thread, or on the parse pool's worker processes (``ingest.parsepool``), which
+then hold a matcher built from the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+
+from monitor.ingest import stories
+from monitor.ingest.article import ParsedArticle
+from monitor.matching import Hit, Matcher
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """By content key: each article's MinHash signature, and the hits of the articles that were matched."""
+
+    sketches: dict[str, tuple[int, ...]]
+    hits: dict[str, list[Hit]]
+
+
+def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
+    """Return the sketch of every article, and the hits of those whose content key is in ``to_match``."""
+    return Analysis(
+        sketches={a.content_key: stories.signature(a.title, a.text) for a in articles},
+        hits={a.content_key: matcher.match(title=a.title, text=a.text) for a in articles if a.content_key in to_match},
+    )
