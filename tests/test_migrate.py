@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +15,7 @@ from sqlmodel import SQLModel
 from monitor import migrate
 from monitor.errors import StorageError
 from monitor.storage import Storage
+from tests.daemon import monitor
 
 
 def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
@@ -66,28 +65,27 @@ def test_a_database_behind_the_code_is_refused(database_url: str) -> None:
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=60,
-    )
+    return monitor("--config", str(config), *args)
 
 
-def test_db_commands_and_a_daemon_that_refuses_a_schema_behind(tmp_path: Path) -> None:
+def settings(tmp_path: Path, database_url: str) -> Path:
     config = tmp_path / "settings.toml"
-    config.write_text('[database]\nurl = "sqlite:///m.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    config.write_text(f'[database]\nurl = "{database_url}"\n[seeds]\nenabled = false\n', encoding="utf-8")
+    return config
+
+
+def test_db_commands(tmp_path: Path, database_url: str) -> None:
+    config = settings(tmp_path, database_url)
     created = run(config, "db", "upgrade")
     assert created.returncode == 0 and f"schema upgraded from nothing to {migrate.head()}" in created.stdout
     again = run(config, "db", "upgrade")
     assert again.returncode == 0 and "schema up to date" in again.stdout
     assert "(up to date)" in run(config, "db", "current").stdout
 
-    behind = tmp_path / "behind.toml"
-    behind.write_text('[database]\nurl = "sqlite:///old.db"\n[seeds]\nenabled = false\n', encoding="utf-8")
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+
+def test_a_daemon_refuses_a_schema_behind(tmp_path: Path, database_url: str) -> None:
+    behind = settings(tmp_path, database_url)
+    engine = create_engine(database_url)
     SQLModel.metadata.create_all(engine)
     engine.dispose()
     assert "behind: run `monitor db upgrade`" in run(behind, "db", "current").stdout
