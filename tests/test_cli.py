@@ -282,3 +282,11 @@ def test_check_reports_every_invalid_rule(tmp_path: Path, capsys: pytest.Capture
         "rules[3].exclude",
     ]
     assert "rules[0].query: rule 'a': invalid query: unclosed '('" in err
+
+
+def test_importing_the_command_line_module_stays_light() -> None:
+    # Worker processes re-import the program's main script, which imports monitor.cli: it must not pull in the
+    # database, HTTP or parsing libraries, or every worker would carry them.
+    code = "import sys, monitor.cli; print(sorted({'sqlalchemy', 'httpx', 'feedparser', 'numpy'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

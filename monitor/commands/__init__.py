@@ -1,4 +1,4 @@
-"""The subcommands of ``monitor``, one module each, registered in ``cli.COMMANDS``.
+"""The subcommands of ``monitor``, one module each, listed by ``cli.commands()``.
 
 Each module has ``register(commands)``, which adds its parser and sets ``handler`` (called with the parsed
 arguments and a ``Context``) and ``needs_settings`` (whether the settings file is read first).

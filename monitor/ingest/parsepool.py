@@ -61,8 +61,8 @@ class ParsePool:
     def _start(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
+                # Nothing preloaded: the fork server stays a bare interpreter and each worker imports what it runs.
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["monitor.ingest.parsepool"])
                 self._executor = ProcessPoolExecutor(
                     self._workers, mp_context=context, initializer=_start_worker, initargs=(self._rules,)
                 )

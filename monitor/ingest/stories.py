@@ -10,8 +10,8 @@ between two sketches estimates the Jaccard similarity of their shingle sets; two
 ``StoryIndex`` holds the sketches of a recent window in memory and proposes candidates by locality-sensitive
 hashing: the first ``BANDS * ROWS`` values of a sketch are cut into ``BANDS`` bands of ``ROWS``, and articles
 sharing a whole band are candidates (at a similarity of 0.5 a pair shares a band with probability 0.72, at 0.7
-with 0.996); the estimated similarity then decides. Each band of an article costs one dictionary entry, about
-2.5 KB an article with its sketch. The index does no I/O: the caller evicts what is older than the window and
+with 0.996); the estimated similarity then decides. An article costs about 1 KB (its sketch, and its band keys
+in sorted arrays). The index does no I/O: the caller evicts what is older than the window and
 rebuilds it from stored signatures at start. A sketch depends only on the text and the constants here, so
 sketches stored by one run compare with those of the next.
 """
@@ -42,6 +42,8 @@ _B = _random.randint(0, 1 << 32, PERMUTATIONS, dtype=np.uint64).astype(np.uint32
 _BAND_MULTIPLIERS = _random.randint(0, 1 << 63, (BANDS, ROWS), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _SHINGLE_MULTIPLIERS = _random.randint(0, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _hash = xxhash.xxh32_intdigest
+_BLOCK = 4096  # rows of sketches allocated at a time
+_MERGE_AT = 20_000  # band keys held in the dictionary before they are merged into the sorted arrays
 
 
 def signature(title: str, text: str) -> tuple[int, ...]:
@@ -70,16 +72,28 @@ def _band_keys(sketch: np.ndarray) -> list[int]:
 
 
 class StoryIndex:
-    """The sketches of recent articles and their stories, to find the story a new article belongs to."""
+    """The sketches of recent articles and their stories, to find the story a new article belongs to.
+
+    The sketches are rows of one array; the band keys live in two sorted arrays (key, article) searched with
+    ``searchsorted``, with the keys of the latest articles in a dictionary until there are enough of them to
+    merge in. An evicted article's keys stay in the arrays until the next merge; lookups skip them.
+    """
 
     def __init__(self) -> None:
-        # Band key -> the article holding it, or the list of articles when several do.
-        self._buckets: dict[int, int | list[int]] = {}
-        self._entries: dict[int, tuple[int, np.ndarray]] = {}  # article -> (story, sketch)
+        self._row: dict[int, int] = {}  # article -> row of the blocks below
+        # Rows in blocks of _BLOCK, so that growing never copies what is there: sketches and stories.
+        self._sketches: list[np.ndarray] = []
+        self._stories: list[np.ndarray] = []
+        self._free: list[int] = []
+        self._keys = np.zeros(0, dtype=np.uint64)
+        self._holders = np.zeros(0, dtype=np.int64)
+        self._recent: dict[int, int | list[int]] = {}  # band key -> article(s), not merged yet
+        self._recent_size = 0
+        self._removed = 0  # articles forgotten whose keys are still in the sorted arrays
         self._added: deque[tuple[datetime, int]] = deque()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._row)
 
     def find(self, sig: Sequence[int]) -> int | None:
         """Return the story of the oldest indexed article similar to ``sig``, or None."""
@@ -101,37 +115,6 @@ class StoryIndex:
         self._add(article_id, story_id, sketch, keys, at)
         return story_id
 
-    def _find(self, sketch: np.ndarray, keys: list[int]) -> int | None:
-        candidates: set[int] = set()
-        buckets = self._buckets
-        for key in keys:
-            holders = buckets.get(key)
-            if holders is None:
-                continue
-            if isinstance(holders, int):
-                candidates.add(holders)
-            else:
-                candidates.update(holders)
-        # Sharing a band only proposes a candidate: those whose estimated similarity falls short are left out.
-        entries = self._entries
-        similar = [key for key in candidates if similarity(entries[key][1], sketch) >= THRESHOLD]
-        return entries[min(similar)][0] if similar else None
-
-    def _add(self, article_id: int, story_id: int, sketch: np.ndarray, keys: list[int], at: datetime) -> None:
-        if article_id in self._entries:
-            return
-        buckets = self._buckets
-        for key in keys:
-            holders = buckets.get(key)
-            if holders is None:
-                buckets[key] = article_id
-            elif isinstance(holders, int):
-                buckets[key] = [holders, article_id]
-            else:
-                holders.append(article_id)
-        self._entries[article_id] = (story_id, sketch)
-        self._added.append((at, article_id))
-
     def discard(self, article_ids: Iterable[int]) -> None:
         """Forget these articles (their transaction was rolled back)."""
         for article_id in article_ids:
@@ -145,17 +128,89 @@ class StoryIndex:
             evicted += self._remove(article_id)
         return evicted
 
+    def _find(self, sketch: np.ndarray, keys: list[int]) -> int | None:
+        candidates: set[int] = set()
+        if len(self._keys):
+            wanted = np.array(keys, dtype=np.uint64)
+            low = np.searchsorted(self._keys, wanted, side="left").tolist()
+            high = np.searchsorted(self._keys, wanted, side="right").tolist()
+            for first, after in zip(low, high, strict=True):
+                if after > first:
+                    candidates.update(self._holders[first:after].tolist())
+        recent = self._recent
+        for key in keys:
+            holders = recent.get(key)
+            if holders is None:
+                continue
+            if isinstance(holders, int):
+                candidates.add(holders)
+            else:
+                candidates.update(holders)
+        rows = self._row
+        live = sorted(article for article in candidates if article in rows)
+        if not live:
+            return None
+        # Sharing a band only proposes a candidate: those whose estimated similarity falls short are left out.
+        at = [divmod(rows[article], _BLOCK) for article in live]
+        sketches = np.stack([self._sketches[block][offset] for block, offset in at])
+        similar = np.flatnonzero(np.count_nonzero(sketches == sketch, axis=1) >= THRESHOLD * PERMUTATIONS)
+        if not len(similar):
+            return None
+        block, offset = at[similar[0]]
+        return int(self._stories[block][offset])
+
+    def _add(self, article_id: int, story_id: int, sketch: np.ndarray, keys: list[int], at: datetime) -> None:
+        if article_id in self._row:
+            return
+        if not self._free:
+            self._grow()
+        row = self._free.pop()
+        self._row[article_id] = row
+        block, offset = divmod(row, _BLOCK)
+        self._sketches[block][offset] = sketch
+        self._stories[block][offset] = story_id
+        recent = self._recent
+        for key in keys:
+            holders = recent.get(key)
+            if holders is None:
+                recent[key] = article_id
+            elif isinstance(holders, int):
+                recent[key] = [holders, article_id]
+            else:
+                holders.append(article_id)
+        self._recent_size += len(keys)
+        self._added.append((at, article_id))
+        if self._recent_size >= max(_MERGE_AT, len(self._keys) // 4):
+            self._merge()
+
     def _remove(self, article_id: int) -> bool:
-        entry = self._entries.pop(article_id, None)
-        if entry is None:
+        row = self._row.pop(article_id, None)
+        if row is None:
             return False
-        buckets = self._buckets
-        for key in _band_keys(entry[1]):
-            holders = buckets.get(key)
-            if holders == article_id:
-                del buckets[key]
-            elif isinstance(holders, list) and article_id in holders:
-                holders.remove(article_id)
-                if len(holders) == 1:
-                    buckets[key] = holders[0]
+        self._free.append(row)
+        self._removed += 1
         return True
+
+    def _grow(self) -> None:
+        start = len(self._stories) * _BLOCK
+        self._sketches.append(np.zeros((_BLOCK, PERMUTATIONS), dtype=np.uint32))
+        self._stories.append(np.zeros(_BLOCK, dtype=np.int64))
+        self._free.extend(range(start + _BLOCK - 1, start - 1, -1))
+
+    def _merge(self) -> None:
+        """Move the recent keys into the sorted arrays; leave out those of forgotten articles once they are many."""
+        added_keys: list[int] = []
+        added_holders: list[int] = []
+        for key, recent in self._recent.items():
+            for article in [recent] if isinstance(recent, int) else recent:
+                added_keys.append(key)
+                added_holders.append(article)
+        keys = np.concatenate([self._keys, np.array(added_keys, dtype=np.uint64)])
+        holders = np.concatenate([self._holders, np.array(added_holders, dtype=np.int64)])
+        if self._removed > len(self._row) // 2:
+            live = np.isin(holders, np.fromiter(self._row, dtype=np.int64, count=len(self._row)))
+            keys, holders = keys[live], holders[live]
+            self._removed = 0
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._holders = keys[order], holders[order]
+        self._recent, self._recent_size = {}, 0

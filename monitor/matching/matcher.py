@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from monitor.errors import QueryError
 from monitor.matching.index import RuleIndex, viable
 from monitor.matching.query import And, Near, Node, Not, Term, parse
-from monitor.matching.text import index_words
+from monitor.matching.text import fold_words
 
 SNIPPET_WIDTH = 200
 ELLIPSIS = "…"
@@ -33,27 +33,62 @@ MARK = "**"
 Occurrence = tuple[str, int, int]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Field:
     """The folded words of one article field, their spans in ``source`` and where each word occurs."""
 
-    name: str
-    source: str
-    words: list[str]
-    starts: list[int]
-    ends: list[int]
-    positions: dict[str, list[int]]
-    # Filled on the first prefix lookup: the distinct words in order, and the positions found per prefix.
-    vocabulary: list[str]
-    prefixes: dict[str, list[int]]
-    # Snippets already cut from this field, by their marks: rules that hit the same words share one.
-    snippets: dict[tuple[tuple[int, int], ...], str]
+    __slots__ = (
+        "_ends",
+        "_spans",
+        "_starts",
+        "cuts",
+        "name",
+        "positions",
+        "prefixes",
+        "snippets",
+        "source",
+        "vocabulary",
+        "words",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        words: list[str],
+        positions: dict[str, list[int]],
+        spans: Callable[[], tuple[list[int], list[int]]],
+    ) -> None:
+        self.name, self.source, self.words, self.positions = name, source, words, positions
+        # The words' offsets in ``source``, worked out on first use (only a field that some rule matches needs them).
+        self._spans = spans
+        self._starts: list[int] | None = None
+        # Filled on the first prefix lookup: the distinct words in order, and the positions found per prefix.
+        self.vocabulary: list[str] = []
+        self.prefixes: dict[str, list[int]] = {}
+        # Snippets already cut from this field, by their marks: rules that hit the same words share one.
+        self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
+        # The spans snippets are cut to, by the mark they centre and their width.
+        self.cuts: dict[tuple[int, int, int], tuple[int, int, str, str]] = {}
 
     @classmethod
     def build(cls, name: str, source: str) -> Field:
         """Return the indexed field ``name`` holding ``source``."""
-        words, starts, ends, positions = index_words(source)
-        return cls(name, source, words, starts, ends, positions, [], {}, {})
+        words, positions, spans = fold_words(source)
+        return cls(name, source, words, positions, spans)
+
+    @property
+    def starts(self) -> list[int]:
+        """Return the offset in ``source`` at which each word starts."""
+        if self._starts is None:
+            self._starts, self._ends = self._spans()
+        return self._starts
+
+    @property
+    def ends(self) -> list[int]:
+        """Return the offset in ``source`` just after each word."""
+        if self._starts is None:
+            self._starts, self._ends = self._spans()
+        return self._ends
 
     def prefix_positions(self, prefix: str) -> list[int]:
         """Return the sorted positions of the words that start with ``prefix``."""
@@ -238,16 +273,24 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
     in_text: set[tuple[int, int]] = set()
     for name, first, after in occurrences:
         if name == "title":
-            in_title.add((title.starts[first], title.ends[after - 1]))
+            in_title.add((first, after))
         else:
-            in_text.add((text.starts[first], text.ends[after - 1]))
-    title_marks, text_marks = sorted(in_title), sorted(in_text)
+            in_text.add((first, after))
+    title_marks, text_marks = _marks(title, in_title), _marks(text, in_text)
     matched = dict.fromkeys(
         [_spelling(title.source, start, end) for start, end in title_marks]
         + [_spelling(text.source, start, end) for start, end in text_marks]
     )
     field, marks = (title, title_marks) if title_marks else (text, text_marks)
-    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(marks)))
+    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, marks))
+
+
+def _marks(field: Field, spans: set[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Return the character spans of these word spans of ``field``, in order."""
+    if not spans:
+        return ()
+    starts, ends = field.starts, field.ends
+    return tuple(sorted([(starts[first], ends[after - 1]) for first, after in spans]))
 
 
 def _spelling(source: str, start: int, end: int) -> str:
@@ -264,20 +307,30 @@ def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
 
 def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:
     """Return about ``width`` characters of ``field`` around the first mark, each mark wrapped in ``**``."""
-    source, starts, ends = field.source, field.starts, field.ends
-    low, high = _window(marks[0] if marks else (0, 0), len(source), width)
-    first, after = bisect_left(starts, low), bisect_right(ends, high)
-    low = starts[first] if first > 0 else 0
-    if after > first:
-        high = ends[after - 1] if after < len(ends) else len(source)
-    low, high = _widen(source, low, high)
-    pieces, cursor = [], low
+    source = field.source
+    low, high, before, after = _cut(field, marks[0] if marks else (0, 0), width)
+    pieces, cursor = [before], low
     for start, end in _merge([m for m in marks if low <= m[0] and m[1] <= high]):
         pieces += [source[cursor:start], MARK, source[start:end], MARK]
         cursor = end
     pieces.append(source[cursor:high])
-    body = " ".join("".join(pieces).split())
-    return (ELLIPSIS if first > 0 else "") + body + (ELLIPSIS if after < len(ends) else "")
+    return " ".join("".join(pieces).split()) + after
+
+
+def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:
+    """Return the span of the snippet around ``mark``, cut at words, and what goes before and after it."""
+    key = (*mark, width)
+    found = field.cuts.get(key)
+    if found is None:
+        source, starts, ends = field.source, field.starts, field.ends
+        low, high = _window(mark, len(source), width)
+        first, after = bisect_left(starts, low), bisect_right(ends, high)
+        low = starts[first] if first > 0 else 0
+        if after > first:
+            high = ends[after - 1] if after < len(ends) else len(source)
+        low, high = _widen(source, low, high)
+        found = field.cuts[key] = (low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else "")
+    return found
 
 
 def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:
@@ -311,6 +364,8 @@ def _is_punctuation(c: str) -> bool:
 
 def _merge(marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Return the marks sorted, with overlapping or touching ones merged into one."""
+    if len(marks) == 1:
+        return marks
     merged: list[tuple[int, int]] = []
     for start, end in sorted(marks):
         if merged and start <= merged[-1][1]:

@@ -13,8 +13,11 @@ niqqud vanish). Marks in other scripts, such as Devanagari or Thai vowel signs, 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import add as add_offsets
+from typing import cast
 
 import regex
 
@@ -114,42 +117,74 @@ def scan(s: str) -> tuple[list[str], list[int], list[int]]:
 
 def index_words(s: str) -> tuple[list[str], list[int], list[int], dict[str, list[int]]]:
     """Return the folded words of ``s``, their start and end offsets, and the positions of each word."""
+    words, positions, spans = fold_words(s)
+    starts, ends = spans()
+    return words, starts, ends, positions
+
+
+def fold_words(s: str) -> tuple[list[str], dict[str, list[int]], Callable[[], tuple[list[int], list[int]]]]:
+    """Return the folded words of ``s``, the positions of each word, and a function giving their offsets.
+
+    The offsets (start and end lists) are worked out only when asked for, as only an article that some rule
+    matches needs them.
+    """
+    runs = _RUNS
+    if len(runs) > _RUNS_LIMIT:
+        runs.clear()
+    # A loose pattern finds the runs of word characters; most runs are one word, whose fold is remembered.
+    raws: list[str] = _RUN.findall(s)
+    known = list(map(runs.get, raws))
+    if None in known:
+        known = [_remember(raw) if split is None else split for raw, split in zip(raws, known, strict=True)]
+    splits = cast(list[str | tuple[tuple[str, int, int], ...]], known)
+    if not all(map(str.__instancecheck__, splits)):
+        return _fold_split_words(s, raws, splits)
+    words = cast(list[str], splits)
+    positions: dict[str, list[int]] = {}
+    where = positions.get
+    for count, word in enumerate(words):
+        seen = where(word)
+        if seen is None:
+            positions[word] = [count]
+        else:
+            seen.append(count)
+
+    def spans() -> tuple[list[int], list[int]]:
+        starts: list[int] = []
+        add, find, end = starts.append, s.find, 0
+        for raw in raws:
+            end = find(raw, end)
+            add(end)
+            end += len(raw)
+        return starts, list(map(add_offsets, starts, map(len, raws)))
+
+    return words, positions, spans
+
+
+def _remember(raw: str) -> str | tuple[tuple[str, int, int], ...]:
+    """Return the split of a run of word characters not seen before, remembered for the next time."""
+    split = _RUNS[raw] = _split_run(raw)
+    return split
+
+
+def _fold_split_words(
+    s: str, raws: list[str], splits: list[str | tuple[tuple[str, int, int], ...]]
+) -> tuple[list[str], dict[str, list[int]], Callable[[], tuple[list[int], list[int]]]]:
+    """Return what ``fold_words`` does, for a text where some run holds several words (CJK, U+02BC, ...)."""
     words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     positions: dict[str, list[int]] = {}
-    add_word, add_start, add_end, find, where = words.append, starts.append, ends.append, s.find, positions.get
-    runs = _RUNS
-    if len(runs) > _RUNS_LIMIT:
-        runs.clear()
     end = 0
-    count = 0
-    # A loose pattern finds the runs of word characters; most runs are one word, whose fold is remembered.
-    for raw in _RUN.findall(s):
-        start = find(raw, end)
+    for raw, split in zip(raws, splits, strict=True):
+        start = s.find(raw, end)
         end = start + len(raw)
-        split = runs.get(raw)
-        if split is None:
-            split = runs[raw] = _split_run(raw)
-        if isinstance(split, str):
-            word = split
-            add_word(word)
-            add_start(start)
-            add_end(end)
-            seen = where(word)
-            if seen is None:
-                positions[word] = [count]
-            else:
-                seen.append(count)
-            count += 1
-        else:
-            for word, first, after in split:
-                add_word(word)
-                add_start(start + first)
-                add_end(start + after)
-                positions.setdefault(word, []).append(count)
-                count += 1
-    return words, starts, ends, positions
+        for word, first, after in [(split, 0, len(raw))] if isinstance(split, str) else split:
+            positions.setdefault(word, []).append(len(words))
+            words.append(word)
+            starts.append(start + first)
+            ends.append(start + after)
+    return words, positions, lambda: (starts, ends)
 
 
 def tokenize(s: str) -> list[Token]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from monitor.ingest.stories import PERMUTATIONS, StoryIndex, signature
@@ -47,3 +48,22 @@ def test_old_entries_are_evicted_and_rolled_back_ones_discarded() -> None:
     assert len(index) == 1 and index.find(signature("c", WIRE)) == 20
     index.discard([2])
     assert len(index) == 0 and index.find(signature("c", WIRE)) is None
+
+
+def test_articles_stay_found_across_merges_of_the_sorted_keys() -> None:
+    # Enough articles that the band keys are merged from the dictionary into the sorted arrays several times.
+    rng = np.random.default_rng(3)
+    index = StoryIndex()
+    index.add(1, 10, signature("NATO summit agrees spending", WIRE), NOW - timedelta(days=3))
+    others = [tuple(rng.integers(0, 2**32, PERMUTATIONS).tolist()) for _ in range(3000)]
+    for number, sig in enumerate(others, start=100):
+        assert index.file(number, sig, NOW) == number  # unrelated: each opens its own story
+    assert len(index) == 3001
+    assert index.find(signature("Alliance agrees", WIRE.replace("Leaders of the alliance", "Alliance leaders"))) == 10
+    assert index.find(others[1234]) == 1234 + 100
+    assert index.file(5000, others[1234], NOW) == 1234 + 100  # a copy joins the story
+    assert index.evict(NOW - timedelta(days=2)) == 1
+    assert index.find(signature("c", WIRE)) is None
+    index.discard(range(100, 3100))
+    assert len(index) == 1 and index.find(others[0]) is None
+    assert index.find(others[1234]) == 1234 + 100  # the copy is still indexed, in its story
