@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
-from monitor.matching import Hit, Matcher
+from monitor.matching import Document, Hit, Matcher
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,12 @@ class Analysis:
 
 def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
     """Return the sketch of every article, and the hits of those whose content key is in ``to_match``."""
-    return Analysis(
-        sketches={a.content_key: stories.signature(a.title, a.text) for a in articles},
-        hits={a.content_key: matcher.match(title=a.title, text=a.text) for a in articles if a.content_key in to_match},
-    )
+    sketches: dict[str, tuple[int, ...]] = {}
+    hits: dict[str, list[Hit]] = {}
+    for article in articles:
+        # Tokenized once, for the rules and for the sketch.
+        document = Document.build(article.title, article.text)
+        sketches[article.content_key] = stories.sketch(document.title.words + document.text.words)
+        if article.content_key in to_match:
+            hits[article.content_key] = matcher.match_document(document)
+    return Analysis(sketches, hits)

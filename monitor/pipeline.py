@@ -14,6 +14,7 @@ import gc
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -334,11 +335,12 @@ class Pipeline:
             index = self._story_index(now, window)
             try:
                 with self.storage.transaction() as tx:
-                    stored = tx.save_new_articles(fresh, now)
+                    stored = tx.save_new_articles(fresh, now, found.sketches)
                     filed = tx.file_in_stories(stored, index, now, found.sketches)
-                    opened = {story for article, story in filed.items() if article == story}
+                    members = Counter(filed.values())
+                    lone = {story for article, story in filed.items() if article == story and members[story] == 1}
                     hits = self._alerts(active, stored, found.hits, filed, window if once_per_story else None)
-                    alerts = tx.record_alerts(hits, now, opened)
+                    alerts = tx.record_alerts(hits, now, lone)
                     also(tx)
             except BaseException:
                 self._stories = None  # it may hold articles that were rolled back: rebuilt on next use

@@ -303,11 +303,15 @@ class Tx:
         else:
             seed.digest, seed.ingested_at = digest, now
 
-    def save_new_articles(self, articles: Sequence[ParsedArticle], now: datetime) -> list[StoredArticle]:
+    def save_new_articles(
+        self, articles: Sequence[ParsedArticle], now: datetime, sketches: Mapping[str, Sequence[int]] | None = None
+    ) -> list[StoredArticle]:
         """Insert the articles none of whose keys was seen before; return only those, with their ids.
 
         An article's keys are its content key and ``ParsedArticle.keys``; each is stored in ``article_keys``.
+        ``sketches`` holds story signatures already worked out, by content key: they are stored with the rows.
         """
+        known = sketches or {}
         unique = _first_of_each(articles)
         stored: list[StoredArticle] = []
         for start in range(0, len(unique), _INSERT_CHUNK):
@@ -325,6 +329,7 @@ class Tx:
                     "language": a.language,
                     "published_at": a.published,
                     "fetched_at": now,
+                    "signature": list(known[a.content_key]) if a.content_key in known else None,
                 }
                 for a in chunk
             ]
@@ -376,40 +381,48 @@ class Tx:
     ) -> dict[int, int]:
         """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
 
-        A new story takes the id of its first article. ``signatures`` holds the articles' sketches by content key
-        when they were computed beforehand; the others are computed here. The articles are added to ``index``
-        too; if the transaction fails, the caller discards them from it.
+        A new story takes the id of its first article. ``signatures`` holds the sketches stored with the articles
+        (``save_new_articles``), by content key; the others are worked out and stored here. The articles are
+        added to ``index`` too; if the transaction fails, the caller discards them from it.
         """
         filed: dict[int, int] = {}
-        new_stories: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        opened: list[int] = []
+        joined: list[dict[str, Any]] = []
+        unsigned: list[dict[str, Any]] = []
         known = signatures or {}
         for item in stored:
             article = item.article
-            sig = known.get(article.content_key) or stories.signature(article.title, article.text)
-            story_id = index.file(item.id, sig, now)
+            sig = known.get(article.content_key)
+            if sig is None:
+                sig = stories.signature(article.title, article.text)
+                unsigned.append({"row": item.id, "sketch": list(sig)})
+            story_id = filed[item.id] = index.file(item.id, sig, now)
             if story_id == item.id:
-                new_stories.append({"id": item.id, "first_article_id": item.id, "created_at": now})
-            filed[item.id] = story_id
-            updates.append({"row": item.id, "story": story_id, "sketch": list(sig)})
-        if new_stories:
-            self.session.execute(self.insert(_table(Story)).on_conflict_do_nothing(index_elements=["id"]), new_stories)
-        if updates:
-            table = _table(Article)
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("row"))
-                .values(story_id=bindparam("story"), signature=bindparam("sketch"))
-            )
-            self.session.execute(statement, updates)
+                opened.append(item.id)
+            else:
+                joined.append({"row": item.id, "story": story_id})
+        table = _table(Article)
+        if opened:
+            rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
+            self.session.execute(self.insert(_table(Story)).on_conflict_do_nothing(index_elements=["id"]), rows)
+            for start in range(0, len(opened), _INSERT_CHUNK):
+                chunk = opened[start : start + _INSERT_CHUNK]
+                self.session.execute(update(table).where(table.c.id.in_(chunk)).values(story_id=table.c.id))
+        if joined:
+            statement = update(table).where(table.c.id == bindparam("row")).values(story_id=bindparam("story"))
+            self.session.execute(statement, joined)
+        if unsigned:
+            statement = update(table).where(table.c.id == bindparam("row")).values(signature=bindparam("sketch"))
+            self.session.execute(statement, unsigned)
         return filed
 
     def record_alerts(
-        self, alerts: Sequence[NewAlert], now: datetime, new_stories: Set[int] = frozenset()
+        self, alerts: Sequence[NewAlert], now: datetime, lone_stories: Set[int] = frozenset()
     ) -> list[AlertMessage]:
         """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them.
 
-        ``new_stories`` are the stories this transaction opened: no earlier alert can be on them.
+        ``lone_stories`` are stories this transaction opened for one article: no earlier alert can be on them, and
+        they list no other copies.
         """
         kept: list[NewAlert] = []
         alerted: set[tuple[str, int]] = set()
@@ -418,7 +431,7 @@ class Tx:
             if story is not None and alert.story_window is not None:
                 if (alert.rule, story) in alerted:
                     continue
-                if story not in new_stories and self._story_alerted(alert, now):
+                if story not in lone_stories and self._story_alerted(alert, now):
                     continue  # a copy of a story the rule already alerted: it stays recorded on the story
                 alerted.add((alert.rule, story))
             kept.append(alert)
@@ -469,7 +482,7 @@ class Tx:
                 )
         if deliveries:
             self.session.execute(sql_insert(_table(Delivery)), deliveries)
-        copies = story_copies(self.session, [alert.article.id for _, alert in inserted])
+        copies = story_copies(self.session, [a.article.id for _, a in inserted if a.story_id not in lone_stories])
         return [_new_message(alert_id, alert, now, copies.get(alert.article.id, ())) for alert_id, alert in inserted]
 
     def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:

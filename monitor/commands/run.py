@@ -13,6 +13,7 @@ from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
 from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
 from monitor.logs import configure, secrets_of
+from monitor.memory import limit_malloc_arenas
 from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
 from monitor.reload import Reloader
@@ -35,6 +36,7 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     The daemon re-reads its settings file, with the environment for its ``${NAME}`` values, when it changes.
     """
     settings = context.require_settings()
+    limit_malloc_arenas()  # before the fetching threads start
     pipelines: list[Pipeline] = []
 
     def secrets() -> list[str]:

@@ -35,9 +35,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def clean_text(text: str) -> str:
     """Return text without control characters, with runs of spaces and blank lines collapsed."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _SPACES.sub(" ", _CONTROL.sub("", text.replace("\r\n", "\n")))
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
 
 
 def html_to_text(markup: str) -> str:

@@ -1,7 +1,8 @@
 """Group near-duplicate articles into stories: MinHash sketches of word shingles, looked up with LSH.
 
 An article's sketch is a MinHash of ``PERMUTATIONS`` permutations over the ``SHINGLE``-word shingles of its
-folded title and text (``normalize.fold``; a text shorter than a shingle is one shingle). Each word is hashed
+folded title and text (the words of ``matching.text``, as rules see them; a text shorter than a shingle is one
+shingle). Each word is hashed
 once (xxHash), a shingle's hash mixes its words' hashes, each permutation is the affine map ``h -> a*h + b``
 modulo 2**32 with an odd ``a``, and the sketch keeps each permutation's minimum. The share of equal values
 between two sketches estimates the Jaccard similarity of their shingle sets; two articles whose estimate reaches
@@ -21,11 +22,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import xxhash
 
-from monitor.ingest.normalize import fold
+from monitor.matching.text import words_of
 
 PERMUTATIONS = 128
 SHINGLE = 5
@@ -48,8 +50,13 @@ _MERGE_AT = 20_000  # band keys held in the dictionary before they are merged in
 
 def signature(title: str, text: str) -> tuple[int, ...]:
     """Return the MinHash signature of an article's folded title and text."""
-    words = fold(f"{title}\n{text}").split() or [""]
-    codes = np.fromiter((_hash(word.encode()) for word in words), dtype=np.uint64, count=len(words))
+    return sketch([*words_of(title), *words_of(text)])
+
+
+def sketch(words: Sequence[str]) -> tuple[int, ...]:
+    """Return the MinHash signature of an article's folded words (``matching.text``), title then text."""
+    words = words or [""]
+    codes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     # A shingle's hash mixes the hashes of its words, each position with its own odd multiplier.
     count = max(1, len(words) - SHINGLE + 1)
     mixed = np.zeros(count, dtype=np.uint64)
@@ -58,6 +65,11 @@ def signature(title: str, text: str) -> tuple[int, ...]:
     hashes = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
     values: np.ndarray = (hashes[:, np.newaxis] * _A + _B).min(axis=0)
     return tuple(values.tolist())
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_hash(word: str) -> int:
+    return _hash(word.encode())
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:

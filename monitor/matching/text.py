@@ -196,4 +196,4 @@ def tokenize(s: str) -> list[Token]:
 
 def words_of(s: str) -> tuple[str, ...]:
     """Return only the folded words of ``s``."""
-    return tuple(scan(s)[0])
+    return tuple(fold_words(s)[0])

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from monitor.memory import limit_malloc_arenas
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc feature")
+def test_glibc_agrees_to_one_arena_and_threads_still_allocate() -> None:
+    code = (
+        "import threading\n"
+        "from monitor.memory import limit_malloc_arenas\n"
+        "assert limit_malloc_arenas() is True\n"
+        "chunks = []\n"
+        "def grow():\n"
+        "    chunks.extend(bytearray(4096) for _ in range(1000))\n"
+        "threads = [threading.Thread(target=grow) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(len(chunks))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "8000"
+
+
+def test_it_answers_whether_the_library_agreed() -> None:
+    assert isinstance(limit_malloc_arenas(), bool)
