@@ -19,6 +19,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from monitor.errors import QueryError
 from monitor.matching.index import RuleIndex, viable
@@ -127,9 +128,11 @@ class Document:
         return self.title if name == "title" else self.text
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One rule matching one article: the terms as written in the article, and where."""
+class Hit(NamedTuple):
+    """One rule matching one article: the terms as written in the article, and where.
+
+    A named tuple: an article can have dozens of hits, and building one costs a fraction of a frozen dataclass.
+    """
 
     rule: str
     matched: tuple[str, ...]
