@@ -38,6 +38,9 @@ from monitor.notify.message import AlertMessage, ArticleRef
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_ATTEMPTS = 40
 READ_ONLY = "monitor_read_only"
+# Page cache per SQLite connection (its default is 2 MB): every pooled connection holds its own, and the
+# operating system caches the file anyway.
+SQLITE_CACHE_KB = 512
 _INSERT_CHUNK = 200
 _STORY_COPIES = 50
 
@@ -106,6 +109,7 @@ def _make_engine(url: str) -> Engine:
         if parsed.database not in (None, "", ":memory:"):
             _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -7,7 +7,7 @@ import html
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,8 +25,12 @@ _TRACKING_PARAMS = re.compile(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*(?:\n\s*)+")
+# Runs of spaces other than one plain space (which would be replaced by itself).
+_SPACE = r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
+_SPACES = re.compile(rf"[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{_SPACE}*| {_SPACE}+")
+# Blank lines, once every line is stripped: three line breaks or more.
+_BLANK_LINES = re.compile(r"\n{3,}")
+_UNCLEAN = re.compile(r"[\x00-\x1f\x7f\u00a0\u2000-\u200a\u202f\u205f\u3000]|  ")
 _LANGUAGE_MIN_LETTERS = 20
 _LANGUAGE_MIN_PROBABILITY = 0.8
 # Clocks and time zones of feeds are often a little off; a date further ahead than this is a mistake.
@@ -35,6 +39,8 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def clean_text(text: str) -> str:
     """Return text without control characters, with runs of spaces and blank lines collapsed."""
+    if _UNCLEAN.search(text) is None:
+        return text.strip()  # one line, single spaces: most titles, links and names
     text = _SPACES.sub(" ", _CONTROL.sub("", text.replace("\r\n", "\n")))
     return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
 
@@ -54,6 +60,7 @@ def html_to_text(markup: str) -> str:
     return clean_text(root.text(separator="") if root is not None else "")
 
 
+@lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """Return the URL with a lower-case scheme and host, no default port, fragment or tracking parameters."""
     url = url.strip()

@@ -2,7 +2,7 @@
 
 Parsing (feedparser, HTML to text, keys) and analyzing new articles (story sketches, matching the rules) are pure
 CPU work in Python and hold the GIL; fetching many feeds at once on threads would otherwise do them one at a time.
-The workers start from a fresh interpreter (``forkserver``), importing only what they run, so they stay small;
+The workers start from a fresh interpreter (``spawn``), importing only what they run, so they stay small;
 each builds a matcher from the rules the pool was given, once. ``parse`` has the signature and errors of
 ``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher.
 """
@@ -61,8 +61,9 @@ class ParsePool:
     def _start(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                # Nothing preloaded: the fork server stays a bare interpreter and each worker imports what it runs.
-                context = multiprocessing.get_context("forkserver")
+                # Fresh interpreters that import only what they run (not forked from this process, whose threads
+                # may hold locks, nor from a fork server, which would be one more process).
+                context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
                     self._workers, mp_context=context, initializer=_start_worker, initargs=(self._rules,)
                 )
