@@ -19,13 +19,13 @@ from monitor.matching import Document, Hit, Matcher
 class Analysis:
     """By content key: each article's MinHash signature, and the hits of the articles that were matched."""
 
-    sketches: dict[str, tuple[int, ...]]
+    sketches: dict[str, bytes]
     hits: dict[str, list[Hit]]
 
 
 def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
     """Return the sketch of every article, and the hits of those whose content key is in ``to_match``."""
-    sketches: dict[str, tuple[int, ...]] = {}
+    sketches: dict[str, bytes] = {}
     hits: dict[str, list[Hit]] = {}
     for article in articles:
         # Tokenized once, for the rules and for the sketch.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -82,9 +82,10 @@ class Article(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=20)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
-    # The story of near-duplicates it belongs to, and its MinHash signature (``ingest.stories``) to rebuild the index.
+    # The story of near-duplicates it belongs to, and its MinHash signature (``ingest.stories``, 512 bytes) to rebuild
+    # the index.
     story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
-    signature: list[int] | None = Field(default=None, sa_type=JSON)
+    signature: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
 class ArticleKey(SQLModel, table=True):

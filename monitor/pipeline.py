@@ -149,6 +149,7 @@ class Pipeline:
         workers = None
         if len(feeds) >= PARSE_POOL_MIN_FEEDS:
             workers = Workers(ParsePool(rules=active.matcher.rules), active)
+            workers.pool.start()  # they import and build their matcher while the first feeds are fetched
 
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:

@@ -252,7 +252,7 @@ class Storage(FeedStore):
                 found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK]))
         return found
 
-    def story_signatures(self, since: datetime) -> list[tuple[int, int, list[int], datetime]]:
+    def story_signatures(self, since: datetime) -> list[tuple[int, int, bytes, datetime]]:
         """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
         with Session(self.reader) as session:
             rows = session.exec(
@@ -260,7 +260,7 @@ class Storage(FeedStore):
                 .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
                 .order_by(col(Article.id))
             ).all()
-        return [(row_id or 0, story or 0, list(sig), at) for row_id, story, sig, at in rows if sig]
+        return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
 
 
 class Tx:
@@ -308,7 +308,7 @@ class Tx:
             seed.digest, seed.ingested_at = digest, now
 
     def save_new_articles(
-        self, articles: Sequence[ParsedArticle], now: datetime, sketches: Mapping[str, Sequence[int]] | None = None
+        self, articles: Sequence[ParsedArticle], now: datetime, sketches: Mapping[str, bytes] | None = None
     ) -> list[StoredArticle]:
         """Insert the articles none of whose keys was seen before; return only those, with their ids.
 
@@ -333,16 +333,12 @@ class Tx:
                     "language": a.language,
                     "published_at": a.published,
                     "fetched_at": now,
-                    "signature": list(known[a.content_key]) if a.content_key in known else None,
+                    "signature": known.get(a.content_key),
                 }
                 for a in chunk
             ]
             table = _table(Article)
-            statement = (
-                self.insert(table)
-                .on_conflict_do_nothing(index_elements=["content_key"])
-                .returning(table.c.id, table.c.content_key)
-            )
+            statement = self.insert_new(table, "content_key").returning(table.c.id, table.c.content_key)
             ids = {key: row_id for row_id, key in self.session.execute(statement, rows)}
             inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
             stored.extend(self._claim_keys(inserted))
@@ -358,7 +354,7 @@ class Tx:
             return []
         rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
         table = _table(ArticleKey)
-        statement = self.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+        statement = self.insert_new(table, "key").returning(table.c.key)
         claimed = set(self.session.execute(statement, rows).scalars())
         new: list[StoredArticle] = []
         for item in inserted:
@@ -381,7 +377,7 @@ class Tx:
         stored: Sequence[StoredArticle],
         index: stories.StoryIndex,
         now: datetime,
-        signatures: Mapping[str, Sequence[int]] | None = None,
+        signatures: Mapping[str, bytes] | None = None,
     ) -> dict[int, int]:
         """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
 
@@ -399,7 +395,7 @@ class Tx:
             sig = known.get(article.content_key)
             if sig is None:
                 sig = stories.signature(article.title, article.text)
-                unsigned.append({"row": item.id, "sketch": list(sig)})
+                unsigned.append({"row": item.id, "sketch": sig})
             story_id = filed[item.id] = index.file(item.id, sig, now)
             if story_id == item.id:
                 opened.append(item.id)
@@ -408,7 +404,7 @@ class Tx:
         table = _table(Article)
         if opened:
             rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
-            self.session.execute(self.insert(_table(Story)).on_conflict_do_nothing(index_elements=["id"]), rows)
+            self.session.execute(self.insert_new(_table(Story), "id"), rows)
             for start in range(0, len(opened), _INSERT_CHUNK):
                 chunk = opened[start : start + _INSERT_CHUNK]
                 self.session.execute(update(table).where(table.c.id.in_(chunk)).values(story_id=table.c.id))
@@ -456,10 +452,8 @@ class Tx:
                 for alert in chunk
             ]
             table = _table(Alert)
-            statement = (
-                self.insert(table)
-                .on_conflict_do_nothing(index_elements=["rule", "article_id"])
-                .returning(table.c.id, table.c.rule, table.c.article_id)
+            statement = self.insert_new(table, "rule", "article_id").returning(
+                table.c.id, table.c.rule, table.c.article_id
             )
             ids = {(rule, article): alert_id for alert_id, rule, article in self.session.execute(statement, rows)}
             for alert in chunk:
@@ -503,14 +497,21 @@ class Tx:
         return earlier is not None
 
     def insert(self, table: type[SQLModel] | Table) -> Any:
-        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses).
-
-        Given the table rather than the model, and executed with a list of rows, it is one cached statement run
-        over every row (with ``RETURNING``, in batches), not an ORM bulk insert compiled anew for each list.
-        """
+        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses)."""
         dialect = self.session.get_bind().dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         return module.insert(table)
+
+    def insert_new(self, table: Table, *unique: str) -> Any:
+        """Return an INSERT of ``table``'s rows that skips those whose ``unique`` columns are taken.
+
+        Executed with a list of rows, it is one statement run over every row (with ``RETURNING``, in batches).
+        On SQLite it is ``INSERT OR IGNORE``, which SQLAlchemy compiles once and caches, where it compiles the
+        dialect's ``ON CONFLICT`` form anew at each execution (the rows here break no other constraint).
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            return sql_insert(table).prefix_with("OR IGNORE")
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime, str]:

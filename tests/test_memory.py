@@ -6,8 +6,6 @@ import sys
 
 import pytest
 
-from monitor.memory import limit_malloc_arenas
-
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc feature")
 def test_glibc_agrees_to_one_arena_and_threads_still_allocate() -> None:
@@ -25,4 +23,3 @@ def test_glibc_agrees_to_one_arena_and_threads_still_allocate() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "8000"
-

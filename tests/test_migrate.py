@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from monitor import migrate
@@ -92,3 +92,26 @@ def test_a_daemon_refuses_a_schema_behind(tmp_path: Path, database_url: str) -> 
     refused = run(behind, "run", "--once")
     assert refused.returncode == 1
     assert "run `monitor db upgrade` first" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_first_release_database_is_upgraded_keeping_its_articles(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "0001")
+            connection.execute(
+                text(
+                    "INSERT INTO articles (content_key, source, title, text, fetched_at, signature) "
+                    "VALUES ('k', 'feed', 'Title', 'Text', '2026-11-25 10:00:00', '[1, 2, 3]')"
+                )
+            )
+        assert migrate.current(engine) == "0001" != migrate.head()
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "head")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT title, signature FROM articles")).all()
+            differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        assert [tuple(row) for row in rows] == [("Title", None)] and differences == []
+        assert migrate.current(engine) == migrate.head()
+    finally:
+        engine.dispose()

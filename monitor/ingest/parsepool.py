@@ -51,6 +51,12 @@ class ParsePool:
         """Return the articles' analysis with the pool's rules, worked out on a worker process."""
         return self._start().submit(_analyze, list(articles), frozenset(to_match)).result()
 
+    def start(self) -> None:
+        """Start every worker process now rather than at the first parse, so that they are ready for it."""
+        executor = self._start()
+        for _ in range(self._workers):
+            executor.submit(_ready)
+
     def close(self) -> None:
         """Stop the worker processes, once the work in progress is done."""
         with self._lock:
@@ -73,6 +79,10 @@ class ParsePool:
 def _start_worker(rules: Mapping[str, Node]) -> None:
     global _matcher
     _matcher = Matcher(rules)
+
+
+def _ready() -> None:
+    """Do nothing: submitted once per worker, it makes the pool start them."""
 
 
 def _analyze(articles: list[ParsedArticle], to_match: frozenset[str]) -> Analysis:

@@ -44,17 +44,21 @@ _B = _random.randint(0, 1 << 32, PERMUTATIONS, dtype=np.uint64).astype(np.uint32
 _BAND_MULTIPLIERS = _random.randint(0, 1 << 63, (BANDS, ROWS), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _SHINGLE_MULTIPLIERS = _random.randint(0, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _hash = xxhash.xxh32_intdigest
+_STORED = np.dtype("<u4")
 _BLOCK = 4096  # rows of sketches allocated at a time
 _MERGE_AT = 20_000  # band keys held in the dictionary before they are merged into the sorted arrays
 
 
-def signature(title: str, text: str) -> tuple[int, ...]:
+def signature(title: str, text: str) -> bytes:
     """Return the MinHash signature of an article's folded title and text."""
     return sketch([*words_of(title), *words_of(text)])
 
 
-def sketch(words: Sequence[str]) -> tuple[int, ...]:
-    """Return the MinHash signature of an article's folded words (``matching.text``), title then text."""
+def sketch(words: Sequence[str]) -> bytes:
+    """Return the MinHash signature of an article's folded words (``matching.text``), title then text.
+
+    A signature is ``PERMUTATIONS`` unsigned 32-bit values, little-endian: 512 bytes, as stored.
+    """
     words = words or [""]
     codes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
     # A shingle's hash mixes the hashes of its words, each position with its own odd multiplier.
@@ -64,7 +68,7 @@ def sketch(words: Sequence[str]) -> tuple[int, ...]:
         mixed += codes[position : position + count] * _SHINGLE_MULTIPLIERS[position]
     hashes = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
     values: np.ndarray = (hashes[:, np.newaxis] * _A + _B).min(axis=0)
-    return tuple(values.tolist())
+    return values.astype(_STORED, copy=False).tobytes()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -107,19 +111,19 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._row)
 
-    def find(self, sig: Sequence[int]) -> int | None:
+    def find(self, sig: bytes) -> int | None:
         """Return the story of the oldest indexed article similar to ``sig``, or None."""
-        sketch = np.asarray(sig, dtype=np.uint32)
+        sketch = np.frombuffer(sig, dtype=_STORED)
         return self._find(sketch, _band_keys(sketch))
 
-    def add(self, article_id: int, story_id: int, sig: Sequence[int], at: datetime) -> None:
+    def add(self, article_id: int, story_id: int, sig: bytes, at: datetime) -> None:
         """Index an article's signature under its story, as of ``at``."""
-        sketch = np.asarray(sig, dtype=np.uint32)
+        sketch = np.frombuffer(sig, dtype=_STORED)
         self._add(article_id, story_id, sketch, _band_keys(sketch), at)
 
-    def file(self, article_id: int, sig: Sequence[int], at: datetime) -> int:
+    def file(self, article_id: int, sig: bytes, at: datetime) -> int:
         """Index an article in the story of a similar one, or else in a new story numbered after it; return it."""
-        sketch = np.asarray(sig, dtype=np.uint32)
+        sketch = np.frombuffer(sig, dtype=_STORED)
         keys = _band_keys(sketch)
         story_id = self._find(sketch, keys)
         if story_id is None:
