@@ -35,6 +35,7 @@ from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.ingest.poller import FeedPoller
 from monitor.ingest.stories import StoryIndex
 from monitor.matching import Hit, Matcher
+from monitor.memory import Trimmer
 from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
@@ -108,6 +109,7 @@ class Pipeline:
         # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
         self._stories: StoryIndex | None = None
         self._stories_lock = threading.Lock()
+        self._trim = Trimmer()
 
     def close(self) -> None:
         """Let the fetches and deliveries in flight finish; the queue keeps the rest for the next start."""
@@ -346,6 +348,7 @@ class Pipeline:
             except BaseException:
                 self._stories = None  # it may hold articles that were rolled back: rebuilt on next use
                 raise
+        self._trim()
         self.metrics.record_articles(item.article.source for item in stored)
         self.metrics.record_matches(alert.rule for alert in alerts)
         for alert in alerts:

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from monitor.memory import Trimmer
+
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc feature")
 def test_glibc_agrees_to_one_arena_and_threads_still_allocate() -> None:
@@ -23,3 +25,15 @@ def test_glibc_agrees_to_one_arena_and_threads_still_allocate() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "8000"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is a glibc feature")
+def test_the_trimmer_trims_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    trimmer = Trimmer(every=3600)
+    real = trimmer._trim
+    assert real is not None and real(0) in (0, 1)  # the real malloc_trim answers
+    monkeypatch.setattr(trimmer, "_trim", calls.append)
+    for _ in range(5):
+        trimmer()
+    assert calls == [0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,5 +114,32 @@ def test_a_first_release_database_is_upgraded_keeping_its_articles(database_url:
             differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         assert [tuple(row) for row in rows] == [("Title", None)] and differences == []
         assert migrate.current(engine) == migrate.head()
+    finally:
+        engine.dispose()
+
+
+def test_the_head_the_daemon_checks_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(migrate._config()).get_current_head() == migrate.HEAD
+
+
+def test_opening_a_database_leaves_alembic_unloaded_and_alembic_reads_its_stamp(tmp_path: Path) -> None:
+    # Only `db upgrade` needs Alembic: the daemon creates and checks the schema without loading it.
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = (
+        "import sys\nfrom monitor.storage import Storage\n"
+        f"Storage.open({url!r}).close()\nStorage.open({url!r}).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == migrate.HEAD
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "head")  # nothing to do, and no complaint
+        assert migrate.current(engine) == migrate.HEAD
     finally:
         engine.dispose()
