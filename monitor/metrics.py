@@ -17,6 +17,7 @@ the queue and the feeds' last successes are read from the database at scrape tim
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -92,13 +93,13 @@ class Metrics:
 
     def record_articles(self, sources: Iterable[str]) -> None:
         """Count new articles, one per source given."""
-        for source in sources:
-            self.articles.labels(feed=source).inc()
+        for source, count in Tally(sources).items():
+            self.articles.labels(feed=source).inc(count)
 
     def record_matches(self, rules: Iterable[str]) -> None:
         """Count recorded alerts, one per rule name given."""
-        for rule in rules:
-            self.matches.labels(rule=rule).inc()
+        for rule, count in Tally(rules).items():
+            self.matches.labels(rule=rule).inc(count)
 
     def record_delivery(self, webhook: str, outcome: str, count: int = 1) -> None:
         """Count ``count`` deliveries to a webhook that ended in ``outcome`` (sent, retried, dead)."""

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.matching import text as text_module
 from monitor.matching.text import Token, fold, scan, tokenize
 
 
@@ -121,3 +122,13 @@ def test_folding_character_by_character_equals_folding_the_whole(s: str) -> None
     from monitor.matching.text import _fold_slow
 
     assert fold(s) == _fold_slow(s)
+
+
+def test_the_fast_scan_of_latin_text_finds_the_same_runs_for_every_character_it_accepts() -> None:
+    accepted = [chr(code) for code in range(0x2070) if text_module._LATIN_TEXT.fullmatch(chr(code))]
+    assert len(accepted) > 800 and "\u00ad" not in accepted and "\u02bc" not in accepted and "\u0301" not in accepted
+    fast, full = text_module._LATIN_RUN, text_module._RUN
+    assert [c for c in accepted if bool(fast.fullmatch(c)) != bool(full.fullmatch(c))] == []
+    sample = "Sécurité: l’Otan — “sommet” 2022-06; ½ naïve façade ĳ ǅ x² µ ª"
+    assert text_module._LATIN_TEXT.fullmatch(sample)
+    assert text_module._LATIN_RUN.findall(sample) == text_module._RUN.findall(sample)
