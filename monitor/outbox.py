@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select, update
 
+from monitor.alertstore import message_of, story_copies
 from monitor.models import Alert, Article, Delivery, WebhookState
 from monitor.notify.message import AlertMessage
-from monitor.storage import Storage, message_of, story_copies
+from monitor.storage import Storage
 
 STATUSES = ("pending", "sent", "dead")
 

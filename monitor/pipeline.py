@@ -23,6 +23,7 @@ from types import MappingProxyType
 import httpx
 
 from monitor import health
+from monitor.alertstore import NewAlert, StoredArticle
 from monitor.analysis import Analysis, analyze
 from monitor.config import FeedSettings, RuleSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
@@ -39,7 +40,7 @@ from monitor.memory import Trimmer
 from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
-from monitor.storage import NewAlert, Storage, StoredArticle, Tx
+from monitor.storage import Storage, Tx
 
 log = logging.getLogger(__name__)
 FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline

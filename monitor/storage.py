@@ -11,29 +11,27 @@ import fcntl
 import os
 import sqlite3
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine, Table, bindparam, delete, event, text, update
 from sqlalchemy import insert as sql_insert
-from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from monitor import migrate
+from monitor.alertstore import AlertWrites, StoredArticle, table_of
 from monitor.errors import StorageError
 from monitor.feedstore import FeedStore
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
-from monitor.models import Alert, Article, ArticleKey, Delivery, Feed, SeedFile, Story
-from monitor.notify.message import AlertMessage, ArticleRef
+from monitor.models import Article, ArticleKey, Feed, SeedFile, Story
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_ATTEMPTS = 40
@@ -42,32 +40,6 @@ READ_ONLY = "monitor_read_only"
 # operating system caches the file anyway.
 SQLITE_CACHE_KB = 512
 _INSERT_CHUNK = 200
-_STORY_COPIES = 50
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """A newly stored article and its row id."""
-
-    id: int
-    article: ParsedArticle
-
-
-@dataclass(frozen=True)
-class NewAlert:
-    """A rule's hit on a stored article, and the webhooks it goes to."""
-
-    article: StoredArticle
-    rule: str
-    query: str
-    matched: tuple[str, ...]
-    field: str
-    snippet: str
-    webhooks: tuple[str, ...]
-    digest_every: timedelta | None = None
-    # With a window, the rule alerts once per story: not again for a copy of a story it alerted within the window.
-    story_id: int | None = None
-    story_window: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -263,7 +235,7 @@ class Storage(FeedStore):
         return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
 
 
-class Tx:
+class Tx(AlertWrites):
     """One write transaction: the steps of storing articles and their alerts."""
 
     def __init__(self, session: Session) -> None:
@@ -337,7 +309,7 @@ class Tx:
                 }
                 for a in chunk
             ]
-            table = _table(Article)
+            table = table_of(Article)
             statement = self.insert_new(table, "content_key").returning(table.c.id, table.c.content_key)
             ids = {key: row_id for row_id, key in self.session.execute(statement, rows)}
             inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
@@ -353,7 +325,7 @@ class Tx:
         if not inserted:
             return []
         rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
-        table = _table(ArticleKey)
+        table = table_of(ArticleKey)
         statement = self.insert_new(table, "key").returning(table.c.key)
         claimed = set(self.session.execute(statement, rows).scalars())
         new: list[StoredArticle] = []
@@ -401,10 +373,10 @@ class Tx:
                 opened.append(item.id)
             else:
                 joined.append({"row": item.id, "story": story_id})
-        table = _table(Article)
+        table = table_of(Article)
         if opened:
             rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
-            self.session.execute(self.insert_new(_table(Story), "id"), rows)
+            self.session.execute(self.insert_new(table_of(Story), "id"), rows)
             for start in range(0, len(opened), _INSERT_CHUNK):
                 chunk = opened[start : start + _INSERT_CHUNK]
                 self.session.execute(update(table).where(table.c.id.in_(chunk)).values(story_id=table.c.id))
@@ -415,86 +387,6 @@ class Tx:
             statement = update(table).where(table.c.id == bindparam("row")).values(signature=bindparam("sketch"))
             self.session.execute(statement, unsigned)
         return filed
-
-    def record_alerts(
-        self, alerts: Sequence[NewAlert], now: datetime, lone_stories: Set[int] = frozenset()
-    ) -> list[AlertMessage]:
-        """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them.
-
-        ``lone_stories`` are stories this transaction opened for one article: no earlier alert can be on them, and
-        they list no other copies.
-        """
-        kept: list[NewAlert] = []
-        alerted: set[tuple[str, int]] = set()
-        for alert in alerts:
-            story = alert.story_id
-            if story is not None and alert.story_window is not None:
-                if (alert.rule, story) in alerted:
-                    continue
-                if story not in lone_stories and self._story_alerted(alert, now):
-                    continue  # a copy of a story the rule already alerted: it stays recorded on the story
-                alerted.add((alert.rule, story))
-            kept.append(alert)
-        inserted: list[tuple[int, NewAlert]] = []
-        deliveries: list[dict[str, Any]] = []
-        for start in range(0, len(kept), _INSERT_CHUNK):
-            chunk = kept[start : start + _INSERT_CHUNK]
-            rows = [
-                {
-                    "rule": alert.rule,
-                    "query": alert.query,
-                    "article_id": alert.article.id,
-                    "matched": list(alert.matched),
-                    "field": alert.field,
-                    "snippet": alert.snippet,
-                    "created_at": now,
-                }
-                for alert in chunk
-            ]
-            table = _table(Alert)
-            statement = self.insert_new(table, "rule", "article_id").returning(
-                table.c.id, table.c.rule, table.c.article_id
-            )
-            ids = {(rule, article): alert_id for alert_id, rule, article in self.session.execute(statement, rows)}
-            for alert in chunk:
-                alert_id = ids.get((alert.rule, alert.article.id))
-                if alert_id is None:
-                    continue  # recorded before
-                inserted.append((alert_id, alert))
-                due, digest_key = now, None
-                if alert.digest_every is not None:
-                    due, digest_key = digest_window(alert.rule, alert.digest_every, now)
-                deliveries.extend(
-                    {
-                        "uid": f"msg_{uuid.uuid4().hex}",
-                        "alert_id": alert_id,
-                        "webhook": webhook,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": due,
-                        "created_at": now,
-                        "queued_at": now,
-                        "digest_key": digest_key,
-                    }
-                    for webhook in alert.webhooks
-                )
-        if deliveries:
-            self.session.execute(sql_insert(_table(Delivery)), deliveries)
-        copies = story_copies(self.session, [a.article.id for _, a in inserted if a.story_id not in lone_stories])
-        return [_new_message(alert_id, alert, now, copies.get(alert.article.id, ())) for alert_id, alert in inserted]
-
-    def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:
-        """Return whether the rule of a once-per-story alert already alerted its story within the window."""
-        if alert.story_id is None or alert.story_window is None:
-            return False
-        earlier = self.session.exec(
-            select(Alert.id)
-            .join(Article, col(Article.id) == col(Alert.article_id))
-            .where(Alert.rule == alert.rule, Article.story_id == alert.story_id)
-            .where(col(Alert.created_at) >= now - alert.story_window)
-            .limit(1)
-        ).first()
-        return earlier is not None
 
     def insert(self, table: type[SQLModel] | Table) -> Any:
         """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses)."""
@@ -512,19 +404,6 @@ class Tx:
         if self.session.get_bind().dialect.name == "sqlite":
             return sql_insert(table).prefix_with("OR IGNORE")
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
-
-
-def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime, str]:
-    """Return when the digest window holding ``now`` closes, and the key its deliveries share."""
-    span = every.total_seconds()
-    start = datetime.fromtimestamp(now.timestamp() // span * span, tz=UTC)
-    return start + every, f"{rule}|{start.isoformat()}"
-
-
-def _table(model: type[SQLModel]) -> Table:
-    """Return the Core table of a model."""
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    return table
 
 
 def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
@@ -551,52 +430,6 @@ def _keys(article: ParsedArticle) -> list[str]:
     return list(dict.fromkeys((article.content_key, *article.keys)))
 
 
-def story_copies(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[ArticleRef, ...]]:
-    """Return, for each of these articles, the other articles of its story (oldest first, at most 50)."""
-    stories_of: dict[int | None, int | None] = {}
-    for start in range(0, len(article_ids), _INSERT_CHUNK):
-        chunk = article_ids[start : start + _INSERT_CHUNK]
-        stories_of.update(session.exec(select(Article.id, Article.story_id).where(col(Article.id).in_(chunk))).all())
-    wanted = {story for story in stories_of.values() if story is not None}
-    if not wanted:
-        return {}
-    members: dict[int, list[tuple[int, ArticleRef]]] = {}
-    query = (
-        sql_select(
-            col(Article.id),
-            col(Article.story_id),
-            col(Article.title),
-            col(Article.url),
-            col(Article.source),
-            col(Article.published_at),
-        )
-        .where(col(Article.story_id).in_(wanted))
-        .order_by(col(Article.id))
-    )
-    for row_id, story, title, url, source, published in session.execute(query):
-        members.setdefault(story or 0, []).append((row_id, ArticleRef(title, url, source, published, None)))
-    return {
-        article_id: tuple(ref for other, ref in members.get(story, []) if other != article_id)[:_STORY_COPIES]
-        for article_id, story in stories_of.items()
-        if article_id is not None and story is not None
-    }
-
-
-def _new_message(alert_id: int, alert: NewAlert, now: datetime, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
-    article = alert.article.article
-    return AlertMessage(
-        id=alert_id,
-        rule=alert.rule,
-        query=alert.query,
-        article=ArticleRef(article.title, article.url, article.source, article.published, article.language),
-        snippet=alert.snippet,
-        matched=alert.matched,
-        created_at=now,
-        field=alert.field,
-        also_in=also_in,
-    )
-
-
 def _saved(article: Article) -> SavedArticle:
     return SavedArticle(
         id=article.id or 0,
@@ -606,18 +439,4 @@ def _saved(article: Article) -> SavedArticle:
         source=article.source,
         published=article.published_at,
         fetched=article.fetched_at,
-    )
-
-
-def message_of(alert: Alert, article: Article, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
-    return AlertMessage(
-        id=alert.id or 0,
-        rule=alert.rule,
-        query=alert.query,
-        article=ArticleRef(article.title, article.url, article.source, article.published_at, article.language),
-        snippet=alert.snippet,
-        matched=tuple(alert.matched),
-        created_at=alert.created_at,
-        field=alert.field,
-        also_in=also_in,
     )

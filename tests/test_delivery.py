@@ -11,12 +11,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from monitor.alertstore import NewAlert
 from monitor.config import DeliverySettings, RuleSettings, WebhookSettings, parse_duration
 from monitor.delivery import Dispatcher
 from monitor.ingest.article import ParsedArticle
 from monitor.outbox import Outbox
 from monitor.pacing import Pace, Pacer, next_attempt, parse_retry_after
-from monitor.storage import NewAlert, Storage
+from monitor.storage import Storage
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SECRET_URL = "https://hooks.example.test/services/T000/B000/XXXXsecretXXXX"

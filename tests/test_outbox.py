@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.alertstore import NewAlert, digest_window
 from monitor.ingest.article import ParsedArticle
 from monitor.outbox import Outbox, url_digest
-from monitor.storage import NewAlert, Storage, digest_window
+from monitor.storage import Storage
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

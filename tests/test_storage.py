@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from monitor.alertstore import NewAlert
 from monitor.errors import StorageError
 from monitor.ingest.article import ParsedArticle
 from monitor.outbox import Outbox
-from monitor.storage import NewAlert, Storage, redact_url
+from monitor.storage import Storage, redact_url
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
