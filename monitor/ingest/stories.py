@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -45,6 +44,8 @@ _BAND_MULTIPLIERS = _random.randint(0, 1 << 63, (BANDS, ROWS), dtype=np.uint64) 
 _SHINGLE_MULTIPLIERS = _random.randint(0, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _hash = xxhash.xxh32_intdigest
 _STORED = np.dtype("<u4")
+_WORD_CODES: dict[str, int] = {}
+_WORD_CODES_LIMIT = 1 << 18
 _BLOCK = 4096  # rows of sketches allocated at a time
 _MERGE_AT = 20_000  # band keys held in the dictionary before they are merged into the sorted arrays
 
@@ -60,20 +61,27 @@ def sketch(words: Sequence[str]) -> bytes:
     A signature is ``PERMUTATIONS`` unsigned 32-bit values, little-endian: 512 bytes, as stored.
     """
     words = words or [""]
-    codes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    known = list(map(_WORD_CODES.get, words))
+    if None in known:
+        known = [_word_code(word) if code is None else code for word, code in zip(words, known, strict=True)]
+    codes = np.array(known, dtype=np.uint64)
     # A shingle's hash mixes the hashes of its words, each position with its own odd multiplier.
     count = max(1, len(words) - SHINGLE + 1)
     mixed = np.zeros(count, dtype=np.uint64)
     for position in range(min(SHINGLE, len(words))):
         mixed += codes[position : position + count] * _SHINGLE_MULTIPLIERS[position]
-    hashes = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    # A shingle met twice changes no minimum: no need to drop repeats.
+    hashes = (mixed >> np.uint64(32)).astype(np.uint32)
     values: np.ndarray = (hashes[:, np.newaxis] * _A + _B).min(axis=0)
     return values.astype(_STORED, copy=False).tobytes()
 
 
-@lru_cache(maxsize=1 << 16)
-def _word_hash(word: str) -> int:
-    return _hash(word.encode())
+def _word_code(word: str) -> int:
+    """Return the hash of a word, remembered (up to a bound) for the next article."""
+    if len(_WORD_CODES) >= _WORD_CODES_LIMIT:
+        _WORD_CODES.clear()
+    code = _WORD_CODES[word] = _hash(word.encode())
+    return code
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
