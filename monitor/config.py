@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -35,6 +35,7 @@ from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
 from monitor.matching.rule import parse_entry
 from monitor.notify.signing import validate_secret
+from monitor.settings_lines import problem
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
 FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
@@ -263,7 +264,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
 
     problems: list[str] = []
-    data = _interpolate(raw, environ, (), lambda loc, msg: problems.append(_problem(path, source, loc, msg)))
+    data = _interpolate(raw, environ, (), lambda loc, msg: problems.append(problem(path, source, loc, msg)))
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
     if not isinstance(data, dict):  # pragma: no cover - tomllib always returns a table
@@ -276,14 +277,14 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     else:
         data["database"] = {**data.get("database", {}), "url": _relative_sqlite(DatabaseSettings().url, path.parent)}
     if "path" in data:
-        problems.append(_problem(path, source, ("path",), "Extra inputs are not permitted"))
+        problems.append(problem(path, source, ("path",), "Extra inputs are not permitted"))
     data["path"] = path.resolve()
 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            problems.append(_problem(path, source, tuple(error["loc"]), _message(error)))
+            problems.append(problem(path, source, tuple(error["loc"]), _message(error)))
         problems.extend(_check_valid_rules(data.get("rules"), path, source))
         raise ConfigError("\n".join(problems), problems) from None
     problems.extend(_check_references(settings, path, source))
@@ -319,20 +320,20 @@ def _check_references(settings: Settings, path: Path, source: str) -> list[str]:
         seen: set[str] = set()
         for index, name in enumerate(names):
             if name in seen:
-                problems.append(_problem(path, source, (kind, index, "name"), f"duplicate name {name!r}"))
+                problems.append(problem(path, source, (kind, index, "name"), f"duplicate name {name!r}"))
             seen.add(name)
     for index, rule in enumerate(settings.rules):
         for name in rule.webhooks or []:
             if name not in settings.webhooks:
                 known = ", ".join(sorted(settings.webhooks)) or "none is configured"
                 message = f"rule {rule.name!r} names unknown webhook {name!r} (known: {known})"
-                problems.append(_problem(path, source, ("rules", index, "webhooks"), message))
+                problems.append(problem(path, source, ("rules", index, "webhooks"), message))
         problems.extend(_check_rule(rule, index, path, source))
     for name in settings.health.webhooks:
         if name not in settings.webhooks:
             known = ", ".join(sorted(settings.webhooks)) or "none is configured"
             message = f"health alerts name unknown webhook {name!r} (known: {known})"
-            problems.append(_problem(path, source, ("health", "webhooks"), message))
+            problems.append(problem(path, source, ("health", "webhooks"), message))
     return problems
 
 
@@ -352,7 +353,7 @@ def _check_rule(rule: RuleSettings, index: int, path: Path, source: str) -> list
     """Return the problems of one rule's query, alternatives and exclusions, each under its own key."""
     if rule.query is None and not rule.any and not rule.exclude:
         message = f"rule {rule.name!r} has nothing to match: give it a query, an any list or an exclude list"
-        return [_problem(path, source, ("rules", index), message)]
+        return [problem(path, source, ("rules", index), message)]
     checks: list[tuple[str, str, Callable[[], object]]] = []
     if rule.query is not None:
         checks.append(("query", "invalid query: ", partial(parse, rule.query)))
@@ -365,26 +366,8 @@ def _check_rule(rule: RuleSettings, index: int, path: Path, source: str) -> list
             check()
         except QueryError as exc:
             message = f"rule {rule.name!r}: {what}{exc.reason} at position {exc.position}"
-            problems.append(_problem(path, source, ("rules", index, key), message, exc.pointer()))
+            problems.append(problem(path, source, ("rules", index, key), message, exc.pointer()))
     return problems
-
-
-def _problem(path: Path, source: str, loc: Sequence[str | int], message: str, detail: str = "") -> str:
-    key = _key_name(loc)
-    line = locate_key(source, loc)
-    where = f" (line {line})" if line else ""
-    below = "".join(f"\n    {text}" for text in detail.splitlines())
-    return f"{path}: {key}: {message}{where}{below}"
-
-
-def _key_name(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + (part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"')
-    return out or "(top level)"
 
 
 def _interpolate(value: Any, environ: Mapping[str, str], loc: tuple[str | int, ...], report: Any) -> Any:
@@ -407,55 +390,3 @@ def _interpolate(value: Any, environ: Mapping[str, str], loc: tuple[str | int, .
         return environ[name]
 
     return _ENV_REF.sub(substitute, value)
-
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-
-
-def _split_key(text: str) -> list[str]:
-    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
-    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
-
-
-def locate_key(source: str, loc: Sequence[str | int]) -> int | None:
-    """Return the 1-based line that defines the key at ``loc`` (or its closest parent), if it can be found."""
-    want = tuple(loc)
-    best: tuple[int, int] | None = None  # (matched length, line)
-    table: tuple[str | int, ...] = ()
-    counts: dict[tuple[str | int, ...], int] = {}
-    in_multiline: str | None = None
-    for number, line in enumerate(source.splitlines(), start=1):
-        if in_multiline:
-            if line.count(in_multiline) % 2 == 1:
-                in_multiline = None
-            continue
-        header = _HEADER.match(line)
-        if header and not _KEY.match(line):
-            parts: tuple[str | int, ...] = tuple(_split_key(header.group(2)))
-            if header.group(1) == "[[":
-                counts[parts] = counts.get(parts, -1) + 1
-                parts = (*parts, counts[parts])
-            table = parts
-            path: tuple[str | int, ...] = table
-        else:
-            key = _KEY.match(line)
-            if not key:
-                continue
-            path = (*table, *_split_key(key.group(1)))
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
-        matched = _common_prefix(path, want)
-        if matched == len(path) and (best is None or matched > best[0]):
-            best = (matched, number)
-    return best[1] if best else None
-
-
-def _common_prefix(a: Sequence[str | int], b: Sequence[str | int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_settings, locate_key, parse_duration
+from monitor.config import load_settings, parse_duration
 from monitor.errors import ConfigError
 from monitor.matching import Matcher, parse
+from monitor.settings_lines import locate_key
 from tests.conftest import ROOT
 
 MINIMAL = """
