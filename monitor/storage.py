@@ -264,7 +264,26 @@ class Tx(AlertWrites):
         next_poll_at: datetime | None = None,
     ) -> None:
         """Record a fetched and parsed feed with the validators for the next conditional request and its next poll."""
-        feed = self.feed(name, url, now)
+        values = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "status": "ok",
+            "last_error": None,
+            "last_status_code": status_code,
+            "last_checked_at": now,
+            "last_success_at": now,
+            "consecutive_failures": 0,
+            "backoff_seconds": None,
+            "error_kind": None,
+            "next_poll_at": next_poll_at,
+            "lease_until": None,
+        }
+        table = table_of(Feed)
+        # The usual case, in one statement: the feed's row is there, at this address.
+        done = self.session.execute(update(table).where(table.c.name == name, table.c.url == url).values(values))
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        feed = self.feed(name, url, now)  # a new feed, or a new address that starts afresh
         feed.etag, feed.last_modified = etag, last_modified
         feed.status, feed.last_error, feed.last_status_code = "ok", None, status_code
         feed.last_checked_at = feed.last_success_at = now
