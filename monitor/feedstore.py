@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from monitor import health
+from monitor.alertstore import table_of
 from monitor.health import FeedVitals
 from monitor.models import Article, Feed
 
@@ -83,11 +84,8 @@ class FeedStore:
         atomic, and a row another instance just claimed no longer matches its WHERE clause.
         """
         with self.transaction() as tx:
-            tx.session.execute(
-                tx.insert(Feed)
-                .values(name=name, url=url, status="new", consecutive_failures=0, created_at=now)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
+            row = {"name": name, "url": url, "status": "new", "consecutive_failures": 0, "created_at": now}
+            tx.session.execute(tx.insert_new(table_of(Feed), "name"), [row])
             tx.feed(name, url, now)  # a changed URL starts afresh
             tx.session.flush()
             taken = tx.session.execute(

@@ -14,7 +14,6 @@ import gc
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,7 @@ from monitor.memory import Trimmer
 from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
-from monitor.storage import Storage, Tx
+from monitor.storage import Storage, Tx, lone_stories
 
 log = logging.getLogger(__name__)
 FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline
@@ -341,10 +340,8 @@ class Pipeline:
                 with self.storage.transaction() as tx:
                     stored = tx.save_new_articles(fresh, now, found.sketches)
                     filed = tx.file_in_stories(stored, index, now, found.sketches)
-                    members = Counter(filed.values())
-                    lone = {story for article, story in filed.items() if article == story and members[story] == 1}
                     hits = self._alerts(active, stored, found.hits, filed, window if once_per_story else None)
-                    alerts = tx.record_alerts(hits, now, lone)
+                    alerts = tx.record_alerts(hits, now, lone_stories(filed))
                     also(tx)
             except BaseException:
                 self._stories = None  # it may hold articles that were rolled back: rebuilt on next use

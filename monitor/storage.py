@@ -11,6 +11,7 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +21,10 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, Table, bindparam, delete, event, text, update
 from sqlalchemy import insert as sql_insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from monitor import migrate
 from monitor.alertstore import AlertWrites, StoredArticle, table_of
@@ -284,11 +285,8 @@ class Tx(AlertWrites):
         if done.rowcount == 1:  # type: ignore[attr-defined]
             return
         feed = self.feed(name, url, now)  # a new feed, or a new address that starts afresh
-        feed.etag, feed.last_modified = etag, last_modified
-        feed.status, feed.last_error, feed.last_status_code = "ok", None, status_code
-        feed.last_checked_at = feed.last_success_at = now
-        feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
-        feed.next_poll_at, feed.lease_until = next_poll_at, None
+        for key, value in values.items():
+            setattr(feed, key, value)
 
     def record_seed(self, path: str, digest: str, now: datetime) -> None:
         """Record that this content of a seed file has been ingested."""
@@ -368,26 +366,19 @@ class Tx(AlertWrites):
         stored: Sequence[StoredArticle],
         index: stories.StoryIndex,
         now: datetime,
-        signatures: Mapping[str, bytes] | None = None,
+        signatures: Mapping[str, bytes],
     ) -> dict[int, int]:
         """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
 
-        A new story takes the id of its first article. ``signatures`` holds the sketches stored with the articles
-        (``save_new_articles``), by content key; the others are worked out and stored here. The articles are
-        added to ``index`` too; if the transaction fails, the caller discards them from it.
+        A new story takes the id of its first article. ``signatures`` holds every article's sketch, by content key,
+        as ``save_new_articles`` stored it. The articles are added to ``index`` too; if the transaction fails, the
+        caller discards them from it.
         """
         filed: dict[int, int] = {}
         opened: list[int] = []
         joined: list[dict[str, Any]] = []
-        unsigned: list[dict[str, Any]] = []
-        known = signatures or {}
         for item in stored:
-            article = item.article
-            sig = known.get(article.content_key)
-            if sig is None:
-                sig = stories.signature(article.title, article.text)
-                unsigned.append({"row": item.id, "sketch": sig})
-            story_id = filed[item.id] = index.file(item.id, sig, now)
+            story_id = filed[item.id] = index.file(item.id, signatures[item.article.content_key], now)
             if story_id == item.id:
                 opened.append(item.id)
             else:
@@ -402,16 +393,7 @@ class Tx(AlertWrites):
         if joined:
             statement = update(table).where(table.c.id == bindparam("row")).values(story_id=bindparam("story"))
             self.session.execute(statement, joined)
-        if unsigned:
-            statement = update(table).where(table.c.id == bindparam("row")).values(signature=bindparam("sketch"))
-            self.session.execute(statement, unsigned)
         return filed
-
-    def insert(self, table: type[SQLModel] | Table) -> Any:
-        """Return an INSERT for ``table`` in the database's dialect (for its ON CONFLICT clauses)."""
-        dialect = self.session.get_bind().dialect.name
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        return module.insert(table)
 
     def insert_new(self, table: Table, *unique: str) -> Any:
         """Return an INSERT of ``table``'s rows that skips those whose ``unique`` columns are taken.
@@ -423,6 +405,12 @@ class Tx(AlertWrites):
         if self.session.get_bind().dialect.name == "sqlite":
             return sql_insert(table).prefix_with("OR IGNORE")
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def lone_stories(filed: Mapping[int, int]) -> set[int]:
+    """Return the stories that ``file_in_stories`` opened for one article, which no other article joined."""
+    members = Counter(filed.values())
+    return {story for article, story in filed.items() if article == story and members[story] == 1}
 
 
 def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:

@@ -84,11 +84,6 @@ def _word_code(word: str) -> int:
     return code
 
 
-def similarity(first: np.ndarray, second: np.ndarray) -> float:
-    """Return the Jaccard similarity that two sketches estimate: the share of their equal values."""
-    return float(np.count_nonzero(first == second)) / PERMUTATIONS
-
-
 def _band_keys(sketch: np.ndarray) -> list[int]:
     bands = sketch[: BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
     keys: list[int] = (bands * _BAND_MULTIPLIERS).sum(axis=1).tolist()
@@ -98,9 +93,10 @@ def _band_keys(sketch: np.ndarray) -> list[int]:
 class StoryIndex:
     """The sketches of recent articles and their stories, to find the story a new article belongs to.
 
-    The sketches are rows of one array; the band keys live in two sorted arrays (key, article) searched with
-    ``searchsorted``, with the keys of the latest articles in a dictionary until there are enough of them to
-    merge in. An evicted article's keys stay in the arrays until the next merge; lookups skip them.
+    The sketches are rows of arrays allocated in blocks; the band keys live in two sorted arrays (key, article)
+    searched with ``searchsorted``, with the keys of the latest articles in a dictionary until there are enough of
+    them to merge in. An evicted article's keys stay in the arrays, skipped by lookups, until a merge finds the
+    evicted ones many enough to leave them out.
     """
 
     def __init__(self) -> None:

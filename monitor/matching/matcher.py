@@ -41,7 +41,6 @@ class Field:
         "_ends",
         "_spans",
         "_starts",
-        "cuts",
         "name",
         "positions",
         "prefixes",
@@ -68,8 +67,6 @@ class Field:
         self.prefixes: dict[str, list[int]] = {}
         # Snippets already cut from this field, by their marks: rules that hit the same words share one.
         self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
-        # The spans snippets are cut to, by the mark they centre and their width.
-        self.cuts: dict[tuple[int, int, int], tuple[int, int, str, str]] = {}
 
     @classmethod
     def build(cls, name: str, source: str) -> Field:
@@ -80,16 +77,18 @@ class Field:
     @property
     def starts(self) -> list[int]:
         """Return the offset in ``source`` at which each word starts."""
-        if self._starts is None:
-            self._starts, self._ends = self._spans()
-        return self._starts
+        return self.offsets()[0]
 
     @property
     def ends(self) -> list[int]:
         """Return the offset in ``source`` just after each word."""
+        return self.offsets()[1]
+
+    def offsets(self) -> tuple[list[int], list[int]]:
+        """Return where each word starts and ends in ``source``, worked out on the first call."""
         if self._starts is None:
             self._starts, self._ends = self._spans()
-        return self._ends
+        return self._starts, self._ends
 
     def prefix_positions(self, prefix: str) -> list[int]:
         """Return the sorted positions of the words that start with ``prefix``."""
@@ -292,7 +291,7 @@ def _marks(field: Field, spans: set[tuple[int, int]]) -> tuple[tuple[int, int], 
     """Return the character spans of these word spans of ``field``, in order."""
     if not spans:
         return ()
-    starts, ends = field.starts, field.ends
+    starts, ends = field.offsets()
     return tuple(sorted([(starts[first], ends[after - 1]) for first, after in spans]))
 
 
@@ -322,18 +321,14 @@ def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WID
 
 def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:
     """Return the span of the snippet around ``mark``, cut at words, and what goes before and after it."""
-    key = (*mark, width)
-    found = field.cuts.get(key)
-    if found is None:
-        source, starts, ends = field.source, field.starts, field.ends
-        low, high = _window(mark, len(source), width)
-        first, after = bisect_left(starts, low), bisect_right(ends, high)
-        low = starts[first] if first > 0 else 0
-        if after > first:
-            high = ends[after - 1] if after < len(ends) else len(source)
-        low, high = _widen(source, low, high)
-        found = field.cuts[key] = (low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else "")
-    return found
+    source, (starts, ends) = field.source, field.offsets()
+    low, high = _window(mark, len(source), width)
+    first, after = bisect_left(starts, low), bisect_right(ends, high)
+    low = starts[first] if first > 0 else 0
+    if after > first:
+        high = ends[after - 1] if after < len(ends) else len(source)
+    low, high = _widen(source, low, high)
+    return low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else ""
 
 
 def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:

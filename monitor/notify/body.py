@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def encode(payload: Any) -> bytes:
@@ -18,3 +21,12 @@ def encode(payload: Any) -> bytes:
 def size(payload: Any) -> int:
     """Return the length in bytes of payload's encoded body."""
     return len(encode(payload))
+
+
+def first_within(build: Callable[[int], T], widths: Sequence[int], limit: int) -> T:
+    """Return ``build(width)`` for the first of ``widths`` whose body fits in ``limit`` bytes, else for the last."""
+    for width in widths:
+        payload = build(width)
+        if size(payload) <= limit:
+            break
+    return payload

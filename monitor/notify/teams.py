@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.notify import digest
-from monitor.notify.body import size
+from monitor.notify.body import first_within, size
 from monitor.notify.message import AlertMessage, ArticleRef
 from monitor.notify.text import break_mentions, clean, fit, one_line, split_marked, utc_label, web_url
 
@@ -45,11 +45,7 @@ _UNTITLED = "(untitled)"
 
 def render(alert: AlertMessage) -> dict[str, Any]:
     """Return the Teams Workflows payload (one Adaptive Card) for alert."""
-    for snippet_chars in _SNIPPET_CHARS:
-        payload = _message(_card(alert, snippet_chars))
-        if size(payload) <= MAX_BYTES:
-            break
-    return payload
+    return first_within(lambda snippet_chars: _message(_card(alert, snippet_chars)), _SNIPPET_CHARS, MAX_BYTES)
 
 
 def render_digest(alerts: Sequence[AlertMessage], rule: str, window: str) -> list[dict[str, Any]]:
