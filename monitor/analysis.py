@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
-from monitor.matching import Document, Hit, Matcher
+from monitor.matching import Hit, Matcher
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[s
     hits: dict[str, list[Hit]] = {}
     for article in articles:
         # Tokenized once, for the rules and for the sketch.
-        document = Document.build(article.title, article.text)
+        document = matcher.document(article.title, article.text)
         sketches[article.content_key] = stories.sketch(document.title.words + document.text.words)
         if article.content_key in to_match:
             hits[article.content_key] = matcher.match_document(document)

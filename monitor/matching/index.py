@@ -22,13 +22,16 @@ each word's first 3 (or 5) characters among the prefixes' heads.
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
+from itertools import repeat
+from typing import Final, NamedTuple
 
-from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term
+from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, all_terms
 
 # (folded word, is a prefix)
 Anchor = tuple[str, bool]
 MAX_ALTERNATIVES = 16
 LONG_HEAD = 5
+LEARNT_WORDS = 1 << 16
 
 
 class RuleIndex:
@@ -39,6 +42,7 @@ class RuleIndex:
         pairs: dict[str, dict[str, list[int]]] = {}
         prefixes: dict[str, dict[str, list[int]]] = {}
         always: list[int] = []
+        woken_by: dict[str, list[int]] = {}
         required = [required_words(tree) for tree in trees]
         self.required = tuple(_viability(ways) for ways in required)
         for rule, (tree, ways) in enumerate(zip(trees, required, strict=True)):
@@ -56,9 +60,15 @@ class RuleIndex:
                 continue
             for word, is_prefix in anchors:
                 if is_prefix:
-                    prefixes.setdefault(word[: _head_size(word)], {}).setdefault(word, []).append(rule)
+                    # Filed below with every other prefix of the rules.
+                    woken_by.setdefault(word, []).append(rule)
                 else:
                     exact.setdefault(word, []).append(rule)
+        # Every prefix of every rule, those under a NOT included, so that the words they reach are known.
+        for term in (term for tree in trees for term in all_terms(tree) if term.prefix):
+            woken_by.setdefault(term.words[-1], [])
+        for prefix, rules in woken_by.items():
+            prefixes.setdefault(prefix[: _head_size(prefix)], {})[prefix] = rules
         self._exact = {word: tuple(rules) for word, rules in exact.items()}
         self._pairs = {
             first: tuple((second, tuple(rules)) for second, rules in seconds.items())
@@ -69,31 +79,101 @@ class RuleIndex:
         }
         self._head_sizes = sorted({len(head) for head in self._prefixes})
         self.always = tuple(always)
+        # One entry per whole word of every term, NOT included (only these words' positions are ever looked up),
+        # so that an article's word costs one probe of one table.
+        vocabulary = {word for tree in trees for term in all_terms(tree) for word in _whole(term)}
+        self._table: dict[str, _Entry | None] = {word: self._entry(word, True) for word in vocabulary}
+        # Other words, learnt as they come: their entry when some prefix reaches them, else None.
+        self._learnt: list[str] = []
 
     def __len__(self) -> int:
         pairs = sum(len(seconds) for seconds in self._pairs.values())
         return len(self._exact) + pairs + sum(len(bucket) for bucket in self._prefixes.values())
 
-    def candidates(self, words: Set[str]) -> set[int]:
-        """Return the rules that an article holding these distinct folded words may match."""
-        exact = self._exact
+    def candidates(self, words: set[str]) -> Candidates:
+        """Return, in order, the rules that an article holding these distinct folded words may match, with
+        the words among them that the rules use or reach through a prefix."""
+        table = self._table
+        entries = list(map(table.get, words, repeat(_UNSEEN)))
+        if _UNSEEN in entries:
+            learn = self._learn
+            entries = [learn(word) if entry is _UNSEEN else entry for word, entry in zip(words, entries, strict=True)]
+        present: set[str] = set()
+        prefixed: list[str] = []
+        paired: list[tuple[str, tuple[int, ...]]] = []
         found: set[int] = set(self.always)
-        found.update(*map(exact.__getitem__, words & exact.keys()))
-        pairs = self._pairs
-        for first in words & pairs.keys():
-            for second, rules in pairs[first]:
-                if second in words:
-                    found.update(rules)
-        if self._prefixes:
-            heads = self._prefixes.get
-            for size in self._head_sizes:
-                for word in words:
-                    bucket = heads(word[:size])
-                    if bucket is not None:
-                        for prefix, rules in bucket:
-                            if word.startswith(prefix):
-                                found.update(rules)
-        return found
+        for word, entry in zip(words, entries, strict=True):
+            if entry is not None:
+                known, wakes, pairs, reached = entry
+                if known:
+                    present.add(word)
+                if wakes:
+                    found.update(wakes)
+                if pairs:
+                    paired += pairs
+                if reached:
+                    prefixed.append(word)
+        for second, rules in paired:
+            if second in present:
+                found.update(rules)
+        required = self.required
+        viable_rules = sorted(
+            rule
+            for rule in found
+            if ((need := required[rule]).__class__ is frozenset and need <= present) or viable(need, present)
+        )
+        return Candidates(viable_rules, present, prefixed)
+
+    def _entry(self, word: str, known: bool) -> _Entry | None:
+        """Return what ``word`` does to the rules, or None when it does nothing."""
+        by_prefix = self._prefix_rules(word) if self._prefixes else None
+        wakes = self._exact.get(word, ()) + (by_prefix or ())
+        pairs = self._pairs.get(word, ())
+        if not (known or wakes or pairs or by_prefix is not None):
+            return None
+        return _Entry(known, wakes, pairs, by_prefix is not None)
+
+    def _learn(self, word: str) -> _Entry | None:
+        """Return the entry of a word outside the vocabulary, filed in the table for the next time."""
+        learnt, table = self._learnt, self._table
+        if not self._prefixes:
+            return None
+        if len(learnt) >= LEARNT_WORDS:
+            for known in learnt:
+                del table[known]
+            learnt.clear()
+        learnt.append(word)
+        entry = table[word] = self._entry(word, False)
+        return entry
+
+    def _prefix_rules(self, word: str) -> tuple[int, ...] | None:
+        """Return the rules a word wakes up through a prefix, or None when no prefix of any rule reaches it."""
+        heads, reached = self._prefixes.get, False
+        rules: list[int] = []
+        for size in self._head_sizes:
+            for prefix, woken in heads(word[:size], ()):
+                if word.startswith(prefix):
+                    reached = True
+                    rules += woken
+        return tuple(rules) if reached else None
+
+
+class _Entry(NamedTuple):
+    """What one word does: whether the rules use it, the rules it wakes up alone (as a word or through a
+    prefix), those it wakes up with a second word, and whether some rule's prefix reaches it."""
+
+    known: bool
+    wakes: tuple[int, ...]
+    pairs: tuple[tuple[str, tuple[int, ...]], ...]
+    reached: bool
+
+
+class Candidates(NamedTuple):
+    """The rules an article may match; its words that the rules use; those that some rule's prefix reaches."""
+
+    rules: list[int]
+    present: set[str]
+    prefixed: list[str]
 
 
 def _viability(ways: tuple[frozenset[str], ...]) -> frozenset[str] | tuple[frozenset[str], ...]:
@@ -166,7 +246,15 @@ def term_anchor(term: Term) -> Anchor:
     return term.words[-1], True
 
 
+def _whole(term: Term) -> tuple[str, ...]:
+    return term.words[:-1] if term.prefix else term.words
+
+
 def _cost(anchors: frozenset[Anchor]) -> tuple[int, int]:
     """Return how costly anchors are: more anchors, then shorter words, wake a rule up more often."""
     shortest = min((len(word) + (0 if not prefix else -2) for word, prefix in anchors), default=0)
     return len(anchors), -shortest
+
+
+# What the table gives for a word it has not seen (``None`` stands for a word that does nothing).
+_UNSEEN: Final = _Entry(False, (), (), False)

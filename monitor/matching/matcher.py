@@ -14,117 +14,19 @@ that matches only through NOT gets no terms and the start of the text (or of the
 
 from __future__ import annotations
 
-import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
 from monitor.errors import QueryError
-from monitor.matching.index import RuleIndex, viable
+from monitor.matching.compiled import compile_tree, starts_of
+from monitor.matching.document import Document, Field, Occurrence
+
+__all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
+from monitor.matching.index import RuleIndex
 from monitor.matching.query import And, Near, Node, Not, Term, parse
-from monitor.matching.text import fold_words
-
-SNIPPET_WIDTH = 200
-ELLIPSIS = "…"
-MARK = "**"
-
-# (field name, index of the first word, index after the last word)
-Occurrence = tuple[str, int, int]
-
-
-class Field:
-    """The folded words of one article field, their spans in ``source`` and where each word occurs."""
-
-    __slots__ = (
-        "_ends",
-        "_spans",
-        "_starts",
-        "name",
-        "positions",
-        "prefixes",
-        "snippets",
-        "source",
-        "vocabulary",
-        "words",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        source: str,
-        words: list[str],
-        positions: dict[str, list[int]],
-        spans: Callable[[], tuple[list[int], list[int]]],
-    ) -> None:
-        self.name, self.source, self.words, self.positions = name, source, words, positions
-        # The words' offsets in ``source``, worked out on first use (only a field that some rule matches needs them).
-        self._spans = spans
-        self._starts: list[int] | None = None
-        # Filled on the first prefix lookup: the distinct words in order, and the positions found per prefix.
-        self.vocabulary: list[str] = []
-        self.prefixes: dict[str, list[int]] = {}
-        # Snippets already cut from this field, by their marks: rules that hit the same words share one.
-        self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
-
-    @classmethod
-    def build(cls, name: str, source: str) -> Field:
-        """Return the indexed field ``name`` holding ``source``."""
-        words, positions, spans = fold_words(source)
-        return cls(name, source, words, positions, spans)
-
-    @property
-    def starts(self) -> list[int]:
-        """Return the offset in ``source`` at which each word starts."""
-        return self.offsets()[0]
-
-    @property
-    def ends(self) -> list[int]:
-        """Return the offset in ``source`` just after each word."""
-        return self.offsets()[1]
-
-    def offsets(self) -> tuple[list[int], list[int]]:
-        """Return where each word starts and ends in ``source``, worked out on the first call."""
-        if self._starts is None:
-            self._starts, self._ends = self._spans()
-        return self._starts, self._ends
-
-    def prefix_positions(self, prefix: str) -> list[int]:
-        """Return the sorted positions of the words that start with ``prefix``."""
-        found = self.prefixes.get(prefix)
-        if found is None:
-            if not self.vocabulary:
-                self.vocabulary.extend(sorted(self.positions))
-            vocabulary, positions = self.vocabulary, self.positions
-            low = bisect_left(vocabulary, prefix)
-            high = bisect_left(vocabulary, prefix + "\U0010ffff", low)
-            found = sorted(p for word in vocabulary[low:high] for p in positions[word])
-            self.prefixes[prefix] = found
-        return found
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Document:
-    """One article as the matcher sees it: an indexed title and an indexed text."""
-
-    title: Field
-    text: Field
-
-    @classmethod
-    def build(cls, title: str = "", text: str = "") -> Document:
-        """Return the document of an article, tokenized and folded once."""
-        return cls(Field.build("title", title), Field.build("text", text))
-
-    def fields(self, scope: str | None) -> tuple[Field, ...]:
-        """Return the fields a term scoped to ``scope`` (``None`` for both) looks at."""
-        if scope is None:
-            return (self.title, self.text)
-        return (self.title,) if scope == "title" else (self.text,)
-
-    def field(self, name: str) -> Field:
-        """Return the field called ``name``."""
-        return self.title if name == "title" else self.text
+from monitor.matching.snippet import snippet
 
 
 class Hit(NamedTuple):
@@ -145,8 +47,9 @@ class Matcher:
     def __init__(self, rules: Mapping[str, str | Node]) -> None:
         self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
         self._names = tuple(self._rules)
-        self._trees = tuple(self._rules.values())
-        self._index = RuleIndex(self._trees)
+        trees = tuple(self._rules.values())
+        self._evaluators = tuple(map(compile_tree, trees))
+        self._index = RuleIndex(trees)
 
     @property
     def rules(self) -> Mapping[str, Node]:
@@ -155,22 +58,26 @@ class Matcher:
 
     def match(self, title: str = "", text: str = "") -> list[Hit]:
         """Return the hits of an article, in rule order."""
-        return self.match_document(Document.build(title, text))
+        return self.match_document(self.document(title, text))
+
+    def document(self, title: str = "", text: str = "") -> Document:
+        """Return an article's document, with the rules it may match, listing the positions of only the words
+        the rules use."""
+        return Document.build(title, text, self._index)
 
     def match_document(self, document: Document) -> list[Hit]:
         """Return the hits of an already built document, in rule order, evaluating only candidate rules."""
-        words = document.title.positions.keys() | document.text.positions.keys()
-        required, trees = self._index.required, self._trees
+        evaluators, names = self._evaluators, self._names
         found = []
-        for rule in self._index.candidates(words):
-            need = required[rule]
-            if not (need <= words if need.__class__ is frozenset else viable(need, words)):
-                continue
-            occurrences = evaluate(trees[rule], document)
+        candidates = document.candidates
+        if candidates is None or document.index is not self._index:
+            candidates = self._index.candidates(document.words)
+            document.title.prefixed = document.text.prefixed = candidates.prefixed
+        for rule in candidates.rules:
+            occurrences = evaluators[rule](document)
             if occurrences is not None:
-                found.append((rule, occurrences))
-        found.sort(key=lambda pair: pair[0])
-        return [_hit(self._names[rule], occurrences, document) for rule, occurrences in found]
+                found.append(_hit(names[rule], occurrences, document))
+        return found
 
 
 def match_every_rule(rules: Mapping[str, Node], document: Document) -> list[Hit]:
@@ -220,32 +127,9 @@ def evaluate(node: Node, document: Document) -> list[Occurrence] | None:
     return found if matched else None
 
 
-def starts_of(term: Term, field: Field) -> list[int]:
-    """Return the sorted word positions at which ``term`` begins in ``field``."""
-    words, last = term.words, term.words[-1]
-    if len(words) == 1:
-        if not term.prefix:
-            return field.positions.get(last, [])
-        return field.prefix_positions(last)
-    first = field.positions.get(words[0])
-    if first is None:
-        return []
-    size, tokens = len(words), field.words
-    found = []
-    for p in first:
-        if p + size > len(tokens):
-            break
-        if any(tokens[p + i] != words[i] for i in range(1, size - 1)):
-            continue
-        end = tokens[p + size - 1]
-        if end.startswith(last) if term.prefix else end == last:
-            found.append(p)
-    return found
-
-
 def _term_occurrences(term: Term, document: Document) -> list[Occurrence]:
     size = len(term.words)
-    return [(field.name, p, p + size) for field in document.fields(term.field) for p in starts_of(term, field)]
+    return [(field, p, p + size) for field in document.fields(term.field) for p in starts_of(term, field)]
 
 
 def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
@@ -260,8 +144,8 @@ def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
             high = bisect_right(rights, end + gap)
             for right in rights[low:high]:
                 if right + right_size <= left or right >= end:
-                    found.append((field.name, left, end))
-                    found.append((field.name, right, right + right_size))
+                    found.append((field, left, end))
+                    found.append((field, right, right + right_size))
     return found
 
 
@@ -271,33 +155,41 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
         field = document.text if document.text.source.strip() else document.title
         return Hit(rule, (), field.name, _cached_snippet(field, ()))
     title, text = document.title, document.text
-    in_title: set[tuple[int, int]] = set()
-    in_text: set[tuple[int, int]] = set()
-    for name, first, after in occurrences:
-        if name == "title":
-            in_title.add((first, after))
-        else:
-            in_text.add((first, after))
+    if len(occurrences) == 1:
+        field, first, after = occurrences[0]
+        starts, ends = field.offsets()
+        mark = (starts[first], ends[after - 1])
+        cut = field.snippets.get((mark,)) or _cached_snippet(field, (mark,))
+        return Hit(rule, (_spelling(field.source, mark, after - first),), field.name, cut)
+    in_title = sorted({(first, after) for field, first, after in occurrences if field is title})
+    in_text = sorted({(first, after) for field, first, after in occurrences if field is not title})
     title_marks, text_marks = _marks(title, in_title), _marks(text, in_text)
     matched = dict.fromkeys(
-        [_spelling(title.source, start, end) for start, end in title_marks]
-        + [_spelling(text.source, start, end) for start, end in text_marks]
+        [
+            _spelling(title.source, mark, after - first)
+            for mark, (first, after) in zip(title_marks, in_title, strict=True)
+        ]
+        + [
+            _spelling(text.source, mark, after - first)
+            for mark, (first, after) in zip(text_marks, in_text, strict=True)
+        ]
     )
     field, marks = (title, title_marks) if title_marks else (text, text_marks)
     return Hit(rule, tuple(matched), field.name, _cached_snippet(field, marks))
 
 
-def _marks(field: Field, spans: set[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Return the character spans of these word spans of ``field``, in order."""
+def _marks(field: Field, spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Return the character spans of these word spans of ``field``, sorted, in the same order."""
     if not spans:
         return ()
     starts, ends = field.offsets()
-    return tuple(sorted([(starts[first], ends[after - 1]) for first, after in spans]))
+    return tuple([(starts[first], ends[after - 1]) for first, after in spans])
 
 
-def _spelling(source: str, start: int, end: int) -> str:
-    """Return the words between two offsets as the article writes them, whitespace collapsed."""
-    return " ".join(source[start:end].split())
+def _spelling(source: str, mark: tuple[int, int], size: int) -> str:
+    """Return the ``size`` words at ``mark`` as the article writes them, whitespace collapsed."""
+    written = source[mark[0] : mark[1]]
+    return written if size == 1 else " ".join(written.split())
 
 
 def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
@@ -305,69 +197,3 @@ def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
     if cut is None:
         cut = field.snippets[marks] = snippet(field, list(marks))
     return cut
-
-
-def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:
-    """Return about ``width`` characters of ``field`` around the first mark, each mark wrapped in ``**``."""
-    source = field.source
-    low, high, before, after = _cut(field, marks[0] if marks else (0, 0), width)
-    pieces, cursor = [before], low
-    for start, end in _merge([m for m in marks if low <= m[0] and m[1] <= high]):
-        pieces += [source[cursor:start], MARK, source[start:end], MARK]
-        cursor = end
-    pieces.append(source[cursor:high])
-    return " ".join("".join(pieces).split()) + after
-
-
-def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:
-    """Return the span of the snippet around ``mark``, cut at words, and what goes before and after it."""
-    source, (starts, ends) = field.source, field.offsets()
-    low, high = _window(mark, len(source), width)
-    first, after = bisect_left(starts, low), bisect_right(ends, high)
-    low = starts[first] if first > 0 else 0
-    if after > first:
-        high = ends[after - 1] if after < len(ends) else len(source)
-    low, high = _widen(source, low, high)
-    return low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else ""
-
-
-def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:
-    """Return a span of about ``width`` characters of a text of ``size`` that centres ``mark``."""
-    start, end = mark
-    if end - start >= width:
-        return start, end
-    low = max(0, start - (width - (end - start)) // 2)
-    high = min(size, low + width)
-    return max(0, high - width), high
-
-
-def _widen(source: str, low: int, high: int) -> tuple[int, int]:
-    """Return the span grown over up to 3 punctuation characters that open or close it, such as quotes."""
-    before = low
-    while before > 0 and low - before < 3 and _is_punctuation(source[before - 1]):
-        before -= 1
-    if before == 0 or source[before - 1].isspace():
-        low = before
-    after = high
-    while after < len(source) and after - high < 3 and _is_punctuation(source[after]):
-        after += 1
-    if after == len(source) or source[after].isspace():
-        high = after
-    return low, high
-
-
-def _is_punctuation(c: str) -> bool:
-    return not (c.isspace() or c.isalnum() or unicodedata.category(c).startswith("M"))
-
-
-def _merge(marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Return the marks sorted, with overlapping or touching ones merged into one."""
-    if len(marks) == 1:
-        return marks
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(marks):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged

@@ -135,6 +135,17 @@ def terms(node: Node) -> list[Term]:
     return [term for child in node.children for term in terms(child)]
 
 
+def all_terms(node: Node) -> list[Term]:
+    """Return every term of ``node``, those under a NOT included."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Near):
+        return [node.left, node.right]
+    if isinstance(node, Not):
+        return all_terms(node.child)
+    return [term for child in node.children for term in all_terms(child)]
+
+
 class _Lexer:
     """Split a query into operators, parentheses, fields, words and phrases."""
 

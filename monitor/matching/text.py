@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import add as add_offsets
-from typing import cast
+from typing import NamedTuple, cast
 
+import numpy as np
 import regex
+from numpy.typing import NDArray
 
 _CJK = r"\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}"
 _WORD = regex.compile(
@@ -102,6 +104,68 @@ def fold_word(raw: str) -> tuple[str, ...]:
 # when it holds several (CJK characters, U+02BC, a soft hyphen, a character that folds into two words).
 _RUNS: dict[str, str | tuple[tuple[str, int, int], ...]] = {}
 _RUNS_LIMIT = 1 << 18
+# The blocks whose characters may fold one by one: Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Latin and
+# Greek Extended Additional, general punctuation and symbols (most news text is made only of them).
+_SIMPLE_BLOCKS = ((0x0000, 0x0700), (0x1E00, 0x2C00))
+
+
+class _Simple(NamedTuple):
+    """How text made only of simple characters is split: each one folds alone into word characters, or is a
+    separator that becomes a space, and the standard library's engine classes it as ``regex`` does.
+
+    ``single`` maps each code point below its length to the one character it folds into (a space for a
+    separator), or to 0 when it is not simple or folds into several characters (``ß`` into ``ss``).
+    """
+
+    text: re.Pattern[str]
+    folds: dict[int, str]
+    single: NDArray[np.uint32]
+
+
+@lru_cache(maxsize=1)
+def _simple() -> _Simple:
+    """Return the simple characters and their folds, worked out on first use."""
+    folds: dict[int, str] = {}
+    for first, after in _SIMPLE_BLOCKS:
+        for code in range(first, after):
+            c = chr(code)
+            if _is_word_char(c):
+                folded = fold(c)
+                if folded and _is_plain_word_char(c) and all(map(_is_plain_word_char, folded)):
+                    folds[code] = folded
+            elif _LATIN_RUN.match(c) is None:
+                folds[code] = " "
+    single = np.zeros(_SIMPLE_BLOCKS[-1][1], dtype=np.uint32)
+    for code, folded in folds.items():
+        if len(folded) == 1:
+            single[code] = ord(folded)
+    return _Simple(re.compile(f"[{_ranges(folds)}]*"), folds, single)
+
+
+def _is_word_char(c: str) -> bool:
+    return _RUN.fullmatch(c) is not None
+
+
+def _is_plain_word_char(c: str) -> bool:
+    """Return whether ``c`` is a word character that folds alone, is never split off, and both engines see."""
+    return (
+        _is_word_char(c)
+        and _LATIN_RUN.fullmatch(c) is not None
+        and _SPECIAL.search(c) is None
+        and _CONTEXTUAL.search(c) is None
+        and not c.isspace()
+    )
+
+
+def _ranges(codes: dict[int, str]) -> str:
+    """Return a regular expression character class body holding exactly these code points."""
+    spans: list[list[int]] = []
+    for code in sorted(codes):
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in spans)
 
 
 def _split_run(raw: str) -> str | tuple[tuple[str, int, int], ...]:
@@ -117,23 +181,57 @@ def _split_run(raw: str) -> str | tuple[tuple[str, int, int], ...]:
 
 def scan(s: str) -> tuple[list[str], list[int], list[int]]:
     """Return the folded words of ``s`` with their start and end offsets, as three parallel lists."""
-    words, starts, ends, _ = index_words(s)
+    words, spans = fold_words(s)
+    starts, ends = spans()
     return words, starts, ends
 
 
-def index_words(s: str) -> tuple[list[str], list[int], list[int], dict[str, list[int]]]:
-    """Return the folded words of ``s``, their start and end offsets, and the positions of each word."""
-    words, positions, spans = fold_words(s)
-    starts, ends = spans()
-    return words, starts, ends, positions
+def positions_of(words: list[str], keep: Set[str] | None = None) -> dict[str, list[int]]:
+    """Return where each word occurs in ``words`` (only the words in ``keep``, when given)."""
+    positions: dict[str, list[int]] = {}
+    where = positions.get
+    if keep is None:
+        for count, word in enumerate(words):
+            seen = where(word)
+            if seen is None:
+                positions[word] = [count]
+            else:
+                seen.append(count)
+    elif keep:
+        for count, word in enumerate(words):
+            if word in keep:
+                seen = where(word)
+                if seen is None:
+                    positions[word] = [count]
+                else:
+                    seen.append(count)
+    return positions
 
 
-def fold_words(s: str) -> tuple[list[str], dict[str, list[int]], Callable[[], tuple[list[int], list[int]]]]:
-    """Return the folded words of ``s``, the positions of each word, and a function giving their offsets.
+def fold_words(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[int]]]]:
+    """Return the folded words of ``s`` and a function giving where each starts and ends in ``s``.
 
-    The offsets (start and end lists) are worked out only when asked for, as only an article that some rule
-    matches needs them.
+    The offsets are worked out only when asked for, as only an article that some rule matches needs them.
     """
+    simple = _simple()
+    if s.isascii():
+        # Every separator becomes a space and every letter its lower case: one translation and one split.
+        folded = s.translate(simple.folds)
+        return folded.split(), lambda: _space_offsets(np.frombuffer(folded.encode("ascii"), np.uint8))
+    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), np.uint32)
+    if codes.max() < len(simple.single):
+        mapped = simple.single[codes]
+        if mapped.all():
+            # Every character folds into one: the same, through a table lookup of all of them at once.
+            return mapped.tobytes().decode("utf-32-le").split(), lambda: _space_offsets(mapped)
+    if simple.text.fullmatch(s) is not None:
+        # Some characters fold into several (``ß``): the words' offsets must be found in the original.
+        return s.translate(simple.folds).split(), lambda: _run_offsets(s, _LATIN_RUN.findall(s))
+    return _fold_runs(s)
+
+
+def _fold_runs(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[int]]]]:
+    """Return what ``fold_words`` does, run of word characters by run: for any text."""
     runs = _RUNS
     if len(runs) > _RUNS_LIMIT:
         runs.clear()
@@ -145,26 +243,28 @@ def fold_words(s: str) -> tuple[list[str], dict[str, list[int]], Callable[[], tu
     splits = cast(list[str | tuple[tuple[str, int, int], ...]], known)
     if not all(map(str.__instancecheck__, splits)):
         return _fold_split_words(s, raws, splits)
-    words = cast(list[str], splits)
-    positions: dict[str, list[int]] = {}
-    where = positions.get
-    for count, word in enumerate(words):
-        seen = where(word)
-        if seen is None:
-            positions[word] = [count]
-        else:
-            seen.append(count)
+    return cast(list[str], splits), lambda: _run_offsets(s, raws)
 
-    def spans() -> tuple[list[int], list[int]]:
-        starts: list[int] = []
-        add, find, end = starts.append, s.find, 0
-        for raw in raws:
-            end = find(raw, end)
-            add(end)
-            end += len(raw)
-        return starts, list(map(add_offsets, starts, map(len, raws)))
 
-    return words, positions, spans
+def _space_offsets(codes: NDArray[np.uint8] | NDArray[np.uint32]) -> tuple[list[int], list[int]]:
+    """Return where the words start and end in a folded text, given as its code points, whose separators are
+    all spaces."""
+    inside = np.zeros(len(codes) + 2, dtype=bool)
+    np.not_equal(codes, 32, out=inside[1:-1])
+    # Each change between a space and a word character is a word's start, then its end.
+    edges: list[int] = np.flatnonzero(inside[1:] != inside[:-1]).tolist()
+    return edges[0::2], edges[1::2]
+
+
+def _run_offsets(s: str, raws: list[str]) -> tuple[list[int], list[int]]:
+    """Return where the runs ``raws``, found in that order in ``s``, start and end."""
+    starts: list[int] = []
+    add, find, end = starts.append, s.find, 0
+    for raw in raws:
+        end = find(raw, end)
+        add(end)
+        end += len(raw)
+    return starts, list(map(add_offsets, starts, map(len, raws)))
 
 
 def _remember(raw: str) -> str | tuple[tuple[str, int, int], ...]:
@@ -175,22 +275,20 @@ def _remember(raw: str) -> str | tuple[tuple[str, int, int], ...]:
 
 def _fold_split_words(
     s: str, raws: list[str], splits: list[str | tuple[tuple[str, int, int], ...]]
-) -> tuple[list[str], dict[str, list[int]], Callable[[], tuple[list[int], list[int]]]]:
+) -> tuple[list[str], Callable[[], tuple[list[int], list[int]]]]:
     """Return what ``fold_words`` does, for a text where some run holds several words (CJK, U+02BC, ...)."""
     words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    positions: dict[str, list[int]] = {}
     end = 0
     for raw, split in zip(raws, splits, strict=True):
         start = s.find(raw, end)
         end = start + len(raw)
         for word, first, after in [(split, 0, len(raw))] if isinstance(split, str) else split:
-            positions.setdefault(word, []).append(len(words))
             words.append(word)
             starts.append(start + first)
             ends.append(start + after)
-    return words, positions, lambda: (starts, ends)
+    return words, lambda: (starts, ends)
 
 
 def tokenize(s: str) -> list[Token]:

@@ -132,3 +132,39 @@ def test_the_fast_scan_of_latin_text_finds_the_same_runs_for_every_character_it_
     sample = "Sécurité: l’Otan — “sommet” 2022-06; ½ naïve façade ĳ ǅ x² µ ª"
     assert text_module._LATIN_TEXT.fullmatch(sample)
     assert text_module._LATIN_RUN.findall(sample) == text_module._RUN.findall(sample)
+
+
+# Characters of the blocks that fold one by one, and a few that do not (CJK, combining marks, U+02BC, soft hyphen).
+_SIMPLE_ALPHABET = st.one_of(
+    st.characters(min_codepoint=0, max_codepoint=0x6FF),
+    st.characters(min_codepoint=0x1E00, max_codepoint=0x2BFF),
+    st.sampled_from(["ß", "ĳ", "½", "İ", "Київ", "ΑΘΉΝΑ", "Straße", " ", "  ", ", ", "\n", "’", "l'", "-"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_SIMPLE_ALPHABET, max_size=40).map("".join))
+def test_the_fast_word_split_equals_the_split_run_by_run(s: str) -> None:
+    words, spans = text_module.fold_words(s)
+    slow_words, slow_spans = text_module._fold_runs(s)
+    assert words == slow_words
+    assert spans() == slow_spans()
+
+
+@pytest.mark.parametrize(
+    "s",
+    [
+        "plain ascii, text!",
+        "Sécurité: l’Otan — “sommet” 2022-06",
+        "Straße in Київ, ΑΘΉΝΑ",
+        "x² µ ª ĳ",
+        "İstanbul\u00a0et\tNATO\n\nsummit",
+        "",
+        "   ",
+        "\x00nul",
+    ],
+)
+def test_every_route_of_the_word_split_agrees(s: str) -> None:
+    words, spans = text_module.fold_words(s)
+    slow_words, slow_spans = text_module._fold_runs(s)
+    assert (words, spans()) == (slow_words, slow_spans())

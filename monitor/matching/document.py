@@ -1,0 +1,168 @@
+"""An article as the matcher sees it: per field, the folded words, where they lie and where each one occurs.
+
+A field is tokenized and folded once (``text.fold_words``). Where each word occurs is listed for every word,
+or, when the matcher builds the document, only for the words that some rule uses: the others can never be
+asked for, and skipping them is most of the saving on a long text. Words reached through a prefix are looked
+up on demand. The words' character offsets in the original text are worked out on first use, since only a
+field that some rule matches needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Set
+from contextlib import suppress
+from dataclasses import dataclass
+
+from monitor.matching.index import Candidates, RuleIndex
+from monitor.matching.text import fold_words, positions_of
+
+# (the field, index of the first word, index after the last word)
+Occurrence = tuple["Field", int, int]
+
+
+class Field:
+    """The folded words of one article field, their spans in ``source`` and where each word occurs."""
+
+    __slots__ = (
+        "_ends",
+        "_single_spaced",
+        "_spans",
+        "_starts",
+        "name",
+        "positions",
+        "prefixed",
+        "prefixes",
+        "snippets",
+        "source",
+        "words",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        source: str,
+        words: list[str],
+        positions: dict[str, list[int]],
+        spans: Callable[[], tuple[list[int], list[int]]],
+    ) -> None:
+        self.name, self.source, self.words, self.positions = name, source, words, positions
+        self._spans = spans
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._single_spaced: bool | None = None
+        # The article's words that some rule's prefix reaches, when the matcher knows them, and the positions
+        # found per prefix.
+        self.prefixed: list[str] | None = None
+        self.prefixes: dict[str, list[int]] = {}
+        # Snippets already cut from this field, by their marks: rules that hit the same words share one.
+        self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
+
+    @classmethod
+    def build(cls, name: str, source: str, keep: Set[str] | None = None) -> Field:
+        """Return the indexed field ``name`` holding ``source``, listing the positions of ``keep`` or of all."""
+        words, spans = fold_words(source)
+        return cls(name, source, words, positions_of(words, keep), spans)
+
+    @property
+    def starts(self) -> list[int]:
+        """Return the offset in ``source`` at which each word starts."""
+        return self.offsets()[0]
+
+    @property
+    def ends(self) -> list[int]:
+        """Return the offset in ``source`` just after each word."""
+        return self.offsets()[1]
+
+    def offsets(self) -> tuple[list[int], list[int]]:
+        """Return where each word starts and ends in ``source``, worked out on the first call."""
+        if not self._starts and self.words:
+            self._starts, self._ends = self._spans()
+        return self._starts, self._ends
+
+    @property
+    def single_spaced(self) -> bool:
+        """Return whether ``source`` holds no whitespace but single spaces between words."""
+        if self._single_spaced is None:
+            source = self.source
+            # Any whitespace but a space is not printable.
+            self._single_spaced = "  " not in source and source.isprintable() and source == source.strip()
+        return self._single_spaced
+
+    def prefix_positions(self, prefix: str) -> list[int]:
+        """Return the sorted positions of the words that start with ``prefix``."""
+        found = self.prefixes.get(prefix)
+        if found is None:
+            if self.prefixed is not None:
+                words = [word for word in self.prefixed if word.startswith(prefix)]
+            else:
+                words = [word for word in set(self.words) if word.startswith(prefix)]
+            found = self.prefixes[prefix] = sorted(p for word in words for p in self.positions_of(word))
+        return found
+
+    def positions_of(self, word: str) -> list[int]:
+        """Return where ``word`` occurs, listing it now if the field was built without it."""
+        found = self.positions.get(word)
+        if found is None:
+            found = self.positions[word] = []
+            words, at = self.words, -1
+            with suppress(ValueError):
+                while True:
+                    at = words.index(word, at + 1)
+                    found.append(at)
+        return found
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Document:
+    """One article as the matcher sees it: an indexed title, an indexed text, and their distinct words.
+
+    A document built for a rule index also holds what the index found in it (``candidates``).
+    """
+
+    title: Field
+    text: Field
+    words: set[str]
+    index: RuleIndex | None = None
+    candidates: Candidates | None = None
+
+    @classmethod
+    def build(cls, title: str = "", text: str = "", index: RuleIndex | None = None) -> Document:
+        """Return the document of an article, tokenized and folded once.
+
+        With ``index``, positions are listed only for the words its rules use or reach through a prefix.
+        """
+        title_words, title_spans = fold_words(title)
+        text_words, text_spans = fold_words(text)
+        words = set(title_words)
+        words.update(text_words)
+        if index is None:
+            return cls(
+                Field(TITLE, title, title_words, positions_of(title_words), title_spans),
+                Field(TEXT, text, text_words, positions_of(text_words), text_spans),
+                words,
+            )
+        candidates = index.candidates(words)
+        keep = candidates.present.union(candidates.prefixed) if candidates.prefixed else candidates.present
+        document = cls(
+            Field(TITLE, title, title_words, positions_of(title_words, keep), title_spans),
+            Field(TEXT, text, text_words, positions_of(text_words, keep), text_spans),
+            words,
+            index,
+            candidates,
+        )
+        document.title.prefixed = document.text.prefixed = candidates.prefixed
+        return document
+
+    def fields(self, scope: str | None) -> tuple[Field, ...]:
+        """Return the fields a term scoped to ``scope`` (``None`` for both) looks at."""
+        if scope is None:
+            return (self.title, self.text)
+        return (self.title,) if scope == TITLE else (self.text,)
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name``."""
+        return self.title if name == TITLE else self.text
+
+
+TITLE = "title"
+TEXT = "text"

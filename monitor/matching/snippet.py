@@ -1,0 +1,93 @@
+"""Cut about 200 characters of a field around the first match, at words, with each match marked in ``**``.
+
+Where the cut falls inside the field, ``…`` says so; up to 3 punctuation characters that open or close the
+cut (quotes, brackets) are kept with it. Whitespace is collapsed to single spaces.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from bisect import bisect_left, bisect_right
+
+from monitor.matching.document import Field
+
+SNIPPET_WIDTH = 200
+ELLIPSIS = "…"
+MARK = "**"
+
+
+def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:
+    """Return about ``width`` characters of ``field`` around the first mark, each mark wrapped in ``**``."""
+    source = field.source
+    low, high, before, after = _cut(field, marks[0] if marks else (0, 0), width)
+    if len(marks) == 1:
+        start, end = marks[0]
+        cut = f"{before}{source[low:start]}{MARK}{source[start:end]}{MARK}{source[end:high]}"
+    else:
+        pieces, cursor = [before], low
+        for start, end in _merge([m for m in marks if low <= m[0] and m[1] <= high]):
+            pieces += [source[cursor:start], MARK, source[start:end], MARK]
+            cursor = end
+        pieces.append(source[cursor:high])
+        cut = "".join(pieces)
+    return (cut if field.single_spaced else " ".join(cut.split())) + after
+
+
+def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:
+    """Return the span of the snippet around ``mark``, cut at words, and what goes before and after it."""
+    source, (starts, ends) = field.source, field.offsets()
+    low, high = _window(mark, len(source), width)
+    first, after = bisect_left(starts, low), bisect_right(ends, high)
+    low = starts[first] if first > 0 else 0
+    if after > first:
+        high = ends[after - 1] if after < len(ends) else len(source)
+    low, high = _widen(source, low, high)
+    return low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else ""
+
+
+def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:
+    """Return a span of about ``width`` characters of a text of ``size`` that centres ``mark``."""
+    start, end = mark
+    if end - start >= width:
+        return start, end
+    low = max(0, start - (width - (end - start)) // 2)
+    high = min(size, low + width)
+    return max(0, high - width), high
+
+
+def _widen(source: str, low: int, high: int) -> tuple[int, int]:
+    """Return the span grown over up to 3 punctuation characters that open or close it, such as quotes."""
+    before = low
+    while before > 0 and low - before < 3 and _is_punctuation(source[before - 1]):
+        before -= 1
+    if before == 0 or source[before - 1].isspace():
+        low = before
+    after = high
+    while after < len(source) and after - high < 3 and _is_punctuation(source[after]):
+        after += 1
+    if after == len(source) or source[after].isspace():
+        high = after
+    return low, high
+
+
+def _is_punctuation(c: str) -> bool:
+    found = _PUNCTUATION.get(c)
+    if found is None:
+        found = _PUNCTUATION[c] = not (c.isspace() or c.isalnum() or unicodedata.category(c).startswith("M"))
+    return found
+
+
+_PUNCTUATION: dict[str, bool] = {}
+
+
+def _merge(marks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Return the marks sorted, with overlapping or touching ones merged into one."""
+    if len(marks) == 1:
+        return marks
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(marks):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
