@@ -10,28 +10,26 @@ branches, ``AND`` and ``NEAR`` only those of their cheapest positive part, and `
 without anchors (one made only of ``NOT``) can match an article without any given word: it is kept on a short
 list that every article is checked against, instead of scanning all rules.
 
-A woken rule is then checked against its required words (the whole words it cannot match without, such as
-the other words of a phrase or both sides of an ``AND``; one set per branch of an ``OR``) with set inclusions,
-before the full evaluation.
-
-Looking an article up costs one set intersection of its distinct words with the indexed words, a membership
-test of the second word of each pair whose first word it holds, and, when some rules use prefixes, a probe of
-each word's first 3 (or 5) characters among the prefixes' heads.
+Looking an article up costs one probe of each of its distinct words in a table of every word the rules use
+(``wordtable.WordTable``), which gives the rules each word wakes up alone and the pairs it starts, and, when
+some rules use prefixes, a probe of each other word's first 3 (or 5) characters among the prefixes' heads
+(remembered per word). The woken rules are then evaluated in full; the evaluation of a rule whose other
+words are missing stops at the first of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
-from itertools import repeat
-from typing import Final, NamedTuple
+from collections.abc import Sequence
+from itertools import compress
+from typing import NamedTuple
 
 from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, all_terms
+from monitor.matching.wordtable import WordSpec, WordTable
 
 # (folded word, is a prefix)
 Anchor = tuple[str, bool]
 MAX_ALTERNATIVES = 16
 LONG_HEAD = 5
-LEARNT_WORDS = 1 << 16
 
 
 class RuleIndex:
@@ -44,7 +42,6 @@ class RuleIndex:
         always: list[int] = []
         woken_by: dict[str, list[int]] = {}
         required = [required_words(tree) for tree in trees]
-        self.required = tuple(_viability(ways) for ways in required)
         for rule, (tree, ways) in enumerate(zip(trees, required, strict=True)):
             if all(ways):
                 for way in ways:
@@ -79,12 +76,10 @@ class RuleIndex:
         }
         self._head_sizes = sorted({len(head) for head in self._prefixes})
         self.always = tuple(always)
-        # One entry per whole word of every term, NOT included (only these words' positions are ever looked up),
-        # so that an article's word costs one probe of one table.
+        # Every whole word of every term, NOT included (only these words' positions are ever looked up), with
+        # what it wakes up.
         vocabulary = {word for tree in trees for term in all_terms(tree) for word in _whole(term)}
-        self._table: dict[str, _Entry | None] = {word: self._entry(word, True) for word in vocabulary}
-        # Other words, learnt as they come: their entry when some prefix reaches them, else None.
-        self._learnt: list[str] = []
+        self._words = WordTable({word: self._spec(word) for word in vocabulary})
 
     def __len__(self) -> int:
         pairs = sum(len(seconds) for seconds in self._pairs.values())
@@ -93,58 +88,26 @@ class RuleIndex:
     def candidates(self, words: set[str]) -> Candidates:
         """Return, in order, the rules that an article holding these distinct folded words may match, with
         the words among them that the rules use or reach through a prefix."""
-        table = self._table
-        entries = list(map(table.get, words, repeat(_UNSEEN)))
-        if _UNSEEN in entries:
-            learn = self._learn
-            entries = [learn(word) if entry is _UNSEEN else entry for word, entry in zip(words, entries, strict=True)]
-        present: set[str] = set()
-        prefixed: list[str] = []
-        paired: list[tuple[str, tuple[int, ...]]] = []
+        listed = list(words)
+        known, unknown, reached, rules = self._words.look_up(listed)
+        present = set(compress(listed, known))
+        prefixed = list(compress(listed, reached))
         found: set[int] = set(self.always)
-        for word, entry in zip(words, entries, strict=True):
-            if entry is not None:
-                known, wakes, pairs, reached = entry
-                if known:
-                    present.add(word)
-                if wakes:
-                    found.update(wakes)
-                if pairs:
-                    paired += pairs
-                if reached:
+        found.update(rules)
+        if self._prefixes:
+            # The prefixes' heads are few: probing them costs less than remembering every word seen.
+            prefix_rules = self._prefix_rules
+            for word in compress(listed, unknown):
+                woken = prefix_rules(word)
+                if woken is not None:
+                    found.update(woken)
                     prefixed.append(word)
-        for second, rules in paired:
-            if second in present:
-                found.update(rules)
-        required = self.required
-        viable_rules = sorted(
-            rule
-            for rule in found
-            if ((need := required[rule]).__class__ is frozenset and need <= present) or viable(need, present)
-        )
-        return Candidates(viable_rules, present, prefixed)
+        return Candidates(sorted(found), present, prefixed)
 
-    def _entry(self, word: str, known: bool) -> _Entry | None:
-        """Return what ``word`` does to the rules, or None when it does nothing."""
+    def _spec(self, word: str) -> WordSpec:
+        """Return what a word of the vocabulary wakes up."""
         by_prefix = self._prefix_rules(word) if self._prefixes else None
-        wakes = self._exact.get(word, ()) + (by_prefix or ())
-        pairs = self._pairs.get(word, ())
-        if not (known or wakes or pairs or by_prefix is not None):
-            return None
-        return _Entry(known, wakes, pairs, by_prefix is not None)
-
-    def _learn(self, word: str) -> _Entry | None:
-        """Return the entry of a word outside the vocabulary, filed in the table for the next time."""
-        learnt, table = self._learnt, self._table
-        if not self._prefixes:
-            return None
-        if len(learnt) >= LEARNT_WORDS:
-            for known in learnt:
-                del table[known]
-            learnt.clear()
-        learnt.append(word)
-        entry = table[word] = self._entry(word, False)
-        return entry
+        return WordSpec(self._exact.get(word, ()) + (by_prefix or ()), self._pairs.get(word, ()), by_prefix is not None)
 
     def _prefix_rules(self, word: str) -> tuple[int, ...] | None:
         """Return the rules a word wakes up through a prefix, or None when no prefix of any rule reaches it."""
@@ -158,34 +121,12 @@ class RuleIndex:
         return tuple(rules) if reached else None
 
 
-class _Entry(NamedTuple):
-    """What one word does: whether the rules use it, the rules it wakes up alone (as a word or through a
-    prefix), those it wakes up with a second word, and whether some rule's prefix reaches it."""
-
-    known: bool
-    wakes: tuple[int, ...]
-    pairs: tuple[tuple[str, tuple[int, ...]], ...]
-    reached: bool
-
-
 class Candidates(NamedTuple):
     """The rules an article may match; its words that the rules use; those that some rule's prefix reaches."""
 
     rules: list[int]
     present: set[str]
     prefixed: list[str]
-
-
-def _viability(ways: tuple[frozenset[str], ...]) -> frozenset[str] | tuple[frozenset[str], ...]:
-    """Return one set when a single way exists (the common case, checked with one inclusion), else all."""
-    return ways[0] if len(ways) == 1 else ways
-
-
-def viable(required: frozenset[str] | tuple[frozenset[str], ...], words: Set[str]) -> bool:
-    """Return whether an article holding ``words`` holds every required word of at least one way."""
-    if isinstance(required, frozenset):
-        return required <= words
-    return any(way <= words for way in required)
 
 
 def _head_size(prefix: str) -> int:
@@ -254,7 +195,3 @@ def _cost(anchors: frozenset[Anchor]) -> tuple[int, int]:
     """Return how costly anchors are: more anchors, then shorter words, wake a rule up more often."""
     shortest = min((len(word) + (0 if not prefix else -2) for word, prefix in anchors), default=0)
     return len(anchors), -shortest
-
-
-# What the table gives for a word it has not seen (``None`` stands for a word that does nothing).
-_UNSEEN: Final = _Entry(False, (), (), False)

@@ -161,29 +161,19 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
         mark = (starts[first], ends[after - 1])
         cut = field.snippets.get((mark,)) or _cached_snippet(field, (mark,))
         return Hit(rule, (_spelling(field.source, mark, after - first),), field.name, cut)
-    in_title = sorted({(first, after) for field, first, after in occurrences if field is title})
-    in_text = sorted({(first, after) for field, first, after in occurrences if field is not title})
-    title_marks, text_marks = _marks(title, in_title), _marks(text, in_text)
-    matched = dict.fromkeys(
-        [
-            _spelling(title.source, mark, after - first)
-            for mark, (first, after) in zip(title_marks, in_title, strict=True)
-        ]
-        + [
-            _spelling(text.source, mark, after - first)
-            for mark, (first, after) in zip(text_marks, in_text, strict=True)
-        ]
-    )
-    field, marks = (title, title_marks) if title_marks else (text, text_marks)
-    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, marks))
-
-
-def _marks(field: Field, spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Return the character spans of these word spans of ``field``, sorted, in the same order."""
-    if not spans:
-        return ()
-    starts, ends = field.offsets()
-    return tuple([(starts[first], ends[after - 1]) for first, after in spans])
+    # Title spans first, each field's in order; the snippet marks those of the first field.
+    spans = sorted({(field is text, first, after) for field, first, after in occurrences})
+    field = text if spans[0][0] else title
+    matched: dict[str, None] = {}
+    marks = []
+    for in_text, first, after in spans:
+        holder = text if in_text else title
+        starts, ends = holder.offsets()
+        mark = (starts[first], ends[after - 1])
+        matched[_spelling(holder.source, mark, after - first)] = None
+        if holder is field:
+            marks.append(mark)
+    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(marks)))
 
 
 def _spelling(source: str, mark: tuple[int, int], size: int) -> str:
