@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import compress
+from operator import itemgetter
 from typing import NamedTuple
 
 from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, all_terms
@@ -30,6 +31,8 @@ from monitor.matching.wordtable import WordSpec, WordTable
 Anchor = tuple[str, bool]
 MAX_ALTERNATIVES = 16
 LONG_HEAD = 5
+# The first 3 or 5 characters of a word, which file prefixes.
+_HEADS = {size: itemgetter(slice(size)) for size in (MIN_PREFIX, LONG_HEAD)}
 
 
 class RuleIndex:
@@ -95,10 +98,13 @@ class RuleIndex:
         found: set[int] = set(self.always)
         found.update(rules)
         if self._prefixes:
-            # The prefixes' heads are few: probing them costs less than remembering every word seen.
-            prefix_rules = self._prefix_rules
-            for word in compress(listed, unknown):
-                woken = prefix_rules(word)
+            # The words outside the vocabulary that start with some prefix's head, then those a prefix reaches.
+            others, heads = list(compress(listed, unknown)), self._prefixes.get
+            headed = {
+                word for size in self._head_sizes for word in compress(others, map(heads, map(_HEADS[size], others)))
+            }
+            for word in headed:
+                woken = self._prefix_rules(word)
                 if woken is not None:
                     found.update(woken)
                     prefixed.append(word)

@@ -107,6 +107,8 @@ _RUNS_LIMIT = 1 << 18
 # The blocks whose characters may fold one by one: Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Latin and
 # Greek Extended Additional, general punctuation and symbols (most news text is made only of them).
 _SIMPLE_BLOCKS = ((0x0000, 0x0700), (0x1E00, 0x2C00))
+# Below this length, translating character by character costs less than setting arrays up.
+SHORT_TEXT = 200
 
 
 class _Simple(NamedTuple):
@@ -218,15 +220,19 @@ def fold_words(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[in
         # Every separator becomes a space and every letter its lower case: one translation and one split.
         folded = s.translate(simple.folds)
         return folded.split(), lambda: _space_offsets(np.frombuffer(folded.encode("ascii"), np.uint8))
-    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), np.uint32)
-    if codes.max() < len(simple.single):
-        mapped = simple.single[codes]
-        if mapped.all():
-            # Every character folds into one: the same, through a table lookup of all of them at once.
-            return mapped.tobytes().decode("utf-32-le").split(), lambda: _space_offsets(mapped)
+    if len(s) > SHORT_TEXT:
+        codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), np.uint32)
+        if np.maximum.reduce(codes) < len(simple.single):
+            mapped = simple.single[codes]
+            if np.count_nonzero(mapped) == len(mapped):
+                # Every character folds into one: the same, through a table lookup of all of them at once.
+                return mapped.tobytes().decode("utf-32-le").split(), lambda: _space_offsets(mapped)
     if simple.text.fullmatch(s) is not None:
+        folded = s.translate(simple.folds)
+        if len(folded) == len(s):
+            return folded.split(), lambda: _space_offsets(np.frombuffer(folded.encode("utf-32-le"), np.uint32))
         # Some characters fold into several (``ß``): the words' offsets must be found in the original.
-        return s.translate(simple.folds).split(), lambda: _run_offsets(s, _LATIN_RUN.findall(s))
+        return folded.split(), lambda: _run_offsets(s, _LATIN_RUN.findall(s))
     return _fold_runs(s)
 
 

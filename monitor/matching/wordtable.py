@@ -60,6 +60,8 @@ class WordTable:
         self._seconds = np.array([second for row in rows for _, second in row], dtype=np.int64)
         self._alone = alone
         self._reached = np.array([merged[key][2][0] for key in keys] + [False], dtype=bool)
+        # Each row's key, and the empty slots' row's: no word's hash.
+        self._keys = np.array([*keys, alone], dtype=np.int64)
         self._size = len(keys)
 
     def __len__(self) -> int:
@@ -71,22 +73,20 @@ class WordTable:
             return Found([False] * len(words), [True] * len(words), [False] * len(words), [])
         wanted = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
         buckets = wanted & (len(self._buckets) - 1)
-        same = self._buckets[buckets] == wanted[:, None]
-        # The row of each word, or the last row (which wakes nothing up) for a word the table does not hold.
-        rows = self._rows[buckets, same.argmax(axis=1)]
-        rows[~same.any(axis=1)] = self._size
-        known = rows < self._size
+        # The row of the slot holding each word's hash, or of some slot of its bucket when none does.
+        rows = self._rows[buckets, (self._buckets[buckets] == wanted[:, None]).argmax(axis=1)]
+        known = self._keys[rows] == wanted
         items = _gather(self._starts, self._counts, rows[known])
         rules = self._rules[items]
         seconds = self._seconds[items]
         paired = seconds != self._alone
-        if paired.any():
+        if np.count_nonzero(paired):
             # A pair wakes its rule up only when its second word is there too.
             there = wanted[known]
             there.sort()
             near = np.minimum(there.searchsorted(seconds), len(there) - 1)
             rules = rules[(there[near] == seconds) | ~paired]
-        reached = self._reached[rows]
+        reached = self._reached[rows] & known
         return Found(known.tolist(), (~known).tolist(), reached.tolist(), rules.tolist())
 
 
