@@ -14,8 +14,10 @@ that matches only through NOT gets no terms and the start of the text (or of the
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -45,11 +47,12 @@ class Matcher:
     """Compile watch rules once, then match articles against all of them."""
 
     def __init__(self, rules: Mapping[str, str | Node]) -> None:
-        self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
-        self._names = tuple(self._rules)
-        trees = tuple(self._rules.values())
-        self._evaluators = tuple(map(compile_tree, trees))
-        self._index = RuleIndex(trees)
+        with _collector_paused():
+            self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
+            self._names = tuple(self._rules)
+            trees = tuple(self._rules.values())
+            self._evaluators = tuple(map(compile_tree, trees))
+            self._index = RuleIndex(trees)
 
     @property
     def rules(self) -> Mapping[str, Node]:
@@ -78,6 +81,19 @@ class Matcher:
             if occurrences is not None:
                 found.append(_hit(names[rule], occurrences, document))
         return found
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: compiling many rules only allocates, and each of its passes would
+    walk every object made so far, so that compiling 100,000 rules took twice as long."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def match_every_rule(rules: Mapping[str, Node], document: Document) -> list[Hit]:

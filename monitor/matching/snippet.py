@@ -36,23 +36,22 @@ def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WID
 def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:
     """Return the span of the snippet around ``mark``, cut at words, and what goes before and after it."""
     source, (starts, ends) = field.source, field.offsets()
-    low, high = _window(mark, len(source), width)
+    size, (start, end) = len(source), mark
+    # About ``width`` characters that centre the mark, within the text.
+    if end - start >= width:
+        low, high = start, end
+    else:
+        low = max(0, start - (width - (end - start)) // 2)
+        high = low + width
+        if high > size:
+            high, low = size, max(0, size - width)
     first, after = bisect_left(starts, low), bisect_right(ends, high)
     low = starts[first] if first > 0 else 0
     if after > first:
-        high = ends[after - 1] if after < len(ends) else len(source)
-    low, high = _widen(source, low, high)
+        high = ends[after - 1] if after < len(ends) else size
+    if not ((low == 0 or source[low - 1] == " ") and (high == size or source[high] == " ")):
+        low, high = _widen(source, low, high)
     return low, high, ELLIPSIS if first > 0 else "", ELLIPSIS if after < len(ends) else ""
-
-
-def _window(mark: tuple[int, int], size: int, width: int) -> tuple[int, int]:
-    """Return a span of about ``width`` characters of a text of ``size`` that centres ``mark``."""
-    start, end = mark
-    if end - start >= width:
-        return start, end
-    low = max(0, start - (width - (end - start)) // 2)
-    high = min(size, low + width)
-    return max(0, high - width), high
 
 
 def _widen(source: str, low: int, high: int) -> tuple[int, int]:

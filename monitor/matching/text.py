@@ -219,7 +219,7 @@ def fold_words(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[in
     if s.isascii():
         # Every separator becomes a space and every letter its lower case: one translation and one split.
         folded = s.translate(simple.folds)
-        return folded.split(), lambda: _space_offsets(np.frombuffer(folded.encode("ascii"), np.uint8))
+        return folded.split(), lambda: _folded_offsets(folded)
     if len(s) > SHORT_TEXT:
         codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), np.uint32)
         if np.maximum.reduce(codes) < len(simple.single):
@@ -230,7 +230,7 @@ def fold_words(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[in
     if simple.text.fullmatch(s) is not None:
         folded = s.translate(simple.folds)
         if len(folded) == len(s):
-            return folded.split(), lambda: _space_offsets(np.frombuffer(folded.encode("utf-32-le"), np.uint32))
+            return folded.split(), lambda: _folded_offsets(folded)
         # Some characters fold into several (``ß``): the words' offsets must be found in the original.
         return folded.split(), lambda: _run_offsets(s, _LATIN_RUN.findall(s))
     return _fold_runs(s)
@@ -250,6 +250,15 @@ def _fold_runs(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[in
     if not all(map(str.__instancecheck__, splits)):
         return _fold_split_words(s, raws, splits)
     return cast(list[str], splits), lambda: _run_offsets(s, raws)
+
+
+def _folded_offsets(folded: str) -> tuple[list[int], list[int]]:
+    """Return where the words of a folded text, whose separators are all spaces, start and end."""
+    if len(folded) <= SHORT_TEXT:
+        return _run_offsets(folded, folded.split())
+    if folded.isascii():
+        return _space_offsets(np.frombuffer(folded.encode("ascii"), np.uint8))
+    return _space_offsets(np.frombuffer(folded.encode("utf-32-le"), np.uint32))
 
 
 def _space_offsets(codes: NDArray[np.uint8] | NDArray[np.uint32]) -> tuple[list[int], list[int]]:
