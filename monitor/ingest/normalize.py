@@ -18,19 +18,27 @@ _BLOCK_TAGS = (
     "figcaption,hr,dd,dt"
 )
 _DROP_TAGS = "script,style,noscript,template,iframe,object,svg"
+_DROP_OPENINGS = tuple(f"<{name}" for name in _DROP_TAGS.split(","))
 _TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|gclsrc|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|mkt_tok|"
     r"ocid|cmpid|xtor|at_medium|at_campaign|ito|ref_src|smid|sr_share)$",
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+# An http(s) URL with a lower-case host and a path, and no port, user, query, fragment, space or control character.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*/[^?#\x00-\x20\x7f]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Runs of spaces other than one plain space (which would be replaced by itself).
 _SPACE = r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 _SPACES = re.compile(rf"[\t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]{_SPACE}*| {_SPACE}+")
 # Blank lines, once every line is stripped: three line breaks or more.
-_BLANK_LINES = re.compile(r"\n{3,}")
-_UNCLEAN = re.compile(r"[\x00-\x1f\x7f\u00a0\u2000-\u200a\u202f\u205f\u3000]|  ")
+_BLANK_LINES = re.compile(r"\n\n\n+")
+_BLANK_BYTES = re.compile(b"\n\n\n+")
+# For ASCII text, on bytes: the control characters of _CONTROL, and a table that turns tabs and returns to spaces.
+_ASCII_CONTROLS = bytes(code for code in range(128) if _CONTROL.match(chr(code)))
+_ASCII_SPACES = bytes.maketrans(b"\t\r", b"  ")
+_SPACE_RUN = re.compile(b"  +")
 _LANGUAGE_MIN_LETTERS = 20
 _LANGUAGE_MIN_PROBABILITY = 0.8
 # Clocks and time zones of feeds are often a little off; a date further ahead than this is a mistake.
@@ -39,31 +47,63 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def clean_text(text: str) -> str:
     """Return text without control characters, with runs of spaces and blank lines collapsed."""
-    if _UNCLEAN.search(text) is None:
+    if text.isprintable() and "  " not in text:
         return text.strip()  # one line, single spaces: most titles, links and names
-    text = _SPACES.sub(" ", _CONTROL.sub("", text.replace("\r\n", "\n")))
-    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+    if text.isascii():
+        return _clean_ascii(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    text = "\n".join([_clean_line(line) for line in text.split("\n")])
+    return (_BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()
+
+
+def _clean_ascii(text: str) -> str:
+    """Return ``clean_text`` of ASCII text, computed on bytes: controls gone, spaces are blanks, tabs, returns."""
+    raw = text.encode("ascii")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    raw = _SPACE_RUN.sub(b" ", raw.translate(_ASCII_SPACES, _ASCII_CONTROLS))
+    raw = b"\n".join([line.strip(b" ") for line in raw.split(b"\n")])
+    return (_BLANK_BYTES.sub(b"\n\n", raw) if b"\n\n\n" in raw else raw).strip().decode("ascii")
+
+
+def _clean_line(line: str) -> str:
+    """Return one line without control characters, runs of spaces collapsed, stripped."""
+    if line.isprintable():  # no control characters, and no space but the plain one
+        return line.strip() if "  " not in line else _SPACES.sub(" ", line).strip()
+    return _SPACES.sub(" ", _CONTROL.sub("", line)).strip()
 
 
 def html_to_text(markup: str) -> str:
     """Return the readable text of an HTML fragment: tags dropped, entities decoded, blocks on their own lines."""
     if "<" not in markup:
         return clean_text(html.unescape(markup))
+    return clean_text(_parsed_text(markup))
+
+
+def _parsed_text(markup: str) -> str:
+    """Return the text of any markup as an HTML parser reads it, a line break after each block, alt text of images."""
     tree = LexborHTMLParser(markup)
-    for node in tree.css(_DROP_TAGS):
-        node.decompose()
-    for node in tree.css(_BLOCK_TAGS):
-        node.insert_after("\n")
-    for node in tree.css("img[alt]"):
-        node.insert_after(f" {node.attributes.get('alt') or ''} ")
+    lowered = markup.lower()
+    if any(opening in lowered for opening in _DROP_OPENINGS):
+        for node in tree.css(_DROP_TAGS):
+            node.decompose()
+    if "<im" in lowered:  # <img>, or <image>, which HTML parsers read as <img>
+        for node in tree.css(_BLOCK_TAGS + ",img[alt]"):
+            node.insert_after(f" {node.attributes.get('alt') or ''} " if node.tag == "img" else "\n")
+    else:
+        for node in tree.css(_BLOCK_TAGS):
+            node.insert_after("\n")
     root = tree.root
-    return clean_text(root.text(separator="") if root is not None else "")
+    return root.text(separator="") if root is not None else ""
 
 
 @lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """Return the URL with a lower-case scheme and host, no default port, fragment or tracking parameters."""
     url = url.strip()
+    if _PLAIN_URL.fullmatch(url):
+        return url  # already canonical: nothing below would change it
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -91,7 +131,7 @@ def content_key(guid: str | None, url: str | None, title: str, text: str, scope:
     """
     guid = (guid or "").strip()
     if guid:
-        if re.match(r"^https?://", guid, re.IGNORECASE):
+        if _HTTP.match(guid):
             return "url:" + canonical_url(guid)
         return "guid:" + hashlib.sha256(f"{scope}\n{guid}".encode()).hexdigest()
     if url and url.strip():
@@ -122,8 +162,8 @@ def fold(text: str) -> str:
     Two titles equal after folding are "trivially edited" copies of each other (``Nato's  Summit!`` and
     ``nato s summit``).
     """
-    if text.isascii():
-        return " ".join(_WORD.findall(text.lower()))
+    if text.isascii():  # words are runs of [a-z0-9_] once lower-cased: the rest becomes spaces, then collapses
+        return _SPACE_RUN.sub(b" ", text.encode("ascii").translate(_ASCII_FOLD)).strip(b" ").decode("ascii")
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return " ".join(_WORD.findall(decomposed.translate(_UNMARKED)))
 
@@ -139,6 +179,9 @@ class _Unmarked(dict[int, int | None]):
 
 _UNMARKED = _Unmarked()
 _WORD = re.compile(r"\w+")
+# What ``fold`` does to ASCII: letters, digits and "_" (what \w matches there) kept, lower-cased; the rest spaces
+# (the upper half of the table, which ``bytes.translate`` wants, is never used).
+_ASCII_FOLD = bytes(ord(ch.lower()) if ch.isalnum() or ch == "_" else 32 for ch in map(chr, range(128))) + bytes(128)
 
 
 def _fingerprint(text: str) -> str:

@@ -48,6 +48,7 @@ _C1_BYTES = re.compile(rb"[\x80-\x9f]")
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECLARATION = re.compile(rb"""<!ENTITY(?:[^>"']|"[^"]*"|'[^']*')*>?""", re.IGNORECASE)
 _UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
+_UNREADABLE = re.compile(r"[\x00\x80-\x9f\ud800-\udfff]")
 _C1 = {code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)}
 _LOOKS_HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
@@ -149,22 +150,24 @@ def _ttl(value: Any) -> timedelta | None:
 
 
 def _article(entry: Any, source: str, feed_language: str | None) -> ParsedArticle | None:
-    title = _text_of(entry.get("title_detail"), entry.get("title", ""))[:MAX_TITLE]
-    body = _body(entry)
-    link = _value(entry.get("link"))
+    # Plain look-ups, much cheaper than feedparser's: none of the keys read from ``fields`` is one of its aliases.
+    fields = dict(entry)
+    title = _text_of(fields.get("title_detail"), fields.get("title", ""))[:MAX_TITLE]
+    body = _body(fields)
+    link = _value(fields.get("link"))
     if not title and not body:
         return None
     if not title:
         title = body[:200].split("\n", 1)[0]
-    guid = _value(entry.get("id"))
+    guid = _value(fields.get("id"))
     return ParsedArticle(
         content_key=content_key(guid, link, title, body, scope=source),
         source=source,
         title=title,
         text=body,
         url=link,
-        author=clean_text(_repair(entry.get("author", ""))) or None,
-        language=_entry_language(entry) or feed_language,
+        author=clean_text(_repair(fields.get("author", ""))) or None,
+        language=_entry_language(fields) or feed_language,
         published=_published(entry),
         keys=article_keys(guid, link, title, body, scope=source),
     )
@@ -177,7 +180,10 @@ def _value(value: Any) -> str | None:
 
 def _repair(value: Any) -> str:
     """Return text without NUL or lone surrogates, and with C1 controls read as the Windows-1252 they were."""
-    return _UNSAFE.sub("", str(value)).translate(_C1)
+    text = str(value)
+    if text.isascii():
+        return text.replace("\x00", "")
+    return _UNSAFE.sub("", text).translate(_C1) if _UNREADABLE.search(text) else text
 
 
 def _body(entry: Any) -> str:
@@ -217,6 +223,11 @@ def _published(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
+            try:  # the same instant as below, when every field is in its range
+                year, month, day, hour, minute, second = value[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except (TypeError, ValueError):
+                pass
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, OSError):

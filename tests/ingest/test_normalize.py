@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-import pytest
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from monitor.ingest.normalize import canonical_url, clean_text, content_key, detect_language, html_to_text
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.ingest.normalize import canonical_url, clean_text, content_key, detect_language, fold, html_to_text
 
 
 @pytest.mark.parametrize(
@@ -77,3 +83,63 @@ def test_content_hash_ignores_case_and_punctuation() -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+# Plain versions of fold and canonical_url, the specification of the faster code in normalize.
+_WORD = re.compile(r"\w+")
+_TRACKING = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|gclsrc|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|mkt_tok|"
+    r"ocid|cmpid|xtor|at_medium|at_campaign|ito|ref_src|smid|sr_share)$",
+    re.IGNORECASE,
+)
+
+
+def plain_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join(_WORD.findall("".join(ch for ch in decomposed if not unicodedata.combining(ch))))
+
+
+def plain_canonical_url(url: str) -> str:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host
+    if parts.username or parts.password:
+        netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{host}"
+    if port is not None and {"http": 80, "https": 443}.get(scheme) != port:
+        netloc += f":{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    path = parts.path or ("/" if scheme in ("http", "https") else "")
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=40), st.text(max_size=40)))
+def test_fold_is_the_plain_version(text: str) -> None:
+    assert fold(text) == plain_fold(text)
+
+
+url_pieces = st.sampled_from(
+    [
+        *"/?#.:@-aZ;&=\\ \t\n\x01\x85\u3000éü",
+        *["http", "https", "HTTP", "://", "example", ".com", "//", "x=1", "utm_source=y", "user", "%20", "[::1]"],
+        *[":80", ":443", ":8080"],
+    ]
+)
+urls = st.tuples(
+    st.sampled_from(["", "http://", "https://", "HTTPS://", "https://host.org", "http://host.org."]),
+    st.lists(url_pieces, max_size=10).map("".join),
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(urls)
+def test_canonical_url_is_the_plain_version(url: str) -> None:
+    assert canonical_url.__wrapped__(url) == plain_canonical_url(url)

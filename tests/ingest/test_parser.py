@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import calendar
+import re
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.errors import FeedParseError
+from monitor.ingest import parser
 from monitor.ingest.parser import MAX_ENTRIES, MAX_TITLE, NotAFeedError, parse_feed
 from tests.conftest import FIXTURES, LoopbackServer
 
@@ -193,3 +198,34 @@ def test_long_titles_and_many_entries_are_cut() -> None:
 )
 def test_ttl(channel: str, ttl: timedelta | None) -> None:
     assert parse_feed(rss("<item><title>a</title></item>", channel=channel).encode(), "x").ttl == ttl
+
+
+_C1 = {code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"ab \x00\x01\n", "\x80", "\x81", "\x93", "\x9f", "\ud800", "é", "“"])))
+def test_repair_keeps_what_the_plain_version_keeps(text: str) -> None:
+    assert parser._repair(text) == re.sub(r"[\x00\ud800-\udfff]", "", text).translate(_C1)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (2024, 5, 31, 22, 9, 0),
+        (2016, 12, 31, 23, 59, 60),  # a leap second
+        (2024, 2, 30, 12, 0, 0),  # a day the month does not have
+        (2024, 13, 1, 0, 0, 0),
+        (1, 1, 1, 0, 0, 0),
+        (9999, 12, 31, 23, 59, 59),
+        (0, 1, 1, 0, 0, 0),
+        (10000, 1, 1, 0, 0, 0),
+    ],
+)
+def test_published_is_the_instant_of_the_parsed_date(fields: tuple[int, ...]) -> None:
+    value = time.struct_time((*fields, 0, 1, 0))
+    try:
+        expected: datetime | None = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        expected = None
+    assert parser._published({"published_parsed": value}) == expected
