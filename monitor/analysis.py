@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
 from monitor.matching import Hit, Matcher
+from monitor.matching.text import fold_words
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,12 @@ def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[s
     sketches: dict[str, bytes] = {}
     hits: dict[str, list[Hit]] = {}
     for article in articles:
-        # Tokenized once, for the rules and for the sketch.
-        document = matcher.document(article.title, article.text)
-        sketches[article.content_key] = stories.sketch(document.title.words + document.text.words)
         if article.content_key in to_match:
+            # Tokenized once, for the rules and for the sketch.
+            document = matcher.document(article.title, article.text)
+            words = document.title.words + document.text.words
             hits[article.content_key] = matcher.match_document(document)
+        else:
+            words = fold_words(article.title)[0] + fold_words(article.text)[0]
+        sketches[article.content_key] = stories.sketch(words)
     return Analysis(sketches, hits)

@@ -13,6 +13,7 @@ hides a rule.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 Rows = NDArray[np.int64]
 BUCKET = 8  # keys a bucket holds: 64 bytes
+SMALL = 50_000  # words up to which a dictionary is the table
 
 
 class WordSpec(NamedTuple):
@@ -29,6 +31,10 @@ class WordSpec(NamedTuple):
     wakes: Sequence[int]
     pairs: Sequence[tuple[str, Sequence[int]]]
     reached: bool
+
+
+# A word's rules woken up alone, its (second word, rules) pairs, whether a prefix reaches it.
+SmallEntry = tuple[tuple[int, ...], tuple[tuple[str, Sequence[int]], ...], bool]
 
 
 class Found(NamedTuple):
@@ -45,6 +51,15 @@ class WordTable:
     """Words, by hash, with the rules they wake up."""
 
     def __init__(self, words: Mapping[str, WordSpec]) -> None:
+        # A small table fits in the caches: a dictionary answers faster than setting arrays up.
+        self._small = (
+            {word: (tuple(spec.wakes), tuple(spec.pairs), spec.reached) for word, spec in words.items()}
+            if len(words) <= SMALL
+            else None
+        )
+        if self._small is not None:
+            words = {}  # no arrays needed
+        self._size = len(self._small or words)
         merged: dict[int, tuple[list[int], list[tuple[int, int]], list[bool]]] = {}
         for word, spec in words.items():
             wakes, pairs, reached = merged.setdefault(hash(word), ([], [], [False]))
@@ -62,7 +77,6 @@ class WordTable:
         self._reached = np.array([merged[key][2][0] for key in keys] + [False], dtype=bool)
         # Each row's key, and the empty slots' row's: no word's hash.
         self._keys = np.array([*keys, alone], dtype=np.int64)
-        self._size = len(keys)
 
     def __len__(self) -> int:
         return self._size
@@ -71,6 +85,8 @@ class WordTable:
         """Return which of ``words`` the table holds, which a prefix reaches, and the rules they wake up."""
         if not words or not self._size:
             return Found([False] * len(words), [True] * len(words), [False] * len(words), [])
+        if self._small is not None:
+            return _look_up_small(self._small, words)
         wanted = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
         buckets = wanted & (len(self._buckets) - 1)
         # The row of the slot holding each word's hash, or of some slot of its bucket when none does.
@@ -88,6 +104,27 @@ class WordTable:
             rules = rules[(there[near] == seconds) | ~paired]
         reached = self._reached[rows] & known
         return Found(known.tolist(), (~known).tolist(), reached.tolist(), rules.tolist())
+
+
+def _look_up_small(table: dict[str, SmallEntry], words: list[str]) -> Found:
+    """Return what ``WordTable.look_up`` does, from a dictionary."""
+    entries = list(map(table.get, words))
+    known = [entry is not None for entry in entries]
+    rules: list[int] = []
+    reached: list[bool] = []
+    paired: list[tuple[str, Sequence[int]]] = []
+    for entry in entries:
+        if entry is None:
+            reached.append(False)
+            continue
+        wakes, pairs, reaches = entry
+        reached.append(reaches)
+        rules += wakes
+        paired += pairs
+    if paired:
+        present = set(compress(words, known))
+        rules += [rule for second, woken in paired if second in present for rule in woken]
+    return Found(known, [not found for found in known], reached, rules)
 
 
 def _buckets(keys: list[int]) -> tuple[NDArray[np.int64], NDArray[np.int32], int]:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.matching import Matcher, parse
+from monitor.matching import Matcher, parse, wordtable
 from monitor.matching.index import RuleIndex, anchors_of
 from monitor.matching.matcher import Document, match_every_rule
 
@@ -100,3 +100,13 @@ def test_index_gives_exactly_the_hits_of_evaluating_every_rule(rules: list[str],
     assert matcher.match_document(document) == expected
     # The matcher's own document lists positions only for the rules' words; the hits are the same.
     assert matcher.match(title, text) == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=st.lists(queries, min_size=1, max_size=12), title=texts, text=texts)
+def test_the_index_of_a_large_rule_set_gives_the_same_hits(rules: list[str], title: str, text: str) -> None:
+    # Past wordtable.SMALL words, the index looks words up in hash buckets instead of a dictionary.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wordtable, "SMALL", 0)
+        matcher = Matcher({f"rule {i}": query for i, query in enumerate(rules)})
+    assert matcher.match(title, text) == match_every_rule(matcher.rules, Document.build(title, text))

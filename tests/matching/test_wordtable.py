@@ -4,11 +4,21 @@ import random
 import string
 
 import numpy as np
+import pytest
 
+from monitor.matching import wordtable
 from monitor.matching.wordtable import BUCKET, WordSpec, WordTable, _buckets
 
 
-def test_each_word_is_found_with_what_it_wakes_up() -> None:
+@pytest.fixture(params=["dictionary", "arrays"])
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Build word tables of either kind: a dictionary (small tables) or hash buckets in arrays (large ones)."""
+    if request.param == "arrays":
+        monkeypatch.setattr(wordtable, "SMALL", 0)
+    return str(request.param)
+
+
+def test_each_word_is_found_with_what_it_wakes_up(kind: str) -> None:
     table = WordTable(
         {
             "nato": WordSpec((0, 3), (), False),
@@ -26,7 +36,7 @@ def test_each_word_is_found_with_what_it_wakes_up() -> None:
     assert table.look_up([]).rules == []
 
 
-def test_a_large_table_agrees_with_a_dictionary() -> None:
+def test_a_large_table_agrees_with_a_dictionary(kind: str) -> None:
     rng = random.Random(3)
     words = list({"".join(rng.choices(string.ascii_lowercase + "éжσ", k=rng.randint(2, 9))) for _ in range(20_000)})
     vocabulary, others = words[:15_000], words[15_000:]
