@@ -8,10 +8,12 @@ then hold a matcher built from the same rules.
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
+from monitor.ingest.normalize import plausible_published
 from monitor.matching import Hit, Matcher
 from monitor.matching.text import fold_words
 
@@ -22,6 +24,22 @@ class Analysis:
 
     sketches: dict[str, bytes]
     hits: dict[str, list[Hit]]
+
+
+def recent(articles: Sequence[ParsedArticle], since: datetime | None) -> set[str]:
+    """Return the content keys of the articles published since ``since`` (all of them without it; an undated
+    article is always recent)."""
+    return {a.content_key for a in articles if since is None or a.published is None or a.published >= since}
+
+
+def with_plausible_dates(articles: Sequence[ParsedArticle], fetched: datetime) -> list[ParsedArticle]:
+    """Return the articles with a date too far in the future replaced by the time they were fetched."""
+    return [
+        article
+        if (published := plausible_published(article.published, fetched)) == article.published
+        else replace(article, published=published)
+        for article in articles
+    ]
 
 
 def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
@@ -23,13 +23,12 @@ import httpx
 
 from monitor import health
 from monitor.alertstore import NewAlert, StoredArticle
-from monitor.analysis import Analysis, analyze
+from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.config import FeedSettings, RuleSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.normalize import plausible_published
 from monitor.ingest.parsepool import ParsePool
 from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.ingest.poller import FeedPoller
@@ -203,7 +202,19 @@ class Pipeline:
                 self.storage.record_feed_not_modified(feed.name, feed.url, self.clock(), next_poll)
                 log.info("feed '%s': not modified", feed.name, extra=extra)
                 return []
-            parsed = parse(result.content or b"", feed.name, result.headers, result.url)
+            # A feed polled for the first time stores its backlog but alerts only on what is recent (or undated).
+            fetched = self.clock()
+            alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
+            if workers is not None and not state.polled and workers.ruleset is self.active:
+                # None of its articles is known yet: parsed and analyzed in one trip to a worker.
+                parsed, analysis = workers.pool.parse_and_analyze(
+                    result.content or b"", feed.name, result.headers, result.url, fetched, alert_since
+                )
+                articles = parsed.articles
+            else:
+                parsed, analysis = parse(result.content or b"", feed.name, result.headers, result.url), None
+                fetched = self.clock()
+                articles = with_plausible_dates(parsed.articles, fetched)
         except (FetchError, FeedParseError) as exc:
             self.metrics.record_poll(feed.name, _failure_kind(exc), time.monotonic() - timer)
             self._record_feed_failure(feed, state.consecutive_failures + 1, exc, started)
@@ -216,11 +227,7 @@ class Pipeline:
                 feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
             )
 
-        fetched = self.clock()
-        articles = [replace(a, published=plausible_published(a.published, fetched)) for a in parsed.articles]
-        # A feed's first poll stores its backlog but alerts only on what is recent (or undated).
-        alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
-        alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers)
+        alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
         log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
         return alerts
 
@@ -314,11 +321,13 @@ class Pipeline:
         alert_since: datetime | None = None,
         once_per_story: bool = True,
         workers: Workers | None = None,
+        analysis: Analysis | None = None,
     ) -> list[AlertMessage]:
         """Store the new articles, file them in stories, match them and record their alerts, in one transaction.
 
         Only articles published since ``alert_since`` (or undated) are matched, when it is given; with
         ``once_per_story``, a rule that says so alerts once per story within ``[ingest] story_window``.
+        ``analysis`` is the articles' analysis when it was worked out already.
         """
         now = self.clock()
         active = self.active
@@ -326,13 +335,14 @@ class Pipeline:
         # The work that needs no lock is done first, on the articles that look new (the transaction checks
         # again): their sketches, and the rules' hits on those recent enough to alert.
         fresh = self.storage.unseen(articles)
-        to_match = {a.content_key for a in fresh if alert_since is None or not _older(a, alert_since)}
-        if not fresh:
+        if analysis is not None:
+            found = analysis  # worked out already, for these articles and more
+        elif not fresh:
             found = Analysis({}, {})
         elif workers is not None and workers.ruleset is active:
-            found = workers.pool.analyze(fresh, to_match)
+            found = workers.pool.analyze(fresh, recent(fresh, alert_since))
         else:
-            found = analyze(active.matcher, fresh, to_match)
+            found = analyze(active.matcher, fresh, recent(fresh, alert_since))
         # One batch at a time files its articles, so that two copies of a story never open two stories.
         with self._stories_lock:
             index = self._story_index(now, window)
@@ -396,11 +406,6 @@ class Pipeline:
             for item in stored
             for hit in hits.get(item.article.content_key, ())
         ]
-
-
-def _older(article: ParsedArticle, since: datetime) -> bool:
-    """Return whether the article was published before ``since`` (an undated one never is)."""
-    return article.published is not None and article.published < since
 
 
 def _failure_kind(exc: FetchError | FeedParseError) -> str:

@@ -4,7 +4,8 @@ Parsing (feedparser, HTML to text, keys) and analyzing new articles (story sketc
 CPU work in Python and hold the GIL; fetching many feeds at once on threads would otherwise do them one at a time.
 The workers start from a fresh interpreter (``spawn``), importing only what they run, so they stay small;
 each builds a matcher from the rules the pool was given, once. ``parse`` has the signature and errors of
-``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher.
+``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher; ``parse_and_analyze``
+does both in one trip, for a feed polled for the first time, whose articles are all new.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import os
 import threading
 from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from datetime import datetime
 
-from monitor.analysis import Analysis, analyze
+from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parser import ParsedFeed, parse_feed
 from monitor.matching import Matcher
@@ -46,6 +49,23 @@ class ParsePool:
     ) -> ParsedFeed:
         """Return the feed parsed on a worker process; raise what ``parse_feed`` raises."""
         return self._start().submit(parse_feed, content, source, dict(headers or {}), base_url).result()
+
+    def parse_and_analyze(
+        self,
+        content: bytes,
+        source: str,
+        headers: Mapping[str, str],
+        base_url: str | None,
+        fetched: datetime,
+        alert_since: datetime | None,
+    ) -> tuple[ParsedFeed, Analysis]:
+        """Return the feed parsed, its articles' dates made plausible, and every article analyzed (matched when
+        published since ``alert_since``), in one trip to a worker process: for a feed none of whose articles is
+        known yet."""
+        future = self._start().submit(
+            _parse_and_analyze, content, source, dict(headers), base_url, fetched, alert_since
+        )
+        return future.result()
 
     def analyze(self, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
         """Return the articles' analysis with the pool's rules, worked out on a worker process."""
@@ -83,6 +103,20 @@ def _start_worker(rules: Mapping[str, Node]) -> None:
 
 def _ready() -> None:
     """Do nothing: submitted once per worker, it makes the pool start them."""
+
+
+def _parse_and_analyze(
+    content: bytes,
+    source: str,
+    headers: dict[str, str],
+    base_url: str | None,
+    fetched: datetime,
+    alert_since: datetime | None,
+) -> tuple[ParsedFeed, Analysis]:
+    assert _matcher is not None, "the worker was started without its rules"
+    parsed = parse_feed(content, source, headers, base_url)
+    articles = with_plausible_dates(parsed.articles, fetched)
+    return replace(parsed, articles=articles), analyze(_matcher, articles, recent(articles, alert_since))
 
 
 def _analyze(articles: list[ParsedArticle], to_match: frozenset[str]) -> Analysis:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from monitor.analysis import analyze
+from monitor.analysis import analyze, recent, with_plausible_dates
 from monitor.errors import FeedParseError
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
@@ -46,3 +48,35 @@ def test_started_workers_analyze_with_the_pool_rules_like_the_calling_thread() -
     assert set(found.sketches) == {a.content_key for a in articles} and set(found.hits) == wanted
     assert [hit.rule for hit in found.hits[seed.content_key]] == ["otan"]
     assert all(len(sketch) == 512 for sketch in found.sketches.values())
+
+
+def test_a_first_poll_is_parsed_and_analyzed_in_one_trip_like_in_two_steps() -> None:
+    rules = {"otan": parse("otan OR sommet"), "every": parse("NOT volcan")}
+    items = [
+        ("Sommet de l'Otan à Madrid", "Mon, 20 Jun 2022 08:00:00 GMT"),  # too old to alert
+        ("L'Otan se réunit", "Tue, 28 Jun 2022 08:00:00 GMT"),  # in the future when fetched: dated then
+        ("Sommet sans date", None),
+    ]
+    entries = "".join(
+        f"<item><title>{title}</title><link>http://feeds.test/{n}</link>"
+        + (f"<pubDate>{date}</pubDate>" if date else "")
+        + "</item>"
+        for n, (title, date) in enumerate(items)
+    )
+    content = (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
+    )
+    fetched = datetime(2022, 6, 25, tzinfo=UTC)
+    alert_since = fetched - timedelta(days=1)
+    pool = ParsePool(workers=1, rules=rules)
+    try:
+        got_feed, got = pool.parse_and_analyze(content.encode(), "t", {}, "http://feeds.test/", fetched, alert_since)
+    finally:
+        pool.close()
+    parsed = parse_feed(content.encode(), "t", {}, "http://feeds.test/")
+    articles = with_plausible_dates(parsed.articles, fetched)
+    assert [a.published for a in articles] == [datetime(2022, 6, 20, 8, tzinfo=UTC), fetched, None]
+    assert got_feed.articles == articles and got_feed.ttl == parsed.ttl
+    assert got == analyze(Matcher(rules), articles, recent(articles, alert_since))
+    assert set(got.sketches) == {a.content_key for a in articles}
+    assert set(got.hits) == {articles[1].content_key, articles[2].content_key}
