@@ -35,6 +35,17 @@ class FeedState:
     polled: bool = False  # whether the feed was ever fetched successfully at this URL
 
 
+_STATE_COLUMNS = (
+    "etag",
+    "last_modified",
+    "next_poll_at",
+    "consecutive_failures",
+    "disabled_reason",
+    "last_success_at",
+)
+_NAMES_PER_QUERY = 500  # feed names bound in one query, well below every database's limit
+
+
 @dataclass(frozen=True)
 class FeedHealth:
     """How a configured feed is doing, as ``monitor feeds`` shows it."""
@@ -64,18 +75,32 @@ class FeedStore:
 
     def feed_state(self, name: str, url: str) -> FeedState:
         """Return what the previous polls of the feed at ``url`` left (nothing if its URL has changed since)."""
-        with Session(self.reader) as session:
-            feed = session.exec(select(Feed).where(Feed.name == name)).first()
-        if feed is None or feed.url != url:
-            return FeedState()
-        return FeedState(
-            feed.etag,
-            feed.last_modified,
-            feed.next_poll_at,
-            feed.consecutive_failures,
-            feed.disabled_reason,
-            polled=feed.last_success_at is not None,
-        )
+        return self.feed_states([(name, url)])[name]
+
+    def feed_states(self, feeds: Sequence[tuple[str, str]]) -> dict[str, FeedState]:
+        """Return, by name, what the previous polls of each feed given as (name, URL) left, in one query."""
+        table = table_of(Feed)
+        columns = [table.c[name] for name in ("name", "url", *_STATE_COLUMNS)]
+        names = [name for name, _ in feeds]
+        with self.reader.connect() as connection:
+            rows = {
+                row[0]: row[1:]
+                for start in range(0, len(names), _NAMES_PER_QUERY)
+                for row in connection.execute(
+                    select(*columns).where(table.c.name.in_(names[start : start + _NAMES_PER_QUERY]))
+                )
+            }
+        states: dict[str, FeedState] = {}
+        for name, url in feeds:
+            row = rows.get(name)
+            if row is None or row[0] != url:
+                states[name] = FeedState()
+            else:
+                etag, last_modified, next_poll_at, failures, disabled, last_success = row[1:]
+                states[name] = FeedState(
+                    etag, last_modified, next_poll_at, failures, disabled, polled=last_success is not None
+                )
+        return states
 
     def claim_feed_poll(self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta) -> bool:
         """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return whether taken.

@@ -143,7 +143,8 @@ class Pipeline:
 
         ``done`` is called as each feed is done (to draw progress).
         """
-        feeds = [f for f in self.settings.feeds if self.storage.feed_state(f.name, f.url).disabled_reason is None]
+        states = self.storage.feed_states([(f.name, f.url) for f in self.settings.feeds])
+        feeds = [f for f in self.settings.feeds if states[f.name].disabled_reason is None]
         failures: list[Exception] = []
         # Many feeds at once: parse and analyze them on every core rather than one at a time under the GIL.
         active = self.active
