@@ -1,10 +1,10 @@
 """Match an article against every watch rule and explain each hit with its terms and a marked snippet.
 
-An article is tokenized once into a ``Document``: per field, the folded words, their character spans and a
-positional index (word -> positions). Each rule is a tree from ``query.parse``; an inverted index of the
-rules' anchor words (``index.RuleIndex``) picks the few rules the article's words can wake up, and only those
-are evaluated against the document. A phrase lies within one field, never across title and text; ``NEAR``
-pairs lie in one field too.
+An article is tokenized and folded once into a ``Document`` (``document.py``): per field, the folded words,
+their character spans (worked out only when a rule matches) and where each word the rules use occurs. Each rule
+is a tree from ``query.parse``, compiled into one function (``compiled.py``); an index of the rules' anchor
+words (``index.RuleIndex``) picks the few rules the article's words can wake up, and only those are evaluated.
+A phrase lies within one field, never across title and text; ``NEAR`` pairs lie in one field too.
 
 A ``Hit`` lists the positive terms that made the rule match as the article spells them (a NOT never adds
 any), says which field holds the first of them (the title when both do) and carries a snippet of about 200
