@@ -24,7 +24,7 @@ from itertools import compress
 from operator import itemgetter
 from typing import NamedTuple
 
-from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, all_terms
+from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, terms
 from monitor.matching.wordtable import WordSpec, WordTable
 
 # (folded word, is a prefix)
@@ -65,7 +65,7 @@ class RuleIndex:
                 else:
                     exact.setdefault(word, []).append(rule)
         # Every prefix of every rule, those under a NOT included, so that the words they reach are known.
-        for term in (term for tree in trees for term in all_terms(tree) if term.prefix):
+        for term in (term for tree in trees for term in terms(tree, negated=True) if term.prefix):
             woken_by.setdefault(term.words[-1], [])
         for prefix, rules in woken_by.items():
             prefixes.setdefault(prefix[: _head_size(prefix)], {})[prefix] = rules
@@ -81,7 +81,7 @@ class RuleIndex:
         self.always = tuple(always)
         # Every whole word of every term, NOT included (only these words' positions are ever looked up), with
         # what it wakes up.
-        vocabulary = {word for tree in trees for term in all_terms(tree) for word in _whole(term)}
+        vocabulary = {word for tree in trees for term in terms(tree, negated=True) for word in _whole(term)}
         self._words = WordTable({word: self._spec(word) for word in vocabulary})
 
     def __len__(self) -> int:

@@ -124,26 +124,16 @@ def parse(query: str) -> Node:
     return _Parser(query, _Lexer(query).tokens()).parse()
 
 
-def terms(node: Node) -> list[Term]:
-    """Return the terms that must be present for ``node`` to match (none under a NOT)."""
+def terms(node: Node, *, negated: bool = False) -> list[Term]:
+    """Return the terms that must be present for ``node`` to match, or with ``negated`` every term of it (those
+    under a NOT too)."""
     if isinstance(node, Term):
         return [node]
     if isinstance(node, Near):
         return [node.left, node.right]
     if isinstance(node, Not):
-        return []
-    return [term for child in node.children for term in terms(child)]
-
-
-def all_terms(node: Node) -> list[Term]:
-    """Return every term of ``node``, those under a NOT included."""
-    if isinstance(node, Term):
-        return [node]
-    if isinstance(node, Near):
-        return [node.left, node.right]
-    if isinstance(node, Not):
-        return all_terms(node.child)
-    return [term for child in node.children for term in all_terms(child)]
+        return terms(node.child, negated=True) if negated else []
+    return [term for child in node.children for term in terms(child, negated=negated)]
 
 
 class _Lexer:
