@@ -284,7 +284,11 @@ class Tx(AlertWrites):
         done = self.session.execute(update(table).where(table.c.name == name, table.c.url == url).values(values))
         if done.rowcount == 1:  # type: ignore[attr-defined]
             return
-        feed = self.feed(name, url, now)  # a new feed, or a new address that starts afresh
+        # A new feed, in one statement too (skipped if its name is taken, by a row at another address).
+        row = {**values, "name": name, "url": url, "created_at": now, "disabled_reason": None}
+        if self.session.execute(self.insert_new(table, "name"), row).rowcount == 1:  # type: ignore[attr-defined]
+            return
+        feed = self.feed(name, url, now)  # a new address, which starts afresh
         for key, value in values.items():
             setattr(feed, key, value)
 
