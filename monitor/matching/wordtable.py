@@ -1,13 +1,14 @@
-"""The rules' words in flat numpy arrays, looked up by their hashes: every word of an article at once.
+"""The rules' words with what each wakes up, looked up for all of an article's distinct words at once.
 
-With 100,000 rules the index holds over 100,000 words; a Python dictionary that large answers each probe
-after a few cache misses, which made looking an article's words up the costliest step of matching. Here the
-words' hashes are one sorted array (about 8 bytes a word): an article's distinct words are found with one
-binary search of all their hashes, and what each found word wakes up is gathered from compressed rows.
+A table of up to ``SMALL`` words is a dictionary. Past that, a Python dictionary answers each probe after a
+few dependent cache misses (with 100,000 rules, looking an article's words up became the costliest step of
+matching), so the words' hashes fill buckets of ``BUCKET`` in a numpy array, chosen by the hash's low bits
+(one cache line each): all of an article's words are looked up with one gather of their buckets, whose misses
+overlap, and what each found word wakes up is gathered from compressed rows.
 
-A hash says only that a word may be there: two words could share one. The table is built per hash, merging
-what colliding words do, so a collision can only wake a rule up that the evaluation then rejects; it never
-hides a rule.
+A hash says only that a word may be there: two words could share one. The buckets are filled per hash,
+merging what colliding words do, so a collision can only wake a rule up that the evaluation then rejects; it
+never hides a rule.
 """
 
 from __future__ import annotations
