@@ -27,6 +27,7 @@ from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.config import FeedSettings, RuleSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
+from monitor.feedstore import FeedState
 from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
@@ -155,7 +156,7 @@ class Pipeline:
 
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:
-                self.refresh_feed(feed, client, workers)
+                self.refresh_feed(feed, client, workers, states[feed.name])
             except Exception as exc:  # raised here once all are done: a broken database fails the cycle
                 failures.append(exc)
             if done is not None:
@@ -173,18 +174,24 @@ class Pipeline:
             raise failures[0]
 
     def refresh_feed(
-        self, feed: FeedSettings, client: httpx.Client | None = None, workers: Workers | None = None
+        self,
+        feed: FeedSettings,
+        client: httpx.Client | None = None,
+        workers: Workers | None = None,
+        state: FeedState | None = None,
     ) -> list[AlertMessage]:
         """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
 
         The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client; it is
-        parsed and its new articles analyzed on ``workers`` when given, else in this thread.
+        parsed and its new articles analyzed on ``workers`` when given, else in this thread. ``state`` is what
+        its previous polls left, when the caller has read it already.
         """
         parse = workers.pool.parse if workers is not None else parse_feed
         extra = {"feed": feed.name}
         settings = self.settings
         interval = settings.feed_interval(feed)
-        state = self.storage.feed_state(feed.name, feed.url)
+        if state is None:
+            state = self.storage.feed_state(feed.name, feed.url)
         started, timer = self.clock(), time.monotonic()
         try:
             result = fetcher.fetch(
@@ -214,7 +221,6 @@ class Pipeline:
                 articles = parsed.articles
             else:
                 parsed, analysis = parse(result.content or b"", feed.name, result.headers, result.url), None
-                fetched = self.clock()
                 articles = with_plausible_dates(parsed.articles, fetched)
         except (FetchError, FeedParseError) as exc:
             self.metrics.record_poll(feed.name, _failure_kind(exc), time.monotonic() - timer)

@@ -9,7 +9,7 @@ field that some rule matches needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -56,22 +56,6 @@ class Field:
         self.prefixes: dict[str, list[int]] = {}
         # Snippets already cut from this field, by their marks: rules that hit the same words share one.
         self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
-
-    @classmethod
-    def build(cls, name: str, source: str, keep: Set[str] | None = None) -> Field:
-        """Return the indexed field ``name`` holding ``source``, listing the positions of ``keep`` or of all."""
-        words, spans = fold_words(source)
-        return cls(name, source, words, positions_of(words, keep), spans)
-
-    @property
-    def starts(self) -> list[int]:
-        """Return the offset in ``source`` at which each word starts."""
-        return self.offsets()[0]
-
-    @property
-    def ends(self) -> list[int]:
-        """Return the offset in ``source`` just after each word."""
-        return self.offsets()[1]
 
     def offsets(self) -> tuple[list[int], list[int]]:
         """Return where each word starts and ends in ``source``, worked out on the first call."""
@@ -158,10 +142,6 @@ class Document:
         if scope is None:
             return (self.title, self.text)
         return (self.title,) if scope == TITLE else (self.text,)
-
-    def field(self, name: str) -> Field:
-        """Return the field called ``name``."""
-        return self.title if name == TITLE else self.text
 
 
 TITLE = "title"

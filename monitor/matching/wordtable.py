@@ -52,15 +52,16 @@ class WordTable:
     """Words, by hash, with the rules they wake up."""
 
     def __init__(self, words: Mapping[str, WordSpec]) -> None:
+        self._size = len(words)
         # A small table fits in the caches: a dictionary answers faster than setting arrays up.
-        self._small = (
-            {word: (tuple(spec.wakes), tuple(spec.pairs), spec.reached) for word, spec in words.items()}
-            if len(words) <= SMALL
-            else None
-        )
-        if self._small is not None:
-            words = {}  # no arrays needed
-        self._size = len(self._small or words)
+        self._small: dict[str, SmallEntry] | None = None
+        if len(words) <= SMALL:
+            self._small = {word: (tuple(spec.wakes), tuple(spec.pairs), spec.reached) for word, spec in words.items()}
+        else:
+            self._fill(words)
+
+    def _fill(self, words: Mapping[str, WordSpec]) -> None:
+        """Build the arrays: the words' hashes in buckets, and what each hash wakes up in compressed rows."""
         merged: dict[int, tuple[list[int], list[tuple[int, int]], list[bool]]] = {}
         for word, spec in words.items():
             wakes, pairs, reached = merged.setdefault(hash(word), ([], [], [False]))
