@@ -48,9 +48,13 @@ def start(
     )
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 30) -> str:
-    """Stop the daemon with SIGTERM and return its stderr; kill it, then fail, if it does not stop in time."""
-    if process.poll() is None:
+def stop(process: subprocess.Popen[str], timeout: float = 30, signalled: bool = False) -> str:
+    """Stop the daemon with SIGTERM and return its stderr; kill it, then fail, if it does not stop in time.
+
+    ``signalled`` says SIGTERM was already sent: a second one, arriving once the daemon has put the default handlers
+    back on its way out, would kill it.
+    """
+    if not signalled and process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
         _, stderr = process.communicate(timeout=timeout)

@@ -112,7 +112,7 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
         for process in daemons:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # all at once: they stop in parallel
-        errors = [stop(process) for process in daemons][1:]
+        errors = [stop(process, signalled=True) for process in daemons][1:]
     assert all(process.returncode == 0 for process in daemons[1:]), errors
 
     received = loopback.received_on("/hook")
