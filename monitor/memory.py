@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -42,7 +43,7 @@ class Trimmer:
 
     def __init__(self, every: float = 1.0) -> None:
         self._every = every
-        self._last = 0.0
+        self._last = -math.inf  # the first call trims, however soon after boot
         self._lock = threading.Lock()
         self._trim = _malloc_trim()
 
