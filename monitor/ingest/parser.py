@@ -21,10 +21,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from xml.sax import SAXException
 
 import feedparser
+import feedparser.api
+import feedparser.mixin
+import feedparser.urls
 
 from monitor.errors import FeedParseError
 from monitor.ingest.article import ParsedArticle
@@ -51,6 +55,26 @@ _UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
 _UNREADABLE = re.compile(r"[\x00\x80-\x9f\ud800-\udfff]")
 _C1 = {code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)}
 _LOOKS_HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
+# An absolute http(s) URL with a plain host and path, and no query, fragment or parameters: ``urljoin`` returns it
+# unchanged whatever the base.
+_PLAIN_ABSOLUTE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9._~!$&'()*+,=:@%/-]*")
+
+
+def _urljoin(base: str, uri: str) -> str:
+    """Return ``uri`` resolved against ``base``, as feedparser resolves it."""
+    if _PLAIN_ABSOLUTE_URL.fullmatch(uri):
+        return uri
+    joined: str = feedparser.urls._urljoin(base, uri)
+    return joined
+
+
+# feedparser joins the base URI of every element it opens with its parent's, and resolves every link and id
+# against it: a full ``urljoin`` each time, a fifth of its parsing time. Both joins are pure functions of their
+# strings: the base joins (a feed has one base, or a few) are remembered, and a link already absolute is kept.
+feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=256)(feedparser.urls.make_safe_absolute_uri)
+feedparser.mixin._urljoin = _urljoin
+# It reads documents with the expat reader of ``saxdriver``, which hands each run of text over in one piece.
+feedparser.api.PREFERRED_XML_PARSERS = ["monitor.ingest.saxdriver"]
 
 
 class NotAFeedError(FeedParseError):

@@ -5,8 +5,11 @@ import re
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 
+import feedparser.mixin
+import feedparser.urls
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -229,3 +232,59 @@ def test_published_is_the_instant_of_the_parsed_date(fields: tuple[int, ...]) ->
     except (OverflowError, ValueError, OSError):
         expected = None
     assert parser._published({"published_parsed": value}) == expected
+
+
+_URL_PIECES = [*"aZ09._~!$&'()*+,=:@%/-?#; \t\\é[]", "..", "/./", "//", ":80", "http://", "https://", "HTTP://"]
+_BASES = ["", "http://feed.example/dir/feed.xml", "https://a.example:8443/x/?q=1#f", "ftp://files.example/", "/dir/"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["", "http://", "https://", "HTTP://", "http:///", "ftp://", "javascript:"]),
+    st.lists(st.sampled_from(_URL_PIECES), max_size=20).map("".join),
+    st.sampled_from(_BASES),
+)
+def test_urls_are_joined_as_feedparser_joins_them(scheme: str, rest: str, base: str) -> None:
+    assert parser._urljoin(base, scheme + rest) == feedparser.urls._urljoin(base, scheme + rest)
+
+
+def _atom(link: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xml:base="https://base.example/news/"><title>t</title><entry xml:base="section/"><title>a</title>'
+        f'<link href="{escape(link)}"/><id>{escape(link)}</id></entry></feed>'
+    )
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://site.example/2024/05/story",
+        "http://Site.Example:8080/a/../b/./c",
+        "https://site.example/story?id=1&utm_source=rss#top",
+        "https://site.example/a;params",
+        "https:////site.example/extra-slashes",
+        "/absolute-path",
+        "../relative/story",
+        "relative",
+        "?page=2",
+        "  https://site.example/padded  ",
+        "mailto:editor@site.example",
+        "javascript:alert(1)",
+        "",
+    ],
+)
+@pytest.mark.parametrize("base_url", ["http://feed.example/dir/feed.xml", None])
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_links_resolve_as_with_feedparser_alone(
+    monkeypatch: pytest.MonkeyPatch, link: str, base_url: str | None, kind: str
+) -> None:
+    if kind == "rss":
+        items = f"<item><title>a</title><link>{escape(link)}</link><guid>{escape(link)}</guid></item>"
+        document = rss(items).encode()
+    else:
+        document = _atom(link).encode()
+    resolved = parse_feed(document, "x", base_url=base_url)
+    monkeypatch.setattr(feedparser.mixin, "_urljoin", feedparser.urls._urljoin)
+    monkeypatch.setattr(feedparser.mixin, "make_safe_absolute_uri", feedparser.urls.make_safe_absolute_uri)
+    assert resolved == parse_feed(document, "x", base_url=base_url)
