@@ -10,8 +10,14 @@ RUN useradd --system --create-home --home-dir /var/lib/monitor --shell /usr/sbin
 
 WORKDIR /opt/monitor
 COPY pyproject.toml README.md ./
+COPY deploy ./deploy
 COPY monitor ./monitor
-RUN pip install .
+# gcc compiles the matcher's hot modules (mypyc) during the install; it is removed again afterwards.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 
 # The sample settings and seeds; mount your own settings file over /etc/monitor/settings.toml.
 COPY settings.toml /etc/monitor/settings.toml

@@ -29,7 +29,7 @@ import regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.matching import Matcher
+from monitor.matching import Matcher, native
 from monitor.matching.matcher import Document, match_every_rule
 from monitor.matching.text import fold
 
@@ -247,7 +247,12 @@ def main() -> None:
     warm_up = make_articles(rng, vocabulary, args.warm_up)
     maker = RuleMaker(rng, vocabulary, articles)
     rules = make_rules(rng, maker, args.rules)
-    print(f"python {sys.version.split()[0]}, one process, one core\n")
+    stale = native.stale()
+    how = "compiled with mypyc" if native.compiled() else "pure Python (the install did not compile it)"
+    print(f"python {sys.version.split()[0]}, one process, one core; matcher {how}")
+    if stale:
+        print(f"WARNING: {', '.join(stale)} changed since the matcher was compiled: run `pip install -e .` again")
+    print()
     scale(rules, articles, warm_up, args.baseline_articles)
     print()
     print("the same articles, 100,000 rules that are each an AND of 2 to 4 words (a percolator's usual benchmark):")

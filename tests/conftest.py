@@ -21,6 +21,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test compiled matcher modules older than their sources: the tests would not test the code."""
+    from monitor.matching import native
+
+    stale = native.stale()
+    if stale:
+        names = ", ".join(f"monitor/matching/{name}.py" for name in stale)
+        raise pytest.UsageError(
+            f"{names} changed after the matcher was compiled: run `pip install -e .` again to rebuild it "
+            "(or `MONITOR_PURE_PYTHON=1 pip install -e .` to run it as pure Python)"
+        )
+
+
 @dataclass
 class Received:
     """One request a loopback receiver got."""

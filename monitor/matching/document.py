@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 
 from monitor.matching.index import Candidates, RuleIndex
 from monitor.matching.text import fold_words, positions_of
@@ -96,18 +95,24 @@ class Field:
         return found
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Document:
     """One article as the matcher sees it: an indexed title, an indexed text, and their distinct words.
 
     A document built for a rule index also holds what the index found in it (``candidates``).
     """
 
-    title: Field
-    text: Field
-    words: set[str]
-    index: RuleIndex | None = None
-    candidates: Candidates | None = None
+    # A plain class with slots, not a dataclass, so that the compiled module builds it without Python code.
+    __slots__ = ("candidates", "index", "text", "title", "words")
+
+    def __init__(
+        self,
+        title: Field,
+        text: Field,
+        words: set[str],
+        index: RuleIndex | None = None,
+        candidates: Candidates | None = None,
+    ) -> None:
+        self.title, self.text, self.words, self.index, self.candidates = title, text, words, index, candidates
 
     @classmethod
     def build(cls, title: str = "", text: str = "", index: RuleIndex | None = None) -> Document:

@@ -1,0 +1,83 @@
+"""The compiled matcher modules: the list the build compiles, and how a stale build is told."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from monitor.matching import native
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+def test_the_build_compiles_the_modules_the_package_lists() -> None:
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    hook = settings["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]["custom"]
+    assert hook["include"] == [f"monitor/matching/{name}.py" for name in native.COMPILED]
+    assert (ROOT / hook["path"]).is_file()
+
+
+def test_compiled_says_where_each_module_came_from() -> None:
+    files = [sys.modules[f"monitor.matching.{name}"].__file__ or "" for name in native.COMPILED]
+    assert native.compiled() == all(not file.endswith(".py") for file in files)
+
+
+def test_a_source_newer_than_its_extension_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in native.COMPILED:
+        (tmp_path / f"{name}.py").write_text("")
+    built = tmp_path / f"text{native.importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    built.write_bytes(b"")
+    monkeypatch.setattr(native, "__file__", str(tmp_path / "native.py"))
+    os.utime(built, (1_000, 1_000))
+    os.utime(tmp_path / "text.py", (2_000, 2_000))
+    assert native.stale() == ["text"]
+    os.utime(built, (3_000, 3_000))
+    assert native.stale() == []  # rebuilt; the other modules have no extension, so nothing to be stale
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    ("environment", "said"),
+    [
+        ({"CC": "false"}, "compiling the matcher failed, it stays pure Python"),  # no working C compiler
+        ({"MONITOR_PURE_PYTHON": "1"}, "MONITOR_PURE_PYTHON is set"),
+    ],
+)
+def test_without_a_compiler_the_package_builds_as_pure_python(
+    tmp_path: Path, environment: dict[str, str], said: str
+) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in ("deploy", "monitor"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path / "wheels"), str(source)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+        timeout=540,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert said in built.stdout + built.stderr
+    (wheel,) = (tmp_path / "wheels").glob("*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "monitor/matching/text.py" in names
+    assert not [name for name in names if name.endswith(".so")]
+
+
+def test_the_matcher_runs_compiled_where_the_install_compiled_it() -> None:
+    if os.environ.get("MONITOR_EXPECT_COMPILED") != "1":
+        pytest.skip("MONITOR_EXPECT_COMPILED=1 says the install compiled the matcher (CI sets it)")
+    assert native.compiled(), [sys.modules[f"monitor.matching.{name}"].__file__ for name in native.COMPILED]
