@@ -1,7 +1,7 @@
 """Build hook: compile the matcher's hot modules to C with mypyc, or keep them pure Python if that fails.
 
 ``pip install`` runs it (see ``[tool.hatch.build.targets.wheel.hooks.custom]`` in ``pyproject.toml``). The
-compiled modules match articles about 1.2 times faster; they need a C compiler and the Python headers. Where
+compiled modules match articles about 1.3 times faster; they need a C compiler and the Python headers. Where
 those are missing, the build says so and goes on with the pure Python modules, which behave the same.
 Set ``MONITOR_PURE_PYTHON=1`` to skip compiling.
 """

@@ -2,7 +2,7 @@
 
 Installing the package compiles ``COMPILED`` to C with mypyc where a C compiler is there (the build hook in
 ``deploy/compile_hook.py``); each compiled module sits beside its source as an extension module, which Python
-imports in its place. Where compiling failed, or was skipped, the sources run: the same code, about 1.2 times
+imports in its place. Where compiling failed, or was skipped, the sources run: the same code, about 1.3 times
 slower. In a working copy installed with ``pip install -e .``, a source edited after the build is stale until
 the next install, which ``stale()`` tells.
 """
