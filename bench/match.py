@@ -157,7 +157,7 @@ def scale(
     compile_seconds, matcher = timed(lambda: Matcher(rules))
     assert isinstance(matcher, Matcher)
     gc.collect()
-    gc.freeze()  # as the daemon does once the rules are compiled (pipeline.Ruleset.build)
+    gc.freeze()  # as the daemon does once the rules are compiled (ruleset.Ruleset.build)
     memory = rss_mb() - before
     # A running daemon has seen earlier articles: its per-word caches hold the common words, not these articles.
     for title, text in warm_up:

@@ -4,27 +4,25 @@
 feed or seed file is recorded and logged, never fatal to the others. ``refresh_feed`` also records when the feed
 is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed job) hands a due feed to the feed poller,
 and ``refresh_feeds`` (``run --once``) fetches every feed at once. The settings in force, the rules and their
-matcher form one ``Ruleset`` that ``apply`` replaces whole; storing a batch of articles reads it once, so a batch
-never mixes the rules of one version of the settings with the matcher or webhooks of another.
+matcher form one ``Ruleset`` (``ruleset.py``) that ``apply`` replaces whole; storing a batch of articles reads it
+once, so a batch never mixes the rules of one version of the settings with the matcher or webhooks of another.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 
 import httpx
 
 from monitor import health
-from monitor.alertstore import NewAlert, StoredArticle
+from monitor.alertstore import NewAlert
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
-from monitor.config import FeedSettings, RuleSettings, Settings
+from monitor.config import FeedSettings, Settings
 from monitor.delivery import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
 from monitor.feedstore import FeedState
@@ -34,11 +32,11 @@ from monitor.ingest.parsepool import ParsePool
 from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.ingest.poller import FeedPoller
 from monitor.ingest.stories import StoryIndex
-from monitor.matching import Hit, Matcher
 from monitor.memory import Trimmer
 from monitor.metrics import Metrics
 from monitor.notify.message import AlertMessage
 from monitor.outbox import Outbox
+from monitor.ruleset import Ruleset
 from monitor.storage import Storage, Tx, lone_stories
 
 log = logging.getLogger(__name__)
@@ -49,31 +47,6 @@ PARSE_POOL_MIN_FEEDS = 8
 def utcnow() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Ruleset:
-    """The settings in force, each rule's readable description and the matcher built from the rules."""
-
-    settings: Settings
-    rules: Mapping[str, RuleSettings]
-    descriptions: Mapping[str, str]
-    matcher: Matcher
-
-    @classmethod
-    def build(cls, settings: Settings) -> Ruleset:
-        """Return the ruleset of validated settings, its matcher compiled from every rule."""
-        rules = {rule.name: rule for rule in settings.rules}
-        ruleset = cls(
-            settings=settings,
-            rules=MappingProxyType(rules),
-            descriptions=MappingProxyType({name: rule.describe() for name, rule in rules.items()}),
-            matcher=Matcher({name: rule.compile() for name, rule in rules.items()}),
-        )
-        # The compiled rules live as long as the ruleset and hold no cycles: keeping them out of the cyclic
-        # garbage collector's scans saves each article's short-lived objects from paying for them.
-        gc.freeze()
-        return ruleset
 
 
 @dataclass(frozen=True)
@@ -357,7 +330,7 @@ class Pipeline:
                 with self.storage.transaction() as tx:
                     stored = tx.save_new_articles(fresh, now, found.sketches)
                     filed = tx.file_in_stories(stored, index, now, found.sketches)
-                    hits = self._alerts(active, stored, found.hits, filed, window if once_per_story else None)
+                    hits = active.alerts(stored, found.hits, filed, window if once_per_story else None)
                     alerts = tx.record_alerts(hits, now, lone_stories(filed))
                     also(tx)
             except BaseException:
@@ -388,40 +361,9 @@ class Pipeline:
         self._stories.evict(now - window)
         return self._stories
 
-    @staticmethod
-    def _alerts(
-        active: Ruleset,
-        stored: Sequence[StoredArticle],
-        hits: Mapping[str, Sequence[Hit]],
-        filed: Mapping[int, int],
-        window: timedelta | None,
-    ) -> list[NewAlert]:
-        """Return the alerts to record: the rules' hits (by content key) on the articles actually stored."""
-        return [
-            NewAlert(
-                article=item,
-                rule=hit.rule,
-                query=active.descriptions[hit.rule],
-                matched=hit.matched,
-                field=hit.field,
-                snippet=hit.snippet,
-                webhooks=tuple(active.settings.rule_webhooks(active.rules[hit.rule])),
-                digest_every=_digest_every(active.rules[hit.rule]),
-                story_id=filed.get(item.id),
-                story_window=window if active.rules[hit.rule].once_per_story else None,
-            )
-            for item in stored
-            for hit in hits.get(item.article.content_key, ())
-        ]
-
 
 def _failure_kind(exc: FetchError | FeedParseError) -> str:
     """Return the class of a failed poll: the fetch error's kind, ``not_a_feed`` or ``parse``."""
     if isinstance(exc, FetchError):
         return exc.kind
     return "not_a_feed" if isinstance(exc, NotAFeedError) else "parse"
-
-
-def _digest_every(rule: RuleSettings) -> timedelta | None:
-    """Return the window of a digest rule, or None for a rule whose alerts go out at once."""
-    return rule.digest_every if rule.delivery == "digest" else None

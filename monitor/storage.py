@@ -1,7 +1,6 @@
 """Every query and transaction, named by intent.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction starts with ``BEGIN IMMEDIATE`` so that
-concurrent writers wait for each other instead of failing with "database is locked". Articles, the alerts they
+The engine (``engine.py``) makes concurrent writers wait for each other on SQLite. Articles, the alerts they
 cause and the alerts' delivery rows are written in one transaction (the outbox).
 """
 
@@ -9,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,27 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, Table, bindparam, delete, event, text, update
+from sqlalchemy import Table, bindparam, delete, text, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlmodel import Session, col, create_engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
 
 from monitor import migrate
 from monitor.alertstore import AlertWrites, StoredArticle, table_of
+from monitor.engine import READ_ONLY, make_engine, redact_url
 from monitor.errors import StorageError
 from monitor.feedstore import FeedStore
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
 from monitor.models import Article, ArticleKey, Feed, SeedFile, Story
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-WAL_ATTEMPTS = 40
-READ_ONLY = "monitor_read_only"
-# Page cache per SQLite connection (its default is 2 MB): every pooled connection holds its own, and the
-# operating system caches the file anyway.
-SQLITE_CACHE_KB = 512
 _INSERT_CHUNK = 200
 
 
@@ -56,67 +47,12 @@ class SavedArticle:
     fetched: datetime
 
 
-def redact_url(url: str) -> str:
-    """Return a database URL with its password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(invalid database URL)"
-
-
-def _make_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"database: invalid URL {redact_url(url)!r}: {exc}") from None
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        if parsed.database not in (None, "", ":memory:"):
-            _use_wal(cursor)
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # A write takes the lock at once, so that it waits its turn instead of failing half-way; a read does not
-        # take it at all (in WAL mode it reads a snapshot while a writer goes on).
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _use_wal(cursor: Any) -> None:
-    """Put the database file in WAL mode (it stays so), waiting out another process doing the same."""
-    for attempt in range(WAL_ATTEMPTS):
-        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-            return
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError:
-            # Switching to WAL needs the file to itself and does not wait on the busy timeout: retry.
-            if attempt == WAL_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-
-
 class Storage(FeedStore):
     """The database: opened once, shared by every job."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = make_engine(url)
         # The engine for queries that only read: on SQLite they never wait for (nor hold up) a writer.
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
         self._lock: IO[str] | None = None

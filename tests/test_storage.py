@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import event
 
 from monitor.alertstore import NewAlert
+from monitor.engine import redact_url
 from monitor.errors import StorageError
 from monitor.ingest.article import ParsedArticle
 from monitor.outbox import Outbox
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -15,8 +15,9 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Settings, parse_duration
+from monitor.engine import redact_url
 from monitor.errors import StorageError
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

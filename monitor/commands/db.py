@@ -10,8 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import migrate
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
+from monitor.engine import redact_url
 from monitor.errors import StorageError
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 
 def register(commands: Any) -> None:

@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import progress, scheduler
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
+from monitor.engine import redact_url
 from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
 from monitor.logs import configure, secrets_of
@@ -18,7 +19,7 @@ from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
 from monitor.reload import Reloader
 from monitor.server import StatusServer
-from monitor.storage import Storage, redact_url
+from monitor.storage import Storage
 
 log = logging.getLogger("monitor")
 
