@@ -28,8 +28,8 @@ class CompileHook(MypycBuildHook):
             super().initialize(version, build_data)
         except Exception as exc:  # no compiler, no headers: the pure Python modules do the same work
             self.clean([version])
-            first = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
-            self.app.display_warning(f"compiling the matcher failed, it stays pure Python: {first[0]}")
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            self.app.display_warning(f"compiling the matcher failed, it stays pure Python: {reason}")
 
 
 def get_build_hook() -> type[MypycBuildHook]:

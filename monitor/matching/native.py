@@ -23,10 +23,11 @@ def compiled() -> bool:
 
 def stale() -> list[str]:
     """Return the modules of ``COMPILED`` whose source is newer than the extension module built from it."""
-    found = []
+    found, folder = [], Path(__file__).parent
     for name in COMPILED:
-        built = [path for path in _extensions(name) if path.exists()]
-        source = Path(__file__).with_name(f"{name}.py")
+        built = [folder / f"{name}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+        built = [path for path in built if path.exists()]
+        source = folder / f"{name}.py"
         if built and source.exists() and source.stat().st_mtime > max(path.stat().st_mtime for path in built):
             found.append(name)
     return found
@@ -38,8 +39,3 @@ def _module_file(name: str) -> str:
 
 def _is_extension(path: str) -> bool:
     return path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-
-
-def _extensions(name: str) -> list[Path]:
-    folder = Path(__file__).parent
-    return [folder / f"{name}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES]
