@@ -232,7 +232,7 @@ def sequential(port: int, feeds: int, database: Path) -> tuple[float, int]:
     import httpx
     from sqlmodel import Session, SQLModel, create_engine
 
-    from monitor.models import Article
+    from monitor.store.models import Article
 
     engine = create_engine(f"sqlite:///{database}")
     SQLModel.metadata.create_all(engine)

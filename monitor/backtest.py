@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.delivery.notify.text import iso
 from monitor.matching import Hit, Matcher
-from monitor.notify.text import iso
-from monitor.storage import SavedArticle
+from monitor.store.storage import SavedArticle
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line and return its exit code."""
     from monitor.commands import EXIT_BAD_INPUT, Context
-    from monitor.config import load_settings
     from monitor.errors import ConfigError
+    from monitor.settings.config import load_settings
 
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)

@@ -19,25 +19,25 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from monitor import health
-from monitor.alertstore import NewAlert
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
-from monitor.config import FeedSettings, Settings
-from monitor.delivery import Dispatcher, DrainReport
+from monitor.delivery.dispatcher import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError
-from monitor.feedstore import FeedState
 from monitor.ingest import fetcher, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
 from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.ingest.poller import FeedPoller
 from monitor.ingest.stories import StoryIndex
-from monitor.memory import Trimmer
-from monitor.metrics import Metrics
-from monitor.notify.message import AlertMessage
-from monitor.outbox import Outbox
+from monitor.observe import health
+from monitor.observe.memory import Trimmer
+from monitor.observe.metrics import Metrics
 from monitor.ruleset import Ruleset
-from monitor.storage import Storage, Tx, lone_stories
+from monitor.settings.config import FeedSettings, Settings
+from monitor.store.alerts import NewAlert
+from monitor.store.feeds import FeedState
+from monitor.store.message import AlertMessage
+from monitor.store.outbox import Outbox
+from monitor.store.storage import Storage, Tx, lone_stories
 
 log = logging.getLogger(__name__)
 FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline

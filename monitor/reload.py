@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
-from monitor.logs import set_level
+from monitor.observe.logs import set_level
 from monitor.pipeline import Pipeline
+from monitor.settings.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 RESTART_ONLY = ("database", "server")

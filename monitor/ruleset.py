@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 
-from monitor.alertstore import NewAlert, StoredArticle
-from monitor.config import RuleSettings, Settings
 from monitor.matching import Hit, Matcher
+from monitor.settings.config import RuleSettings, Settings
+from monitor.store.alerts import NewAlert, StoredArticle
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import FeedSettings, Settings
 from monitor.pipeline import Pipeline
 from monitor.reload import Changes, Reloader
+from monitor.settings.config import FeedSettings, Settings
 
 log = logging.getLogger(__name__)
 MAX_JITTER_SECONDS = 60.0

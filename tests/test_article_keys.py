@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from monitor.alertstore import StoredArticle
 from monitor.ingest.article import ParsedArticle
-from monitor.models import Article, ArticleKey
-from monitor.storage import Storage
+from monitor.store.alerts import StoredArticle
+from monitor.store.models import Article, ArticleKey
+from monitor.store.storage import Storage
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

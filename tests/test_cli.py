@@ -14,8 +14,8 @@ import pytest
 
 from monitor.cli import main
 from monitor.ingest.article import ParsedArticle
-from monitor.outbox import Outbox
-from monitor.storage import Storage
+from monitor.store.outbox import Outbox
+from monitor.store.storage import Storage
 from tests.conftest import ROOT
 
 SEED = ROOT / "seeds" / "otan-defense-ministers-2022-06.txt"

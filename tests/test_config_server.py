@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_settings, split_listen
 from monitor.errors import ConfigError
+from monitor.settings.config import load_settings, split_listen
 
 
 def write(tmp_path: Path, text: str) -> Path:

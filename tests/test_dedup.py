@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.config import FeedSettings, load_settings
 from monitor.ingest import fetcher
-from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
-from monitor.storage import Storage
+from monitor.settings.config import FeedSettings, load_settings
+from monitor.store.message import AlertMessage
+from monitor.store.storage import Storage
 from tests.conftest import LoopbackServer
 
 pytestmark = pytest.mark.integration

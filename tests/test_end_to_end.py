@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_settings
+from monitor.settings.config import load_settings
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
 from tests.daemon import monitor, start, stop, wait_for
 from tests.db import dump, rows, scalar

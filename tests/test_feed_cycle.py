@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.config import load_settings
 from monitor.ingest import fetcher, netguard
 from monitor.ingest.netguard import Address
 from monitor.pipeline import Pipeline
-from monitor.storage import Storage
+from monitor.settings.config import load_settings
+from monitor.store.storage import Storage
 from tests.conftest import FIXTURES
 from tests.daemon import monitor, start, stop
 from tests.db import rows

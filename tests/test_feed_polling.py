@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.config import FeedSettings, load_settings
-from monitor.feedstore import FeedState
 from monitor.pipeline import Pipeline
-from monitor.storage import Storage
+from monitor.settings.config import FeedSettings, load_settings
+from monitor.store.feeds import FeedState
+from monitor.store.storage import Storage
 from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

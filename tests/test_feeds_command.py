@@ -10,7 +10,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.commands.feeds import as_json, as_text
-from monitor.feedstore import FeedHealth
+from monitor.store.feeds import FeedHealth
 from tests.db import execute
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_settings
 from monitor.errors import ConfigError
+from monitor.settings.config import load_settings
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.config import RuleSettings, load_settings
-from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
-from monitor.storage import Storage
+from monitor.settings.config import RuleSettings, load_settings
+from monitor.store.message import AlertMessage
+from monitor.store.storage import Storage
 from tests.conftest import FIXTURES, ROOT
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -15,11 +15,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor import scheduler
-from monitor.config import load_settings
-from monitor.notify.message import AlertMessage
 from monitor.pipeline import Pipeline
 from monitor.reload import Changes, Delta, Reloader, compare
-from monitor.storage import Storage
+from monitor.settings.config import load_settings
+from monitor.store.message import AlertMessage
+from monitor.store.storage import Storage
 from tests.conftest import LoopbackServer
 from tests.daemon import Daemon
 from tests.db import rows

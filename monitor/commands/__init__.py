@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.config import Settings, parse_duration
-from monitor.engine import redact_url
 from monitor.errors import StorageError
-from monitor.storage import Storage
+from monitor.settings.config import Settings, parse_duration
+from monitor.store.engine import redact_url
+from monitor.store.storage import Storage
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

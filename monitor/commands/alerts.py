@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context, positive, with_storage
-from monitor.outbox import STATUSES, AlertView, Outbox, WebhookHealth
-from monitor.storage import Storage
+from monitor.store.outbox import STATUSES, AlertView, Outbox, WebhookHealth
+from monitor.store.storage import Storage
 
 
 def register(commands: Any) -> None:

@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from monitor.commands import EXIT_OK, Context, human
-from monitor.config import Settings
-from monitor.engine import redact_url
 from monitor.ingest import seeds
-from monitor.logs import safe_url
+from monitor.observe.logs import safe_url
+from monitor.settings.config import Settings
+from monitor.store.engine import redact_url
 
 
 def register(commands: Any) -> None:

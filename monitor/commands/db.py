@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor import migrate
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
-from monitor.engine import redact_url
 from monitor.errors import StorageError
-from monitor.storage import Storage
+from monitor.store import migrate
+from monitor.store.engine import redact_url
+from monitor.store.storage import Storage
 
 
 def register(commands: Any) -> None:

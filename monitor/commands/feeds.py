@@ -21,14 +21,14 @@ from typing import Any
 import feedparser
 
 from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, with_storage
+from monitor.delivery.notify.text import iso
 from monitor.errors import ConfigError, FeedParseError, FetchError
-from monitor.feedstore import FeedHealth
 from monitor.ingest import fetcher
 from monitor.ingest.discover import FoundFeed, alternate_feeds, slugify, unique_name
 from monitor.ingest.parser import NotAFeedError, parse_feed
-from monitor.notify.text import iso
-from monitor.settings_file import add_feeds
-from monitor.storage import Storage
+from monitor.settings.file import add_feeds
+from monitor.store.feeds import FeedHealth
+from monitor.store.storage import Storage
 
 RECENT = timedelta(hours=24)
 _HEADER = ("NAME", "STATUS", "LAST SUCCESS", "FAILURES", "NEXT POLL", "24H", "LAST ERROR")

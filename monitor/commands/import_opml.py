@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from monitor import progress
 from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context
 from monitor.errors import ConfigError
 from monitor.ingest.discover import FoundFeed, OpmlError, parse_opml, slugify, unique_name
-from monitor.settings_file import add_feeds
+from monitor.observe import progress
+from monitor.settings.file import add_feeds
 
 
 def register(commands: Any) -> None:

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import backtest, progress
+from monitor import backtest
 from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, duration, positive, with_storage
 from monitor.errors import QueryError
 from monitor.ingest import seeds
 from monitor.matching import Matcher, compile_rule
-from monitor.storage import Storage
+from monitor.observe import progress
+from monitor.store.storage import Storage
 
 
 def register(commands: Any) -> None:

@@ -8,18 +8,19 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor import progress, scheduler
+from monitor import scheduler
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
-from monitor.engine import redact_url
 from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
-from monitor.logs import configure, secrets_of
-from monitor.memory import limit_malloc_arenas
-from monitor.notify.message import AlertMessage
+from monitor.observe import progress
+from monitor.observe.logs import configure, secrets_of
+from monitor.observe.memory import limit_malloc_arenas
+from monitor.observe.server import StatusServer
 from monitor.pipeline import Pipeline
 from monitor.reload import Reloader
-from monitor.server import StatusServer
-from monitor.storage import Storage
+from monitor.store.engine import redact_url
+from monitor.store.message import AlertMessage
+from monitor.store.storage import Storage
 
 log = logging.getLogger("monitor")
 

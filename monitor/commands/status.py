@@ -22,9 +22,9 @@ from rich.text import Text
 
 from monitor.commands import EXIT_OK, Context, with_storage
 from monitor.commands.feeds import RECENT, _row
-from monitor.feedstore import FeedHealth
-from monitor.outbox import Outbox
-from monitor.storage import Storage
+from monitor.store.feeds import FeedHealth
+from monitor.store.outbox import Outbox
+from monitor.store.storage import Storage
 
 PLAIN_WIDTH = 160
 _STYLES = {"ok": "green", "not_modified": "green", "new": "cyan", "error": "red", "disabled": "yellow"}

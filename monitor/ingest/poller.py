@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from monitor.config import FeedSettings
 from monitor.ingest import fetcher
+from monitor.settings.config import FeedSettings
 
 log = logging.getLogger(__name__)
 PER_HOST = 2

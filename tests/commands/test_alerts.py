@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alertstore import NewAlert
 from monitor.cli import main
 from monitor.ingest.article import ParsedArticle
-from monitor.outbox import Outbox
-from monitor.storage import Storage
+from monitor.store.alerts import NewAlert
+from monitor.store.outbox import Outbox
+from monitor.store.storage import Storage
 
 NOW = datetime.now(UTC)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import progress
 from monitor.commands.status import Summary, age, render
-from monitor.feedstore import FeedHealth
+from monitor.observe import progress
+from monitor.store.feeds import FeedHealth
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
 from tests.daemon import monitor
 from tests.db import rows, scalar

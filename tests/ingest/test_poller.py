@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from monitor.config import FeedSettings
 from monitor.ingest.poller import FeedPoller
+from monitor.settings.config import FeedSettings
 
 
 class Recorder:

@@ -1,0 +1,85 @@
+"""Alert renderers: one module per chat platform, each turning an AlertMessage into a webhook JSON payload.
+
+``REGISTRY`` is the one place a format name is tied to its module and to what the sender needs to know about
+the platform (a ``Format``): the renderers for one alert and for a digest, query parameters to add to the
+webhook URL, the statuses that mean success and the largest body it takes. ``FORMATS`` maps each name to its
+single-alert renderer. Renderers are pure: they take alert values and return JSON-serialisable dicts, and never
+evaluate feed text as a template. ``body.encode`` gives the bytes to post; ``signing`` signs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from monitor.delivery.notify import discord, generic, googlechat, mattermost, slack, teams
+from monitor.store.message import AlertMessage, ArticleRef
+
+__all__ = [
+    "FORMATS",
+    "REGISTRY",
+    "AlertMessage",
+    "ArticleRef",
+    "DigestRenderer",
+    "Format",
+    "Renderer",
+    "get",
+    "render",
+    "render_digest",
+]
+
+Renderer: TypeAlias = Callable[[AlertMessage], dict[str, Any]]
+DigestRenderer: TypeAlias = Callable[[Sequence[AlertMessage], str, str], list[dict[str, Any]]]
+
+SUCCESS: frozenset[int] = frozenset(range(200, 300))
+
+
+@dataclass(frozen=True)
+class Format:
+    """What delivery needs to know about one chat format: how to render it and how the platform answers."""
+
+    render: Renderer
+    render_digest: DigestRenderer
+    # Query parameters the webhook URL needs (Discord: wait=true, so failures are not hidden behind a 204).
+    query_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Every 2xx is success; Teams Workflows answers 202 Accepted, Discord with ?wait=true 200, the others 200.
+    success_statuses: frozenset[int] = SUCCESS
+    # The largest encoded body (body.encode) the platform takes, or None when its character limits bind first.
+    max_bytes: int | None = None
+
+
+REGISTRY: Mapping[str, Format] = MappingProxyType(
+    {
+        "generic": Format(generic.render, generic.render_digest, max_bytes=generic.MAX_BYTES),
+        "slack": Format(slack.render, slack.render_digest, max_bytes=slack.MAX_BYTES),
+        "mattermost": Format(mattermost.render, mattermost.render_digest, max_bytes=mattermost.MAX_BYTES),
+        "discord": Format(discord.render, discord.render_digest, MappingProxyType(dict(discord.DISCORD_QUERY))),
+        "teams": Format(teams.render, teams.render_digest, max_bytes=teams.MAX_BYTES),
+        "googlechat": Format(googlechat.render, googlechat.render_digest, max_bytes=googlechat.MAX_BYTES),
+    }
+)
+
+FORMATS: dict[str, Renderer] = {name: spec.render for name, spec in REGISTRY.items()}
+
+
+def get(format: str) -> Format:
+    """Return what is known about the named format; raise KeyError for an unknown one."""
+    try:
+        return REGISTRY[format]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise KeyError(f"notify: unknown format {format!r} (known: {known})") from None
+
+
+def render(format: str, alert: AlertMessage) -> dict[str, Any]:
+    """Return the webhook payload for alert in the named format; raise KeyError for an unknown format."""
+    return get(format).render(alert)
+
+
+def render_digest(format: str, alerts: Sequence[AlertMessage], rule: str, window: str) -> list[dict[str, Any]]:
+    """Return the messages of a digest of one rule's alerts of a window in the named format (none for none)."""
+    if not alerts:
+        return []
+    return get(format).render_digest(alerts, rule, window)

@@ -1,0 +1,213 @@
+"""Recording alerts in the storing transaction, once per story, with one pending delivery per webhook.
+
+``AlertWrites`` is a part of ``storage.Tx`` (which it is mixed into); it needs the transaction's session and its
+``insert_new``. A rule that alerts once per story does not alert again on a copy of a story it alerted within the
+window: the copy stays recorded on the story, and the alert's message lists the story's other articles.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy import insert as sql_insert
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, SQLModel, col, select
+
+from monitor.ingest.article import ParsedArticle
+from monitor.store.message import AlertMessage, ArticleRef
+from monitor.store.models import Alert, Article, Delivery
+
+_INSERT_CHUNK = 200
+_STORY_COPIES = 50
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A newly stored article and its row id."""
+
+    id: int
+    article: ParsedArticle
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """A rule's hit on a stored article, and the webhooks it goes to."""
+
+    article: StoredArticle
+    rule: str
+    query: str
+    matched: tuple[str, ...]
+    field: str
+    snippet: str
+    webhooks: tuple[str, ...]
+    digest_every: timedelta | None = None
+    # With a window, the rule alerts once per story: not again for a copy of a story it alerted within the window.
+    story_id: int | None = None
+    story_window: timedelta | None = None
+
+
+class AlertWrites:
+    """The alert-recording steps of a write transaction."""
+
+    session: Session
+
+    def insert_new(self, table: Table, *unique: str) -> Any:  # provided by Tx
+        raise NotImplementedError
+
+    def record_alerts(
+        self, alerts: Sequence[NewAlert], now: datetime, lone_stories: Set[int] = frozenset()
+    ) -> list[AlertMessage]:
+        """Insert alerts that are new per (rule, article) and one pending delivery per webhook; return them.
+
+        ``lone_stories`` are stories this transaction opened for one article: no earlier alert can be on them, and
+        they list no other copies.
+        """
+        kept: list[NewAlert] = []
+        alerted: set[tuple[str, int]] = set()
+        for alert in alerts:
+            story = alert.story_id
+            if story is not None and alert.story_window is not None:
+                if (alert.rule, story) in alerted:
+                    continue
+                if story not in lone_stories and self._story_alerted(alert, now):
+                    continue  # a copy of a story the rule already alerted: it stays recorded on the story
+                alerted.add((alert.rule, story))
+            kept.append(alert)
+        inserted: list[tuple[int, NewAlert]] = []
+        deliveries: list[dict[str, Any]] = []
+        for start in range(0, len(kept), _INSERT_CHUNK):
+            chunk = kept[start : start + _INSERT_CHUNK]
+            rows = [
+                {
+                    "rule": alert.rule,
+                    "query": alert.query,
+                    "article_id": alert.article.id,
+                    "matched": list(alert.matched),
+                    "field": alert.field,
+                    "snippet": alert.snippet,
+                    "created_at": now,
+                }
+                for alert in chunk
+            ]
+            table = table_of(Alert)
+            statement = self.insert_new(table, "rule", "article_id").returning(
+                table.c.id, table.c.rule, table.c.article_id
+            )
+            ids = {(rule, article): alert_id for alert_id, rule, article in self.session.execute(statement, rows)}
+            for alert in chunk:
+                alert_id = ids.get((alert.rule, alert.article.id))
+                if alert_id is None:
+                    continue  # recorded before
+                inserted.append((alert_id, alert))
+                due, digest_key = now, None
+                if alert.digest_every is not None:
+                    due, digest_key = digest_window(alert.rule, alert.digest_every, now)
+                deliveries.extend(
+                    {
+                        "uid": f"msg_{uuid.uuid4().hex}",
+                        "alert_id": alert_id,
+                        "webhook": webhook,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": due,
+                        "created_at": now,
+                        "queued_at": now,
+                        "digest_key": digest_key,
+                    }
+                    for webhook in alert.webhooks
+                )
+        if deliveries:
+            self.session.execute(sql_insert(table_of(Delivery)), deliveries)
+        copies = story_copies(self.session, [a.article.id for _, a in inserted if a.story_id not in lone_stories])
+        return [_new_message(alert_id, alert, now, copies.get(alert.article.id, ())) for alert_id, alert in inserted]
+
+    def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:
+        """Return whether the rule of a once-per-story alert already alerted its story within the window."""
+        if alert.story_id is None or alert.story_window is None:
+            return False
+        earlier = self.session.exec(
+            select(Alert.id)
+            .join(Article, col(Article.id) == col(Alert.article_id))
+            .where(Alert.rule == alert.rule, Article.story_id == alert.story_id)
+            .where(col(Alert.created_at) >= now - alert.story_window)
+            .limit(1)
+        ).first()
+        return earlier is not None
+
+
+def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime, str]:
+    """Return when the digest window holding ``now`` closes, and the key its deliveries share."""
+    span = every.total_seconds()
+    start = datetime.fromtimestamp(now.timestamp() // span * span, tz=UTC)
+    return start + every, f"{rule}|{start.isoformat()}"
+
+
+def story_copies(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[ArticleRef, ...]]:
+    """Return, for each of these articles, the other articles of its story (oldest first, at most 50)."""
+    stories_of: dict[int | None, int | None] = {}
+    for start in range(0, len(article_ids), _INSERT_CHUNK):
+        chunk = article_ids[start : start + _INSERT_CHUNK]
+        stories_of.update(session.exec(select(Article.id, Article.story_id).where(col(Article.id).in_(chunk))).all())
+    wanted = {story for story in stories_of.values() if story is not None}
+    if not wanted:
+        return {}
+    members: dict[int, list[tuple[int, ArticleRef]]] = {}
+    query = (
+        sql_select(
+            col(Article.id),
+            col(Article.story_id),
+            col(Article.title),
+            col(Article.url),
+            col(Article.source),
+            col(Article.published_at),
+        )
+        .where(col(Article.story_id).in_(wanted))
+        .order_by(col(Article.id))
+    )
+    for row_id, story, title, url, source, published in session.execute(query):
+        members.setdefault(story or 0, []).append((row_id, ArticleRef(title, url, source, published, None)))
+    return {
+        article_id: tuple(ref for other, ref in members.get(story, []) if other != article_id)[:_STORY_COPIES]
+        for article_id, story in stories_of.items()
+        if article_id is not None and story is not None
+    }
+
+
+def _new_message(alert_id: int, alert: NewAlert, now: datetime, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
+    article = alert.article.article
+    return AlertMessage(
+        id=alert_id,
+        rule=alert.rule,
+        query=alert.query,
+        article=ArticleRef(article.title, article.url, article.source, article.published, article.language),
+        snippet=alert.snippet,
+        matched=alert.matched,
+        created_at=now,
+        field=alert.field,
+        also_in=also_in,
+    )
+
+
+def message_of(alert: Alert, article: Article, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
+    return AlertMessage(
+        id=alert.id or 0,
+        rule=alert.rule,
+        query=alert.query,
+        article=ArticleRef(article.title, article.url, article.source, article.published_at, article.language),
+        snippet=alert.snippet,
+        matched=tuple(alert.matched),
+        created_at=alert.created_at,
+        field=alert.field,
+        also_in=also_in,
+    )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """Return the Core table of a model."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -1,0 +1,231 @@
+"""Feed state queries: what polls left on each feed, who may poll it next, and how feeds are doing.
+
+``FeedStore`` is a part of ``Storage`` (which it is mixed into); it needs the storage's engine and transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from monitor.observe import health
+from monitor.observe.health import FeedVitals
+from monitor.store.alerts import table_of
+from monitor.store.models import Article, Feed
+
+if TYPE_CHECKING:
+    from monitor.store.storage import Tx
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the previous polls of a feed left: the validators of a conditional request, and when to poll next."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
+    polled: bool = False  # whether the feed was ever fetched successfully at this URL
+
+
+_STATE_COLUMNS = (
+    "etag",
+    "last_modified",
+    "next_poll_at",
+    "consecutive_failures",
+    "disabled_reason",
+    "last_success_at",
+)
+_NAMES_PER_QUERY = 500  # feed names bound in one query, well below every database's limit
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """How a configured feed is doing, as ``monitor feeds`` shows it."""
+
+    name: str
+    url: str
+    status: str
+    last_success_at: datetime | None
+    last_checked_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    last_status_code: int | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    disabled_reason: str | None
+    recent_articles: int
+
+
+class FeedStore:
+    """The queries on feeds' polling state and health."""
+
+    engine: Engine
+    reader: Engine
+
+    def transaction(self) -> AbstractContextManager[Tx]:  # provided by Storage
+        raise NotImplementedError
+
+    def feed_state(self, name: str, url: str) -> FeedState:
+        """Return what the previous polls of the feed at ``url`` left (nothing if its URL has changed since)."""
+        return self.feed_states([(name, url)])[name]
+
+    def feed_states(self, feeds: Sequence[tuple[str, str]]) -> dict[str, FeedState]:
+        """Return, by name, what the previous polls of each feed given as (name, URL) left, in one query."""
+        table = table_of(Feed)
+        columns = [table.c[name] for name in ("name", "url", *_STATE_COLUMNS)]
+        names = [name for name, _ in feeds]
+        with self.reader.connect() as connection:
+            rows = {
+                row[0]: row[1:]
+                for start in range(0, len(names), _NAMES_PER_QUERY)
+                for row in connection.execute(
+                    select(*columns).where(table.c.name.in_(names[start : start + _NAMES_PER_QUERY]))
+                )
+            }
+        states: dict[str, FeedState] = {}
+        for name, url in feeds:
+            row = rows.get(name)
+            if row is None or row[0] != url:
+                states[name] = FeedState()
+            else:
+                etag, last_modified, next_poll_at, failures, disabled, last_success = row[1:]
+                states[name] = FeedState(
+                    etag, last_modified, next_poll_at, failures, disabled, polled=last_success is not None
+                )
+        return states
+
+    def claim_feed_poll(self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta) -> bool:
+        """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return whether taken.
+
+        With several instances on one database, exactly one of them gets a due feed: the conditional UPDATE is
+        atomic, and a row another instance just claimed no longer matches its WHERE clause.
+        """
+        with self.transaction() as tx:
+            row = {"name": name, "url": url, "status": "new", "consecutive_failures": 0, "created_at": now}
+            tx.session.execute(tx.insert_new(table_of(Feed), "name"), [row])
+            tx.feed(name, url, now)  # a changed URL starts afresh
+            tx.session.flush()
+            taken = tx.session.execute(
+                update(Feed)
+                .where(col(Feed.name) == name, col(Feed.disabled_reason).is_(None))
+                .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= due_by))
+                .where((col(Feed.lease_until).is_(None)) | (col(Feed.lease_until) < now))
+                .values(lease_until=now + lease)
+                .returning(col(Feed.id))
+            ).first()
+            return taken is not None
+
+    def record_feed_not_modified(
+        self, name: str, url: str, now: datetime, next_poll_at: datetime | None = None
+    ) -> None:
+        """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``."""
+        with self.transaction() as tx:
+            feed = tx.feed(name, url, now)
+            feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
+            feed.last_checked_at = feed.last_success_at = now
+            feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
+            feed.next_poll_at, feed.lease_until = next_poll_at, None
+
+    def record_feed_failure(
+        self,
+        name: str,
+        url: str,
+        error: str,
+        status_code: int | None,
+        now: datetime,
+        *,
+        kind: str = "error",
+        next_poll_at: datetime | None = None,
+        backoff: timedelta | None = None,
+        disabled_reason: str | None = None,
+    ) -> None:
+        """Record a failed fetch or parse: its error and kind, one more consecutive failure, the next poll.
+
+        With a ``disabled_reason`` (a 410 Gone), the feed is disabled until its URL changes.
+        """
+        with self.transaction() as tx:
+            feed = tx.feed(name, url, now)
+            feed.status = "disabled" if disabled_reason else "error"
+            feed.last_error, feed.last_status_code, feed.error_kind = error, status_code, kind
+            feed.last_checked_at = now
+            feed.consecutive_failures += 1
+            feed.next_poll_at, feed.disabled_reason = next_poll_at, disabled_reason
+            feed.backoff_seconds = round(backoff.total_seconds()) if backoff is not None else None
+            feed.lease_until = None
+
+    def feed_health(self, feeds: Sequence[tuple[str, str]], since: datetime) -> list[FeedHealth]:
+        """Return the health of the feeds given as (name, URL), with their articles stored since ``since``."""
+        names = [name for name, _ in feeds]
+        with Session(self.reader) as session:
+            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
+            counts = session.exec(
+                select(Article.source, func.count())
+                .where(col(Article.source).in_(names), col(Article.fetched_at) >= since)
+                .group_by(Article.source)
+            ).all()
+        recent = {source: count for source, count in counts}
+        return [_health(name, url, rows.get(name), recent.get(name, 0)) for name, url in feeds]
+
+    def feed_vitals(self, feeds: Sequence[tuple[str, str]]) -> list[FeedVitals]:
+        """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL."""
+        vitals: list[FeedVitals] = []
+        with Session(self.reader) as session:
+            names = [name for name, _ in feeds]
+            rows = {feed.name: feed for feed in session.exec(select(Feed).where(col(Feed.name).in_(names)))}
+            for name, url in feeds:
+                feed = rows.get(name)
+                if feed is None or feed.url != url or feed.last_checked_at is None:
+                    continue
+                times = session.exec(
+                    select(Article.published_at, Article.fetched_at)
+                    .where(Article.source == name)
+                    .order_by(col(Article.id).desc())
+                    .limit(health.RHYTHM_ARTICLES)
+                ).all()
+                last_key = session.exec(
+                    select(Article.content_key)
+                    .where(Article.source == health.SOURCE)
+                    .where(col(Article.content_key).startswith(health.key_prefix(name), autoescape=True))
+                    .order_by(col(Article.id).desc())
+                    .limit(1)
+                ).first()
+                vitals.append(
+                    FeedVitals(
+                        name=name,
+                        url=url,
+                        consecutive_failures=feed.consecutive_failures,
+                        last_success_at=feed.last_success_at,
+                        created_at=feed.created_at,
+                        last_error=feed.last_error,
+                        article_times=sorted((p or f for p, f in times), reverse=True),
+                        last_event_key=last_key,
+                    )
+                )
+        return vitals
+
+
+def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:
+    if feed is None:
+        return FeedHealth(name, url, "new", None, None, None, None, None, 0, None, None, recent)
+    return FeedHealth(
+        name=name,
+        url=url,
+        status=feed.status,
+        last_success_at=feed.last_success_at,
+        last_checked_at=feed.last_checked_at,
+        last_error=feed.last_error,
+        error_kind=feed.error_kind,
+        last_status_code=feed.last_status_code,
+        consecutive_failures=feed.consecutive_failures,
+        next_poll_at=feed.next_poll_at,
+        disabled_reason=feed.disabled_reason,
+        recent_articles=recent,
+    )

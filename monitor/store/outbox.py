@@ -1,0 +1,269 @@
+"""The outbox's queries: claim due deliveries, record what became of them, list and requeue them.
+
+A claim leases rows to one worker until ``now + lease`` (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so
+several workers never claim the same row); a worker that dies leaves its lease to expire and the rows are
+claimed again, with the same ``uid`` (the ``webhook-id`` receivers deduplicate on). Webhook states remember
+dead deliveries in a row and a webhook the platform said is gone, keyed by the SHA-256 of its URL so that
+the URL itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select, update
+
+from monitor.store.alerts import message_of, story_copies
+from monitor.store.message import AlertMessage
+from monitor.store.models import Alert, Article, Delivery, WebhookState
+from monitor.store.storage import Storage
+
+STATUSES = ("pending", "sent", "dead")
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A claimed outbox row: which webhook, how many attempts so far, and the alert to send."""
+
+    id: int
+    uid: str
+    webhook: str
+    attempts: int
+    queued_at: datetime
+    digest_key: str | None
+    alert: AlertMessage
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    """One delivery of an alert as ``monitor alerts`` shows it."""
+
+    id: int
+    webhook: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    last_status_code: int | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert with its deliveries."""
+
+    alert: AlertMessage
+    deliveries: tuple[DeliveryView, ...]
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    """What delivery learned about one webhook."""
+
+    name: str
+    consecutive_dead: int
+    last_error: str | None
+    last_success_at: datetime | None
+    disabled_reason: str | None
+
+
+def url_digest(url: str) -> str:
+    """Return the SHA-256 of a webhook URL: enough to notice a changed URL without storing it."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+class Outbox:
+    """Delivery rows and webhook states, over the shared storage."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def due_webhooks(self, now: datetime) -> list[str]:
+        """Return the webhooks that have deliveries due now and not leased to a worker."""
+        with Session(self.storage.reader) as session:
+            query = select(Delivery.webhook).where(*_due(now)).distinct()
+            return sorted(session.exec(query).all())
+
+    def claim(self, now: datetime, lease: timedelta, limit: int, webhook: str | None = None) -> list[DueDelivery]:
+        """Return up to ``limit`` due deliveries (of one webhook, if named), leased until ``now + lease``."""
+        with self.storage.transaction() as tx:
+            query = (
+                select(Delivery, Alert, Article)
+                .join(Alert, col(Alert.id) == col(Delivery.alert_id))
+                .join(Article, col(Article.id) == col(Alert.article_id))
+                .where(*_due(now))
+                .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+                .limit(limit)
+                .with_for_update(of=Delivery, skip_locked=True)
+            )
+            if webhook is not None:
+                query = query.where(Delivery.webhook == webhook)
+            rows = tx.session.exec(query).all()
+            if rows:
+                ids = [delivery.id for delivery, _, _ in rows]
+                tx.session.execute(update(Delivery).where(col(Delivery.id).in_(ids)).values(claimed_until=now + lease))
+            copies = story_copies(tx.session, [art.id for _, _, art in rows if art.id is not None])
+            return [
+                DueDelivery(
+                    d.id or 0,
+                    d.uid,
+                    d.webhook,
+                    d.attempts,
+                    d.queued_at,
+                    d.digest_key,
+                    message_of(a, art, copies.get(art.id or 0, ())),
+                )
+                for d, a, art in rows
+            ]
+
+    def release_claims(self) -> int:
+        """Free every lease, for a daemon that is the only one on its database and starts afresh; return how many."""
+        with self.storage.transaction() as tx:
+            statement = update(Delivery).where(col(Delivery.claimed_until).is_not(None)).values(claimed_until=None)
+            return int(getattr(tx.session.execute(statement), "rowcount", 0) or 0)
+
+    def mark_sent(self, ids: Sequence[int], status_code: int, now: datetime) -> None:
+        """Record deliveries the webhook accepted."""
+        values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
+        self._update(ids, attempts=Delivery.attempts + 1, claimed_until=None, **values)
+
+    def mark_failed(
+        self, ids: Sequence[int], error: str, status_code: int | None, next_attempt_at: datetime | None
+    ) -> None:
+        """Record a failed attempt: retried at ``next_attempt_at``, or dead when it is None."""
+        values: dict[str, Any] = {"last_error": error, "last_status_code": status_code}
+        if next_attempt_at is None:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = next_attempt_at
+        self._update(ids, attempts=Delivery.attempts + 1, claimed_until=None, **values)
+
+    def hold(self, ids: Sequence[int], until: datetime, digest_key: str | None = None) -> None:
+        """Put claimed deliveries back until ``until`` without counting an attempt (pacing, budgets)."""
+        values: dict[str, Any] = {"next_attempt_at": until, "claimed_until": None}
+        if digest_key is not None:
+            values["digest_key"] = digest_key
+        self._update(ids, **values)
+
+    def _update(self, ids: Sequence[int], **values: Any) -> None:
+        if ids:
+            with self.storage.transaction() as tx:
+                tx.session.execute(update(Delivery).where(col(Delivery.id).in_(list(ids))).values(**values))
+
+    def counts(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        with Session(self.storage.reader) as session:
+            rows = session.exec(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+            return {status: count for status, count in rows}
+
+    def oldest_pending(self) -> datetime | None:
+        """Return when the oldest pending delivery entered the queue."""
+        with Session(self.storage.reader) as session:
+            return session.exec(select(func.min(Delivery.queued_at)).where(Delivery.status == "pending")).one()
+
+    def dead_by_webhook(self) -> dict[str, int]:
+        """Return how many deliveries are dead, per webhook that has any."""
+        with Session(self.storage.reader) as session:
+            query = select(Delivery.webhook, func.count()).where(Delivery.status == "dead").group_by(Delivery.webhook)
+            return {webhook: count for webhook, count in session.exec(query).all()}
+
+    def matches_by_rule(self, since: datetime) -> dict[str, int]:
+        """Return how many alerts each rule has recorded since ``since``."""
+        with Session(self.storage.reader) as session:
+            query = select(Alert.rule, func.count()).where(col(Alert.created_at) >= since).group_by(Alert.rule)
+            return {rule: count for rule, count in session.exec(query).all()}
+
+    def alerts(self, status: str | None = None, limit: int = 50) -> list[AlertView]:
+        """Return the newest alerts with their deliveries, only those with a delivery in ``status`` if given."""
+        with Session(self.storage.reader) as session:
+            query = select(Alert, Article).join(Article, col(Article.id) == col(Alert.article_id))
+            if status is not None:
+                having = select(Delivery.alert_id).where(Delivery.status == status)
+                query = query.where(col(Alert.id).in_(having))
+            rows = session.exec(query.order_by(col(Alert.id).desc()).limit(limit)).all()
+            ids = [alert.id for alert, _ in rows]
+            deliveries: dict[int, list[DeliveryView]] = {}
+            for d in session.exec(select(Delivery).where(col(Delivery.alert_id).in_(ids)).order_by(Delivery.webhook)):
+                deliveries.setdefault(d.alert_id, []).append(_view(d))
+            return [AlertView(message_of(a, art), tuple(deliveries.get(a.id or 0, ()))) for a, art in rows]
+
+    def requeue_dead(self, now: datetime, alert_ids: Sequence[int] | None = None) -> int:
+        """Put dead deliveries (of these alerts, or all) back in the queue; return how many."""
+        with self.storage.transaction() as tx:
+            statement = update(Delivery).where(col(Delivery.status) == "dead")
+            if alert_ids is not None:
+                statement = statement.where(col(Delivery.alert_id).in_(list(alert_ids)))
+            values = {"status": "pending", "next_attempt_at": now, "queued_at": now, "claimed_until": None}
+            result = tx.session.execute(statement.values(**values))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def webhook_health(self) -> dict[str, WebhookHealth]:
+        """Return what is known of each webhook that has had a delivery die or be sent."""
+        with Session(self.storage.reader) as session:
+            states = session.exec(select(WebhookState)).all()
+            return {
+                s.name: WebhookHealth(s.name, s.consecutive_dead, s.last_error, s.last_success_at, s.disabled_reason)
+                for s in states
+            }
+
+    def disabled_reason(self, name: str, url: str) -> str | None:
+        """Return why the webhook is disabled, unless its URL changed since (which lifts the verdict)."""
+        with Session(self.storage.reader) as session:
+            state = session.exec(select(WebhookState).where(WebhookState.name == name)).first()
+        if state is None or state.disabled_reason is None or state.url_digest != url_digest(url):
+            return None
+        return state.disabled_reason
+
+    def note_webhook(
+        self,
+        name: str,
+        url: str,
+        now: datetime,
+        *,
+        sent: bool = False,
+        dead: int = 0,
+        error: str | None = None,
+        disable: str | None = None,
+    ) -> int:
+        """Record a webhook's latest outcome; return how many deliveries died in a row to it."""
+        digest = url_digest(url)
+        with self.storage.transaction() as tx:
+            state = tx.session.exec(select(WebhookState).where(WebhookState.name == name)).first()
+            if state is None:
+                state = WebhookState(name=name, url_digest=digest, updated_at=now)
+                tx.session.add(state)
+            if state.url_digest != digest:
+                state.url_digest, state.disabled_reason, state.consecutive_dead = digest, None, 0
+            if sent:
+                state.consecutive_dead, state.last_success_at = 0, now
+            state.consecutive_dead += dead
+            state.last_error = error or state.last_error
+            state.disabled_reason = disable or state.disabled_reason
+            state.updated_at = now
+            return state.consecutive_dead
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
+        Delivery.status == "pending",
+        col(Delivery.next_attempt_at) <= now,
+        (col(Delivery.claimed_until).is_(None)) | (col(Delivery.claimed_until) < now),
+    )
+
+
+def _view(d: Delivery) -> DeliveryView:
+    pending = d.status == "pending"
+    return DeliveryView(
+        d.id or 0,
+        d.webhook,
+        d.status,
+        d.attempts,
+        d.next_attempt_at if pending else None,
+        d.last_error,
+        d.last_status_code,
+        d.sent_at,
+    )

@@ -1,0 +1,389 @@
+"""Every query and transaction, named by intent.
+
+The engine (``engine.py``) makes concurrent writers wait for each other on SQLite. Articles, the alerts they
+cause and the alerts' delivery rows are written in one transaction (the outbox).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Table, bindparam, delete, text, update
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from monitor.errors import StorageError
+from monitor.ingest import stories
+from monitor.ingest.article import ParsedArticle
+from monitor.store import migrate
+from monitor.store.alerts import AlertWrites, StoredArticle, table_of
+from monitor.store.engine import READ_ONLY, make_engine, redact_url
+from monitor.store.feeds import FeedStore
+from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
+
+_INSERT_CHUNK = 200
+
+
+@dataclass(frozen=True)
+class SavedArticle:
+    """An article read back from the database, to replay rules over it."""
+
+    id: int
+    title: str
+    text: str
+    url: str | None
+    source: str
+    published: datetime | None
+    fetched: datetime
+
+
+class Storage(FeedStore):
+    """The database: opened once, shared by every job."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        # The engine for queries that only read: on SQLite they never wait for (nor hold up) a writer.
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        self._lock: IO[str] | None = None
+
+    @property
+    def single_instance(self) -> bool:
+        """Return whether only one process may use this database at a time (SQLite: one machine, one file)."""
+        return self.engine.dialect.name == "sqlite"
+
+    def lock_single_instance(self) -> None:
+        """Take the lock that keeps a second daemon off the same SQLite file; raise StorageError if it is held."""
+        database = self.engine.url.database
+        if not self.single_instance or not database or database == ":memory:":
+            return
+        path = Path(f"{database}.lock")
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StorageError(
+                f"database {database}: already in use by a running monitor ({holder}); SQLite allows one "
+                "instance per file: stop the other one, or move to PostgreSQL to run several"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    @classmethod
+    def open(cls, url: str) -> Storage:
+        """Return storage on ``url``, its schema created if the database is new; raise StorageError if unusable.
+
+        A database whose schema is behind the code is refused, with the command that upgrades it.
+        """
+        storage = cls(url)
+        try:
+            if migrate.is_empty(storage.engine):
+                migrate.create(storage.engine)
+            else:
+                at, newest = migrate.current(storage.engine), migrate.head()
+                if at != newest:
+                    storage.close()
+                    raise StorageError(
+                        f"database {redact_url(url)}: the schema is at revision {at or 'none'}, this version "
+                        f"needs {newest}: run `monitor db upgrade` first"
+                    )
+        except SQLAlchemyError as exc:
+            storage.close()
+            raise StorageError(f"database {redact_url(url)}: {type(exc).__name__}: {exc.args[0]}") from None
+        return storage
+
+    def ping(self) -> None:
+        """Run a trivial query; raise if the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        """Close every pooled connection and let go of the single-instance lock."""
+        self.engine.dispose()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Yield a write transaction, committed on exit and rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield Tx(session)
+
+    def seed_digest(self, path: str) -> str | None:
+        """Return the digest of the seed file's last ingested content, if it was ingested."""
+        with Session(self.reader) as session:
+            seed = session.exec(select(SeedFile).where(SeedFile.path == path)).first()
+            return seed.digest if seed else None
+
+    def articles_since(self, since: datetime, batch: int = 500) -> Iterator[SavedArticle]:
+        """Yield the articles fetched or published at ``since`` or later, newest first, ``batch`` rows a query."""
+        recent = (col(Article.fetched_at) >= since) | (col(Article.published_at) >= since)
+        before: int | None = None
+        while True:
+            query = select(Article).where(recent).order_by(col(Article.id).desc()).limit(batch)
+            if before is not None:
+                query = query.where(col(Article.id) < before)
+            # One short transaction per batch: a long scan never holds the database against the daemon.
+            with Session(self.reader) as session:
+                rows = [_saved(article) for article in session.exec(query)]
+            yield from rows
+            if len(rows) < batch:
+                return
+            before = rows[-1].id
+
+    def unseen(self, articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+        """Return the articles that look new: none of their keys is stored, nor held by an earlier one of the list.
+
+        A read that takes no lock, to spare known articles the work done before storing; the storing transaction
+        checks again.
+        """
+        unique = _first_of_each(articles)
+        found: list[ParsedArticle] = []
+        with Session(self.reader) as session:
+            for start in range(0, len(unique), _INSERT_CHUNK):
+                found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK]))
+        return found
+
+    def story_signatures(self, since: datetime) -> list[tuple[int, int, bytes, datetime]]:
+        """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
+        with Session(self.reader) as session:
+            rows = session.exec(
+                select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
+                .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
+                .order_by(col(Article.id))
+            ).all()
+        return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
+
+
+class Tx(AlertWrites):
+    """One write transaction: the steps of storing articles and their alerts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def feed(self, name: str, url: str, now: datetime) -> Feed:
+        """Return the feed's row, created on first use."""
+        feed = self.session.exec(select(Feed).where(Feed.name == name)).first()
+        if feed is None:
+            feed = Feed(name=name, url=url, created_at=now)
+            self.session.add(feed)
+        elif feed.url != url:
+            # A new address starts afresh: no validators, no back-off, no longer disabled.
+            feed.url, feed.etag, feed.last_modified = url, None, None
+            feed.consecutive_failures, feed.backoff_seconds, feed.disabled_reason = 0, None, None
+        return feed
+
+    def record_feed_success(
+        self,
+        name: str,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        status_code: int,
+        now: datetime,
+        next_poll_at: datetime | None = None,
+    ) -> None:
+        """Record a fetched and parsed feed with the validators for the next conditional request and its next poll."""
+        values = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "status": "ok",
+            "last_error": None,
+            "last_status_code": status_code,
+            "last_checked_at": now,
+            "last_success_at": now,
+            "consecutive_failures": 0,
+            "backoff_seconds": None,
+            "error_kind": None,
+            "next_poll_at": next_poll_at,
+            "lease_until": None,
+        }
+        table = table_of(Feed)
+        # The usual case, in one statement: the feed's row is there, at this address.
+        done = self.session.execute(update(table).where(table.c.name == name, table.c.url == url).values(values))
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        # A new feed, in one statement too (skipped if its name is taken, by a row at another address).
+        row = {**values, "name": name, "url": url, "created_at": now, "disabled_reason": None}
+        if self.session.execute(self.insert_new(table, "name"), row).rowcount == 1:  # type: ignore[attr-defined]
+            return
+        feed = self.feed(name, url, now)  # a new address, which starts afresh
+        for key, value in values.items():
+            setattr(feed, key, value)
+
+    def record_seed(self, path: str, digest: str, now: datetime) -> None:
+        """Record that this content of a seed file has been ingested."""
+        seed = self.session.exec(select(SeedFile).where(SeedFile.path == path)).first()
+        if seed is None:
+            self.session.add(SeedFile(path=path, digest=digest, ingested_at=now))
+        else:
+            seed.digest, seed.ingested_at = digest, now
+
+    def save_new_articles(
+        self, articles: Sequence[ParsedArticle], now: datetime, sketches: Mapping[str, bytes] | None = None
+    ) -> list[StoredArticle]:
+        """Insert the articles none of whose keys was seen before; return only those, with their ids.
+
+        An article's keys are its content key and ``ParsedArticle.keys``; each is stored in ``article_keys``.
+        ``sketches`` holds story signatures already worked out, by content key: they are stored with the rows.
+        """
+        known = sketches or {}
+        unique = _first_of_each(articles)
+        stored: list[StoredArticle] = []
+        for start in range(0, len(unique), _INSERT_CHUNK):
+            chunk = _unseen_in(self.session, unique[start : start + _INSERT_CHUNK])
+            if not chunk:
+                continue
+            rows = [
+                {
+                    "content_key": a.content_key,
+                    "source": a.source,
+                    "title": a.title,
+                    "url": a.url,
+                    "text": a.text,
+                    "author": a.author,
+                    "language": a.language,
+                    "published_at": a.published,
+                    "fetched_at": now,
+                    "signature": known.get(a.content_key),
+                }
+                for a in chunk
+            ]
+            table = table_of(Article)
+            statement = self.insert_new(table, "content_key").returning(table.c.id, table.c.content_key)
+            ids = {key: row_id for row_id, key in self.session.execute(statement, rows)}
+            inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
+            stored.extend(self._claim_keys(inserted))
+        return stored
+
+    def _claim_keys(self, inserted: Sequence[StoredArticle]) -> list[StoredArticle]:
+        """Store the keys of newly inserted articles; return those that got all theirs, fold the others away.
+
+        An article that lost a key to another transaction since ``_unseen`` is a copy: its new keys are handed
+        to the article that holds the lost one, and its row is deleted.
+        """
+        if not inserted:
+            return []
+        rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
+        table = table_of(ArticleKey)
+        statement = self.insert_new(table, "key").returning(table.c.key)
+        claimed = set(self.session.execute(statement, rows).scalars())
+        new: list[StoredArticle] = []
+        for item in inserted:
+            keys = _keys(item.article)
+            if claimed.issuperset(keys):
+                new.append(item)
+                continue
+            lost = [key for key in keys if key not in claimed]
+            holder = self.session.exec(select(ArticleKey.article_id).where(col(ArticleKey.key).in_(lost))).first()
+            mine = col(ArticleKey.article_id) == item.id
+            if holder is None:
+                self.session.execute(delete(ArticleKey).where(mine))
+            else:
+                self.session.execute(update(ArticleKey).where(mine).values(article_id=holder))
+            self.session.execute(delete(Article).where(col(Article.id) == item.id))
+        return new
+
+    def file_in_stories(
+        self,
+        stored: Sequence[StoredArticle],
+        index: stories.StoryIndex,
+        now: datetime,
+        signatures: Mapping[str, bytes],
+    ) -> dict[int, int]:
+        """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
+
+        A new story takes the id of its first article. ``signatures`` holds every article's sketch, by content key,
+        as ``save_new_articles`` stored it. The articles are added to ``index`` too; if the transaction fails, the
+        caller discards them from it.
+        """
+        filed: dict[int, int] = {}
+        opened: list[int] = []
+        joined: list[dict[str, Any]] = []
+        for item in stored:
+            story_id = filed[item.id] = index.file(item.id, signatures[item.article.content_key], now)
+            if story_id == item.id:
+                opened.append(item.id)
+            else:
+                joined.append({"row": item.id, "story": story_id})
+        table = table_of(Article)
+        if opened:
+            rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
+            self.session.execute(self.insert_new(table_of(Story), "id"), rows)
+            for start in range(0, len(opened), _INSERT_CHUNK):
+                chunk = opened[start : start + _INSERT_CHUNK]
+                self.session.execute(update(table).where(table.c.id.in_(chunk)).values(story_id=table.c.id))
+        if joined:
+            statement = update(table).where(table.c.id == bindparam("row")).values(story_id=bindparam("story"))
+            self.session.execute(statement, joined)
+        return filed
+
+    def insert_new(self, table: Table, *unique: str) -> Any:
+        """Return an INSERT of ``table``'s rows that skips those whose ``unique`` columns are taken.
+
+        Executed with a list of rows, it is one statement run over every row (with ``RETURNING``, in batches).
+        On SQLite it is ``INSERT OR IGNORE``, which SQLAlchemy compiles once and caches, where it compiles the
+        dialect's ``ON CONFLICT`` form anew at each execution (the rows here break no other constraint).
+        """
+        if self.session.get_bind().dialect.name == "sqlite":
+            return sql_insert(table).prefix_with("OR IGNORE")
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def lone_stories(filed: Mapping[int, int]) -> set[int]:
+    """Return the stories that ``file_in_stories`` opened for one article, which no other article joined."""
+    members = Counter(filed.values())
+    return {story for article, story in filed.items() if article == story and members[story] == 1}
+
+
+def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+    """Return the articles none of whose keys an earlier one of the list has."""
+    unique: list[ParsedArticle] = []
+    seen: set[str] = set()
+    for item in articles:
+        keys = _keys(item)
+        if seen.isdisjoint(keys):
+            unique.append(item)
+        seen.update(keys)
+    return unique
+
+
+def _unseen_in(session: Session, chunk: Sequence[ParsedArticle]) -> list[ParsedArticle]:
+    """Return the articles of chunk none of whose keys is stored yet."""
+    keys = [key for item in chunk for key in _keys(item)]
+    known = set(session.exec(select(ArticleKey.key).where(col(ArticleKey.key).in_(keys))))
+    return [item for item in chunk if known.isdisjoint(_keys(item))]
+
+
+def _keys(article: ParsedArticle) -> list[str]:
+    """Return every key of an article, its content key first."""
+    return list(dict.fromkeys((article.content_key, *article.keys)))
+
+
+def _saved(article: Article) -> SavedArticle:
+    return SavedArticle(
+        id=article.id or 0,
+        title=article.title,
+        text=article.text,
+        url=article.url,
+        source=article.source,
+        published=article.published_at,
+        fetched=article.fetched_at,
+    )

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from monitor.delivery.notify import AlertMessage, generic
+
+from .alerts import CONTROLS, HOSTILE, MENTIONS, NORMAL, RTL_OVERRIDE, ZERO_WIDTH_RUN, strings
+
+NORMAL_PAYLOAD: dict[str, Any] = {
+    "type": "monitor.alert",
+    "id": 42,
+    "rule": {"name": "Otan", "query": '"sommet de l\'Otan" OR Madrid'},
+    "article": {
+        "title": "Le sommet de l'Otan à Madrid",
+        "url": "https://www.lemonde.fr/international/article/2022/06/15/otan-madrid_6130000_3210.html",
+        "source": "Le Monde",
+        "published": "2022-06-15T10:00:00Z",
+        "language": "fr",
+    },
+    "snippet": "… avant le **sommet de l'Otan** prévu …",
+    "matched": ["sommet de l'Otan"],
+    "created_at": "2022-06-15T10:05:30Z",
+    "also_in": [
+        {
+            "title": "Sommet de l'Otan : les Alliés réunis à Madrid",
+            "url": "https://www.lefigaro.fr/international/sommet-otan-madrid-20220615",
+            "source": "Le Figaro",
+            "published": "2022-06-15T10:20:00Z",
+        }
+    ],
+}
+
+UNKNOWNS = replace(
+    NORMAL,
+    id=7,
+    article=replace(NORMAL.article, url=None, published=None, language=None),
+    matched=(),
+    created_at=datetime(2022, 6, 15, 12, 5, 30, tzinfo=timezone(timedelta(hours=2))),
+    also_in=(),
+)
+UNKNOWNS_PAYLOAD = {
+    **NORMAL_PAYLOAD,
+    "id": 7,
+    "article": {**NORMAL_PAYLOAD["article"], "url": None, "published": None, "language": None},
+    "matched": [],
+    "created_at": "2022-06-15T10:05:30Z",
+    "also_in": [],
+}
+
+DIRTY = replace(
+    NORMAL,
+    rule="\u202eOtan\x00",
+    article=replace(NORMAL.article, title=f"Le sommet{ZERO_WIDTH_RUN} de l'Otan\x07 à Madrid\n\n\n\n"),
+    snippet=f"{RTL_OVERRIDE}… avant le **sommet de l'Otan** prévu …{CONTROLS}",
+    matched=("sommet\u200b de l'Otan",),
+)
+DIRTY_PAYLOAD = {
+    **NORMAL_PAYLOAD,
+    "snippet": "… avant le **sommet de l'Otan** prévu …[31m",
+    "matched": ["sommet de l'Otan"],
+}
+
+
+@pytest.mark.parametrize(
+    ("alert", "expected"),
+    [(NORMAL, NORMAL_PAYLOAD), (UNKNOWNS, UNKNOWNS_PAYLOAD), (DIRTY, DIRTY_PAYLOAD)],
+    ids=["normal", "unknowns", "dirty"],
+)
+def test_render_exact(alert: AlertMessage, expected: dict[str, Any]) -> None:
+    payload = generic.render(alert)
+    assert payload == expected
+    assert json.loads(json.dumps(payload, allow_nan=False)) == expected
+
+
+def test_render_hostile_is_cleaned_not_escaped() -> None:
+    payload = generic.render(HOSTILE)
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    for forbidden in (RTL_OVERRIDE, "\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2060", "\ufeff", "\u200b"):
+        assert forbidden not in text
+    # The receiver escapes: article text reaches it whole and unaltered apart from cleaning.
+    assert payload["article"]["title"].startswith(MENTIONS)
+    assert len(payload["article"]["title"]) > 4_900
+    assert len(payload["snippet"]) > 9_900
+    assert payload["article"]["published"] == "2022-06-15T12:00:00Z"
+    assert payload["matched"][0] == MENTIONS
+    assert all(isinstance(s, str) for s in strings(payload))
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "expected"),
+    [
+        ({"snippet": "s" * 30_000}, ("snippet",), "s" * (generic.TEXT_LIMIT - 1) + "…"),
+        ({"query": "q" * 20_000}, ("rule", "query"), "q" * 20_000),
+        ({"matched": ("m" * 600,)}, ("matched", 0), "m" * (generic.TERM_LIMIT - 1) + "…"),
+        ({"article": replace(NORMAL.article, title="t" * 20_001)}, ("article", "title"), "t" * 19_999 + "…"),
+        ({"article": replace(NORMAL.article, url="https://x.example/" + "a" * 20_000)}, ("article", "url"), None),
+        ({"article": replace(NORMAL.article, url="not a url")}, ("article", "url"), "not a url"),
+    ],
+)
+def test_text_caps(changes: dict[str, Any], path: tuple[str | int, ...], expected: str | None) -> None:
+    value: Any = generic.render(replace(NORMAL, **changes))
+    for key in path:
+        value = value[key]
+    assert value == expected
+
+
+def test_terms_capped() -> None:
+    payload = generic.render(replace(NORMAL, matched=tuple(f"t{i}" for i in range(500))))
+    assert payload["matched"] == [f"t{i}" for i in range(generic.TERMS_LIMIT)]
+
+
+def test_digest_shape() -> None:
+    (message,) = generic.render_digest([NORMAL, UNKNOWNS], "\u202eOtan", "2022-06-15T10:00Z/PT1H")
+    assert message == {
+        "type": "monitor.digest",
+        "rule": {"name": "Otan"},
+        "window": "2022-06-15T10:00Z/PT1H",
+        "part": {"number": 1, "count": 1},
+        "total": 2,
+        "alerts": [NORMAL_PAYLOAD, UNKNOWNS_PAYLOAD],
+    }

@@ -1,0 +1,329 @@
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from monitor.delivery.dispatcher import Dispatcher
+from monitor.delivery.pacing import Pace, Pacer, next_attempt, parse_retry_after
+from monitor.ingest.article import ParsedArticle
+from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings, parse_duration
+from monitor.store.alerts import NewAlert
+from monitor.store.outbox import Outbox
+from monitor.store.storage import Storage
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SECRET_URL = "https://hooks.example.test/services/T000/B000/XXXXsecretXXXX"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def settings(*delays: str, give_up: str = "24h") -> DeliverySettings:
+    return DeliverySettings(
+        retry_delays=[parse_duration(d) for d in delays] or DeliverySettings().retry_delays,
+        give_up_after=parse_duration(give_up),
+        timeout=parse_duration("5s"),
+    )
+
+
+def hook(format: str = "generic", url: str = SECRET_URL, secret: str | None = None) -> WebhookSettings:
+    return WebhookSettings(url=SecretStr(url), format=format, secret=SecretStr(secret) if secret else None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("attempts", "base"),
+    [(1, 5), (2, 30), (3, 120), (4, 600), (5, 1800), (6, 3600), (7, 7200), (12, 7200)],
+)
+def test_retry_schedule_grows_with_jitter(attempts: int, base: float) -> None:
+    when = next_attempt(attempts, NOW, NOW, settings(), rng=random.Random(attempts))
+    assert when is not None
+    assert base * 0.8 <= (when - NOW).total_seconds() <= base * 1.2
+
+
+def test_retry_after_is_the_earliest_next_attempt() -> None:
+    when = next_attempt(1, NOW, NOW, settings(), retry_after=120)
+    assert when is not None and (when - NOW).total_seconds() >= 120
+
+
+def test_gives_up_after_the_limit() -> None:
+    assert next_attempt(3, NOW - timedelta(hours=23, minutes=59), NOW, settings(give_up="24h")) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 5 ", 5.0),
+        ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0),
+        ("garbage", None),
+        (None, None),
+        ("-3", 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value, NOW) == seconds
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_interval_and_discord_headers() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(interval=1.0), clock)
+    assert pacer.delay() == 0
+    pacer.note(None)
+    assert pacer.delay() == 1.0
+    clock.now += 1.0
+    assert pacer.delay() == 0
+    limited = httpx.Response(204, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "2.5"})
+    pacer.note(limited)
+    assert pacer.delay() == 2.5
+    pacer.note(None, retry_after=30)
+    assert pacer.delay() == 30
+
+
+def test_pacer_hourly_budget() -> None:
+    clock = FakeClock()
+    pacer = Pacer(Pace(interval=0.25, per_hour=3), clock)
+    for _ in range(3):
+        pacer.note(None)
+    assert pacer.budget() == 0
+    assert pacer.window_left() == 3600
+    clock.now += 3600
+    assert pacer.budget() == 3
+
+
+@pytest.fixture
+def outbox(database_url: str) -> Iterator[Outbox]:
+    storage = Storage.open(database_url)
+    yield Outbox(storage)
+    storage.close()
+
+
+def record(outbox: Outbox, count: int = 1, webhooks: tuple[str, ...] = ("chat",), digest: bool = False) -> None:
+    with outbox.storage.transaction() as tx:
+        for n in range(count):
+            article = ParsedArticle(
+                f"k{n}-{time.monotonic_ns()}",
+                "world",
+                f"Le sommet de l'Otan {n}",
+                "texte",
+                url="https://x.test/a",
+                published=NOW,
+            )
+            (stored,) = tx.save_new_articles([article], NOW)
+            every = timedelta(hours=1) if digest else None
+            tx.record_alerts([NewAlert(stored, "NATO", "otan", ("Otan",), "title", "**Otan**", webhooks, every)], NOW)
+
+
+def drain(
+    outbox: Outbox,
+    webhooks: dict[str, WebhookSettings],
+    handler: Handler,
+    delivery: DeliverySettings | None = None,
+    when: datetime = NOW,
+    rules: dict[str, RuleSettings] | None = None,
+):  # type: ignore[no-untyped-def]
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        dispatcher = Dispatcher(outbox, client, clock=lambda: when)
+        try:
+            return dispatcher.drain(webhooks, rules or {}, delivery or settings())
+        finally:
+            dispatcher.close()
+
+
+def last_error(outbox: Outbox) -> str:
+    with outbox.storage.engine.connect() as connection:
+        return str(connection.exec_driver_sql("SELECT last_error FROM deliveries").scalar())
+
+
+def test_drain_sends_and_marks_sent(outbox: Outbox) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    record(outbox)
+    report = drain(outbox, {"chat": hook()}, handler)
+    assert (report.sent, report.retried, report.dead) == (1, 0, 0)
+    body = json.loads(seen[0].content)
+    assert body["rule"] == {"name": "NATO", "query": "otan"}
+    assert seen[0].headers["webhook-id"].startswith("msg_")
+    assert "webhook-signature" not in seen[0].headers
+    assert outbox.counts() == {"sent": 1}
+
+
+@pytest.mark.parametrize("status", [301, 408, 429, 500, 503, 413])
+def test_transient_failures_are_retried_and_redacted(outbox: Outbox, status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text=f"bad things at {request.url}", headers={"Location": SECRET_URL})
+
+    record(outbox)
+    report = drain(outbox, {"chat": hook("slack")}, handler)
+    assert report.retried == 1 and outbox.counts() == {"pending": 1}
+    error = last_error(outbox)
+    assert f"HTTP {status} from https://hooks.example.test/" in error
+    assert "secret" not in error and "T000" not in error
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
+def test_permanent_failures_are_dead_at_once(outbox: Outbox, status: int) -> None:
+    record(outbox)
+    report = drain(outbox, {"chat": hook()}, lambda r: httpx.Response(status))
+    assert report.dead == 1 and outbox.counts() == {"dead": 1}
+    assert outbox.webhook_health()["chat"].consecutive_dead == 1
+
+
+def test_a_deleted_discord_webhook_is_disabled_until_its_url_changes(outbox: Outbox) -> None:
+    record(outbox, 2)
+    calls: list[httpx.Request] = []
+
+    def gone(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(404, json={"message": "Unknown Webhook", "code": 10015})
+
+    report = drain(outbox, {"chat": hook("discord")}, gone)
+    assert report.dead == 2 and len(calls) == 1  # the second alert is not even tried
+    assert outbox.webhook_health()["chat"].disabled_reason
+    record(outbox)
+    assert drain(outbox, {"chat": hook("discord")}, gone).dead == 1 and len(calls) == 1
+    record(outbox)
+    moved = hook("discord", url=SECRET_URL + "-new")
+    assert drain(outbox, {"chat": moved}, lambda r: httpx.Response(200, json={"id": "1"})).sent == 1
+
+
+def test_retry_after_and_discord_retry_after_are_honoured(outbox: Outbox) -> None:
+    record(outbox)
+    drain(outbox, {"chat": hook()}, lambda r: httpx.Response(429, headers={"Retry-After": "600"}))
+    with outbox.storage.engine.connect() as connection:
+        due = connection.exec_driver_sql("SELECT next_attempt_at FROM deliveries").scalar()
+    assert str(due) >= "2026-01-01 12:10:00"
+    outbox.requeue_dead(NOW)  # nothing dead: no change
+    record(outbox, webhooks=("discord",))
+    drain(outbox, {"discord": hook("discord")}, lambda r: httpx.Response(429, json={"retry_after": 900.5}))
+    with outbox.storage.engine.connect() as connection:
+        query = "SELECT max(next_attempt_at) FROM deliveries WHERE webhook = 'discord'"
+        due = connection.exec_driver_sql(query).scalar()
+    assert str(due) >= "2026-01-01 12:15:00"
+
+
+def test_connection_errors_are_retried(outbox: Outbox) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}")
+
+    record(outbox)
+    report = drain(outbox, {"chat": hook("discord")}, handler)
+    assert report.retried == 1
+    assert "secret" not in last_error(outbox) and "cannot reach" in last_error(outbox)
+
+
+def test_discord_is_posted_with_wait_and_no_mentions(outbox: Outbox) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "1"})
+
+    record(outbox)
+    drain(outbox, {"chat": hook("discord")}, handler)
+    assert seen[0].url.params["wait"] == "true"
+    assert json.loads(seen[0].content)["allowed_mentions"] == {"parse": []}
+
+
+def test_dead_after_give_up(outbox: Outbox) -> None:
+    record(outbox)
+    report = drain(outbox, {"chat": hook()}, lambda r: httpx.Response(500), when=NOW + timedelta(hours=30))
+    assert report.dead == 1 and outbox.counts() == {"dead": 1}
+
+
+def test_unknown_webhook_is_kept_for_retry(outbox: Outbox) -> None:
+    record(outbox)
+    report = drain(outbox, {}, lambda r: httpx.Response(200))
+    assert report.retried == 1 and outbox.counts() == {"pending": 1}
+
+
+def test_generic_is_signed_when_it_has_a_secret(outbox: Outbox) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    record(outbox)
+    drain(outbox, {"chat": hook(secret=secret)}, handler)
+    request = seen[0]
+    payload = Webhook(secret).verify(request.content, dict(request.headers))
+    assert payload["type"] == "monitor.alert"
+    assert request.headers["webhook-id"].startswith("msg_")
+
+
+def test_digest_rules_send_one_message_per_window(outbox: Outbox) -> None:
+    record(outbox, 3, digest=True)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    rules = {"NATO": RuleSettings(name="NATO", query="otan", delivery="digest")}
+    assert drain(outbox, {"chat": hook()}, handler, rules=rules).sent == 0  # the window is still open
+    report = drain(outbox, {"chat": hook()}, handler, when=NOW + timedelta(hours=1), rules=rules)
+    assert report.sent == 3 and len(seen) == 1
+    body = json.loads(seen[0].content)
+    assert body["type"] == "monitor.digest" and len(body["alerts"]) == 3
+
+
+def test_teams_past_its_hourly_budget_sends_one_digest(outbox: Outbox) -> None:
+    record(outbox, 103)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        dispatcher = Dispatcher(outbox, client, clock=lambda: NOW)
+        dispatcher._pacers["chat"] = Pacer(Pace(interval=0.0, per_hour=100))  # no waiting in the test
+        try:
+            report = dispatcher.drain({"chat": hook("teams")}, {}, settings())
+        finally:
+            dispatcher.close()
+    assert report.sent == 100 and report.held == 3 and len(seen) == 100
+    with outbox.storage.engine.connect() as connection:
+        query = "SELECT digest_key FROM deliveries WHERE status = 'pending'"
+        keys = {row[0] for row in connection.exec_driver_sql(query)}
+    assert len(keys) == 1 and next(iter(keys)).startswith("budget|chat|")
+
+
+def test_a_hanging_webhook_does_not_delay_another(outbox: Outbox) -> None:
+    record(outbox, 1, webhooks=("slow", "fast"))
+    release = threading.Event()
+    fast_done: list[float] = []
+    started = time.monotonic()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "slow.test":
+            release.wait(3)
+            return httpx.Response(200)
+        fast_done.append(time.monotonic() - started)
+        return httpx.Response(200)
+
+    webhooks = {"slow": hook(url="https://slow.test/x"), "fast": hook(url="https://fast.test/y")}
+    report = drain(outbox, webhooks, handler)
+    assert report.sent == 2
+    assert fast_done and fast_done[0] < 1.0

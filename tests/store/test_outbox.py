@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.ingest.article import ParsedArticle
+from monitor.store.alerts import NewAlert, digest_window
+from monitor.store.outbox import Outbox, url_digest
+from monitor.store.storage import Storage
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def outbox(database_url: str) -> Iterator[Outbox]:
+    storage = Storage.open(database_url)
+    yield Outbox(storage)
+    storage.close()
+
+
+def record(outbox: Outbox, key: str, webhooks: tuple[str, ...], digest: timedelta | None = None) -> None:
+    with outbox.storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([ParsedArticle(key, "feed", f"Title {key}", "text")], NOW)
+        tx.record_alerts([NewAlert(stored, "r", "q", ("w",), "text", "s", webhooks, digest)], NOW)
+
+
+def test_claim_send_retry_and_die(outbox: Outbox) -> None:
+    record(outbox, "a", ("hook",))
+    (due,) = outbox.claim(NOW, timedelta(minutes=1), 10)
+    assert due.webhook == "hook" and due.attempts == 0 and due.uid.startswith("msg_")
+    assert due.alert.rule == "r" and due.alert.matched == ("w",) and due.digest_key is None
+    assert outbox.claim(NOW, timedelta(minutes=1), 10) == []  # leased
+    outbox.mark_failed([due.id], "webhook 'hook': HTTP 500", 500, NOW + timedelta(seconds=5))
+    assert outbox.claim(NOW, timedelta(minutes=1), 10) == []  # not due yet
+    (retry,) = outbox.claim(NOW + timedelta(seconds=6), timedelta(minutes=1), 10)
+    assert retry.uid == due.uid and retry.attempts == 1
+    outbox.mark_failed([retry.id], "gone", 500, None)
+    assert outbox.counts() == {"dead": 1}
+    assert outbox.requeue_dead(NOW + timedelta(hours=1)) == 1
+    (again,) = outbox.claim(NOW + timedelta(hours=1), timedelta(minutes=1), 10)
+    assert again.uid == due.uid and again.queued_at == NOW + timedelta(hours=1)
+
+
+def test_an_expired_lease_is_claimed_again(outbox: Outbox) -> None:
+    record(outbox, "a", ("hook",))
+    (first,) = outbox.claim(NOW, timedelta(seconds=30), 10)
+    (second,) = outbox.claim(NOW + timedelta(seconds=31), timedelta(seconds=30), 10)
+    assert first.uid == second.uid
+
+
+def test_claims_per_webhook_and_due_webhooks(outbox: Outbox) -> None:
+    record(outbox, "a", ("one", "two"))
+    record(outbox, "b", ("two",))
+    assert outbox.due_webhooks(NOW) == ["one", "two"]
+    assert [d.webhook for d in outbox.claim(NOW, timedelta(minutes=1), 10, webhook="two")] == ["two", "two"]
+    assert outbox.due_webhooks(NOW) == ["one"]
+
+
+def test_hold_does_not_count_an_attempt(outbox: Outbox) -> None:
+    record(outbox, "a", ("hook",))
+    (due,) = outbox.claim(NOW, timedelta(minutes=1), 10)
+    outbox.hold([due.id], NOW + timedelta(hours=1), digest_key="budget|hook|1")
+    assert outbox.claim(NOW + timedelta(minutes=59), timedelta(minutes=1), 10) == []
+    (held,) = outbox.claim(NOW + timedelta(hours=1), timedelta(minutes=1), 10)
+    assert held.attempts == 0 and held.digest_key == "budget|hook|1"
+
+
+def test_digest_deliveries_wait_for_their_window(outbox: Outbox) -> None:
+    record(outbox, "a", ("hook",), digest=timedelta(hours=1))
+    record(outbox, "b", ("hook",), digest=timedelta(hours=1))
+    closes, key = digest_window("r", timedelta(hours=1), NOW)
+    assert closes == NOW + timedelta(hours=1) and key == "r|2026-01-01T12:00:00+00:00"
+    assert outbox.claim(NOW + timedelta(minutes=59), timedelta(minutes=1), 10) == []
+    batch = outbox.claim(closes, timedelta(minutes=1), 10)
+    assert [d.digest_key for d in batch] == [key, key]
+
+
+def test_alerts_listing_and_requeue_by_alert(outbox: Outbox) -> None:
+    record(outbox, "a", ("one", "two"))
+    record(outbox, "b", ("one",))
+    due = outbox.claim(NOW, timedelta(minutes=1), 10, webhook="one")
+    outbox.mark_sent([due[0].id], 200, NOW)
+    outbox.mark_failed([due[1].id], "webhook 'one': HTTP 404", 404, None)
+    views = outbox.alerts()
+    assert [v.alert.article.title for v in views] == ["Title b", "Title a"]
+    assert {(d.webhook, d.status) for d in views[1].deliveries} == {("one", "sent"), ("two", "pending")}
+    dead = outbox.alerts(status="dead")
+    assert [v.alert.id for v in dead] == [due[1].alert.id]
+    assert outbox.requeue_dead(NOW, [due[0].alert.id]) == 0
+    assert outbox.requeue_dead(NOW, [due[1].alert.id]) == 1
+    assert outbox.counts() == {"pending": 2, "sent": 1}
+
+
+def test_webhook_state_remembers_dead_and_gone_without_the_url(outbox: Outbox) -> None:
+    url = "https://discord.test/api/webhooks/1/s3cret"
+    assert outbox.note_webhook("chat", url, NOW, dead=2, error="HTTP 500") == 2
+    assert outbox.note_webhook("chat", url, NOW, dead=1, disable="deleted") == 3
+    assert outbox.disabled_reason("chat", url) == "deleted"
+    assert outbox.disabled_reason("chat", url + "x") is None  # another URL lifts the verdict
+    health = outbox.webhook_health()["chat"]
+    assert health.consecutive_dead == 3 and health.disabled_reason == "deleted"
+    assert outbox.note_webhook("chat", url, NOW, sent=True) == 0
+    with outbox.storage.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT * FROM webhook_states").all()
+    assert "s3cret" not in repr(rows) and url_digest(url) in repr(rows)
+
+
+def test_concurrent_workers_never_claim_the_same_delivery(outbox: Outbox) -> None:
+    for n in range(40):
+        record(outbox, f"k{n}", ("hook",))
+    claimed: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            batch = outbox.claim(NOW, timedelta(minutes=5), 3)
+            if not batch:
+                return
+            with lock:
+                claimed.append([d.id for d in batch])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for batch in claimed for i in batch]
+    assert len(ids) == len(set(ids)) == 40
