@@ -264,7 +264,9 @@ class Pipeline:
         Health alerts go through the outbox like rule alerts, to the webhooks of ``[health] webhooks``.
         """
         settings, now = self.settings, self.clock()
-        vitals = self.storage.feed_vitals([(feed.name, feed.url) for feed in settings.feeds])
+        vitals = self.storage.feed_vitals(
+            [(feed.name, feed.url) for feed in settings.feeds], health.RHYTHM_ARTICLES, health.SOURCE, health.key_prefix
+        )
         intervals = {feed.name: settings.feed_interval(feed) for feed in settings.feeds}
         found = [
             health.assess(v, now, settings.health.alert_after, settings.health.silence_factor, intervals[v.name])

@@ -1,0 +1,1 @@
+"""Sending alerts: the dispatcher (claim, send, retry, pace) and ``notify/``, one renderer per chat platform."""

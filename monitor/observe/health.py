@@ -22,25 +22,12 @@ from itertools import pairwise
 from statistics import median
 
 from monitor.ingest.article import ParsedArticle
+from monitor.store.feeds import FeedVitals as FeedVitals
 
 SOURCE = "monitor/health"
 RHYTHM_ARTICLES = 20
 MIN_ARTICLES = 5
 FAILING, SILENT, BACK = "failing", "silent", "back"
-
-
-@dataclass(frozen=True)
-class FeedVitals:
-    """What the database knows of a feed's health: its polls, its recent article times, its last health event."""
-
-    name: str
-    url: str
-    consecutive_failures: int
-    last_success_at: datetime | None
-    created_at: datetime
-    last_error: str | None
-    article_times: Sequence[datetime]  # newest first
-    last_event_key: str | None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Recording alerts in the storing transaction, once per story, with one pending delivery per webhook.
 
-``AlertWrites`` is a part of ``storage.Tx`` (which it is mixed into); it needs the transaction's session and its
-``insert_new``. A rule that alerts once per story does not alert again on a copy of a story it alerted within the
-window: the copy stays recorded on the story, and the alert's message lists the story's other articles.
+``AlertWrites`` holds the steps of ``storage.Tx`` that record alerts, on the transaction's base (``tx.Writes``).
+A rule that alerts once per story does not alert again on a copy of a story it alerted within the window: the
+copy stays recorded on the story, and the alert's message lists the story's other articles.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from monitor.ingest.article import ParsedArticle
 from monitor.store.message import AlertMessage, ArticleRef
 from monitor.store.models import Alert, Article, Delivery
+from monitor.store.tx import Writes, table_of
 
 _INSERT_CHUNK = 200
 _STORY_COPIES = 50
@@ -51,13 +51,8 @@ class NewAlert:
     story_window: timedelta | None = None
 
 
-class AlertWrites:
+class AlertWrites(Writes):
     """The alert-recording steps of a write transaction."""
-
-    session: Session
-
-    def insert_new(self, table: Table, *unique: str) -> Any:  # provided by Tx
-        raise NotImplementedError
 
     def record_alerts(
         self, alerts: Sequence[NewAlert], now: datetime, lone_stories: Set[int] = frozenset()
@@ -205,9 +200,3 @@ def message_of(alert: Alert, article: Article, also_in: tuple[ArticleRef, ...] =
         field=alert.field,
         also_in=also_in,
     )
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """Return the Core table of a model."""
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    return table

@@ -1,26 +1,21 @@
 """Feed state queries: what polls left on each feed, who may poll it next, and how feeds are doing.
 
-``FeedStore`` is a part of ``Storage`` (which it is mixed into); it needs the storage's engine and transactions.
+``FeedStore`` is a part of ``Storage`` (which it is mixed into); it needs the storage's engine and write
+transactions (``tx.Writes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from monitor.observe import health
-from monitor.observe.health import FeedVitals
-from monitor.store.alerts import table_of
 from monitor.store.models import Article, Feed
-
-if TYPE_CHECKING:
-    from monitor.store.storage import Tx
+from monitor.store.tx import Writes, table_of
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,20 @@ _NAMES_PER_QUERY = 500  # feed names bound in one query, well below every databa
 
 
 @dataclass(frozen=True)
+class FeedVitals:
+    """What the database knows of a feed's health: its polls, its recent article times, its last health event."""
+
+    name: str
+    url: str
+    consecutive_failures: int
+    last_success_at: datetime | None
+    created_at: datetime
+    last_error: str | None
+    article_times: Sequence[datetime]  # newest first
+    last_event_key: str | None
+
+
+@dataclass(frozen=True)
 class FeedHealth:
     """How a configured feed is doing, as ``monitor feeds`` shows it."""
 
@@ -70,7 +79,7 @@ class FeedStore:
     engine: Engine
     reader: Engine
 
-    def transaction(self) -> AbstractContextManager[Tx]:  # provided by Storage
+    def transaction(self) -> AbstractContextManager[Writes]:  # provided by Storage
         raise NotImplementedError
 
     def feed_state(self, name: str, url: str) -> FeedState:
@@ -111,7 +120,7 @@ class FeedStore:
         with self.transaction() as tx:
             row = {"name": name, "url": url, "status": "new", "consecutive_failures": 0, "created_at": now}
             tx.session.execute(tx.insert_new(table_of(Feed), "name"), [row])
-            tx.feed(name, url, now)  # a changed URL starts afresh
+            feed_row(tx.session, name, url, now)  # a changed URL starts afresh
             tx.session.flush()
             taken = tx.session.execute(
                 update(Feed)
@@ -128,7 +137,7 @@ class FeedStore:
     ) -> None:
         """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``."""
         with self.transaction() as tx:
-            feed = tx.feed(name, url, now)
+            feed = feed_row(tx.session, name, url, now)
             feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
             feed.last_checked_at = feed.last_success_at = now
             feed.consecutive_failures, feed.backoff_seconds, feed.error_kind = 0, None, None
@@ -152,7 +161,7 @@ class FeedStore:
         With a ``disabled_reason`` (a 410 Gone), the feed is disabled until its URL changes.
         """
         with self.transaction() as tx:
-            feed = tx.feed(name, url, now)
+            feed = feed_row(tx.session, name, url, now)
             feed.status = "disabled" if disabled_reason else "error"
             feed.last_error, feed.last_status_code, feed.error_kind = error, status_code, kind
             feed.last_checked_at = now
@@ -174,8 +183,14 @@ class FeedStore:
         recent = {source: count for source, count in counts}
         return [_health(name, url, rows.get(name), recent.get(name, 0)) for name, url in feeds]
 
-    def feed_vitals(self, feeds: Sequence[tuple[str, str]]) -> list[FeedVitals]:
-        """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL."""
+    def feed_vitals(
+        self, feeds: Sequence[tuple[str, str]], rhythm: int, events: str, event_prefix: Callable[[str], str]
+    ) -> list[FeedVitals]:
+        """Return the health vitals of the feeds given as (name, URL) that have been polled at their URL.
+
+        A feed's vitals hold the times of its last ``rhythm`` articles and the content key of its last health
+        event: the newest article of source ``events`` whose key starts with ``event_prefix(feed name)``.
+        """
         vitals: list[FeedVitals] = []
         with Session(self.reader) as session:
             names = [name for name, _ in feeds]
@@ -188,12 +203,12 @@ class FeedStore:
                     select(Article.published_at, Article.fetched_at)
                     .where(Article.source == name)
                     .order_by(col(Article.id).desc())
-                    .limit(health.RHYTHM_ARTICLES)
+                    .limit(rhythm)
                 ).all()
                 last_key = session.exec(
                     select(Article.content_key)
-                    .where(Article.source == health.SOURCE)
-                    .where(col(Article.content_key).startswith(health.key_prefix(name), autoescape=True))
+                    .where(Article.source == events)
+                    .where(col(Article.content_key).startswith(event_prefix(name), autoescape=True))
                     .order_by(col(Article.id).desc())
                     .limit(1)
                 ).first()
@@ -210,6 +225,19 @@ class FeedStore:
                     )
                 )
         return vitals
+
+
+def feed_row(session: Session, name: str, url: str, now: datetime) -> Feed:
+    """Return the feed's row, created on first use; a new address starts afresh."""
+    feed = session.exec(select(Feed).where(Feed.name == name)).first()
+    if feed is None:
+        feed = Feed(name=name, url=url, created_at=now)
+        session.add(feed)
+    elif feed.url != url:
+        # No validators, no back-off, no longer disabled.
+        feed.url, feed.etag, feed.last_modified = url, None, None
+        feed.consecutive_failures, feed.backoff_seconds, feed.disabled_reason = 0, None, None
+    return feed
 
 
 def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:

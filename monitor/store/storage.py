@@ -16,9 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Table, bindparam, delete, text, update
-from sqlalchemy import insert as sql_insert
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -26,10 +24,11 @@ from monitor.errors import StorageError
 from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
 from monitor.store import migrate
-from monitor.store.alerts import AlertWrites, StoredArticle, table_of
+from monitor.store.alerts import AlertWrites, StoredArticle
 from monitor.store.engine import READ_ONLY, make_engine, redact_url
-from monitor.store.feeds import FeedStore
+from monitor.store.feeds import FeedStore, feed_row
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
+from monitor.store.tx import table_of
 
 _INSERT_CHUNK = 200
 
@@ -175,21 +174,6 @@ class Storage(FeedStore):
 class Tx(AlertWrites):
     """One write transaction: the steps of storing articles and their alerts."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def feed(self, name: str, url: str, now: datetime) -> Feed:
-        """Return the feed's row, created on first use."""
-        feed = self.session.exec(select(Feed).where(Feed.name == name)).first()
-        if feed is None:
-            feed = Feed(name=name, url=url, created_at=now)
-            self.session.add(feed)
-        elif feed.url != url:
-            # A new address starts afresh: no validators, no back-off, no longer disabled.
-            feed.url, feed.etag, feed.last_modified = url, None, None
-            feed.consecutive_failures, feed.backoff_seconds, feed.disabled_reason = 0, None, None
-        return feed
-
     def record_feed_success(
         self,
         name: str,
@@ -224,7 +208,7 @@ class Tx(AlertWrites):
         row = {**values, "name": name, "url": url, "created_at": now, "disabled_reason": None}
         if self.session.execute(self.insert_new(table, "name"), row).rowcount == 1:  # type: ignore[attr-defined]
             return
-        feed = self.feed(name, url, now)  # a new address, which starts afresh
+        feed = feed_row(self.session, name, url, now)  # a new address, which starts afresh
         for key, value in values.items():
             setattr(feed, key, value)
 
@@ -334,17 +318,6 @@ class Tx(AlertWrites):
             statement = update(table).where(table.c.id == bindparam("row")).values(story_id=bindparam("story"))
             self.session.execute(statement, joined)
         return filed
-
-    def insert_new(self, table: Table, *unique: str) -> Any:
-        """Return an INSERT of ``table``'s rows that skips those whose ``unique`` columns are taken.
-
-        Executed with a list of rows, it is one statement run over every row (with ``RETURNING``, in batches).
-        On SQLite it is ``INSERT OR IGNORE``, which SQLAlchemy compiles once and caches, where it compiles the
-        dialect's ``ON CONFLICT`` form anew at each execution (the rows here break no other constraint).
-        """
-        if self.session.get_bind().dialect.name == "sqlite":
-            return sql_insert(table).prefix_with("OR IGNORE")
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def lone_stories(filed: Mapping[int, int]) -> set[int]:
