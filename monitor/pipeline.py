@@ -81,6 +81,7 @@ class Pipeline:
         self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
         # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
         self._stories: StoryIndex | None = None
+        self._filing_turn = 0  # the last filing turn the index knows of (``Tx.filed_after``)
         self._stories_lock = threading.Lock()
         self._trim = Trimmer()
 
@@ -325,13 +326,16 @@ class Pipeline:
             found = workers.pool.analyze(fresh, recent(fresh, alert_since))
         else:
             found = analyze(active.matcher, fresh, recent(fresh, alert_since))
-        # One batch at a time files its articles, so that two copies of a story never open two stories.
+        # One batch at a time files its articles, so that two copies of a story never open two stories: in this
+        # process by the lock, across instances by the transaction's turn (``serialize_filing``).
         with self._stories_lock:
-            index = self._story_index(now, window)
             try:
                 with self.storage.transaction() as tx:
+                    tx.serialize_filing()
+                    index = self._story_index(tx, now, window)
                     stored = tx.save_new_articles(fresh, now, found.sketches)
-                    filed = tx.file_in_stories(stored, index, now, found.sketches)
+                    self._filing_turn += 1
+                    filed = tx.file_in_stories(stored, index, now, found.sketches, self._filing_turn)
                     hits = active.alerts(stored, found.hits, filed, window if once_per_story else None)
                     alerts = tx.record_alerts(hits, now, lone_stories(filed))
                     also(tx)
@@ -353,13 +357,21 @@ class Pipeline:
                 self.on_console_alert(alert)
         return alerts
 
-    def _story_index(self, now: datetime, window: timedelta) -> StoryIndex:
-        """Return the story index, built from the stored signatures of the window if need be, old entries evicted."""
+    def _story_index(self, tx: Tx, now: datetime, window: timedelta) -> StoryIndex:
+        """Return the story index up to date, old entries evicted, in a transaction that holds the filing turn.
+
+        Built from the stored signatures of the window on first use; then it learns, at each turn, what other
+        instances sharing the database filed since its last one.
+        """
         if self._stories is None:
             index = StoryIndex()
-            for article_id, story_id, sig, fetched in self.storage.story_signatures(now - window):
+            for article_id, story_id, sig, fetched in tx.filed_stories(now - window):
                 index.add(article_id, story_id, sig, fetched)
-            self._stories = index
+            self._stories, self._filing_turn = index, tx.last_filing_turn()
+        else:
+            others, self._filing_turn = tx.filed_after(self._filing_turn)
+            for article_id, story_id, sig, fetched in others:
+                self._stories.add(article_id, story_id, sig, fetched)
         self._stories.evict(now - window)
         return self._stories
 

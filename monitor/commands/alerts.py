@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context, positive, with_storage
-from monitor.store.outbox import STATUSES, AlertView, Outbox, WebhookHealth
+from monitor.store.outbox import STATUSES, AlertView, Outbox
 from monitor.store.storage import Storage
+from monitor.store.webhooks import WebhookHealth
 
 
 def register(commands: Any) -> None:
@@ -49,7 +50,7 @@ def handle_retry(args: argparse.Namespace, context: Context) -> int:
 
 def _list(outbox: Outbox, status: str | None, limit: int, as_json: bool) -> int:
     views = outbox.alerts(status, limit)
-    troubled = [h for h in outbox.webhook_health().values() if h.disabled_reason or h.consecutive_dead]
+    troubled = [h for h in outbox.webhooks.health().values() if h.disabled_reason or h.consecutive_dead]
     if as_json:
         document = {"alerts": [_json(view) for view in views], "webhooks": [_health_json(h) for h in troubled]}
         print(json.dumps(document, ensure_ascii=False, indent=2))

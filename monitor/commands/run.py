@@ -62,6 +62,7 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     if storage.single_instance:
         # Alone on this database: deliveries a killed predecessor had claimed can go out again right away.
         released = pipeline.outbox.release_claims()
+        pipeline.outbox.webhooks.release_leases()
         if released:
             log.info("%d deliveries left in flight by a previous run are queued again", released)
     try:

@@ -2,7 +2,9 @@
 
 Each webhook is drained by its own worker thread, so a slow or failing webhook never delays the others, and
 is paced so that no platform rate-limits us (``PACES``; Discord by its ``X-RateLimit-*`` headers; Teams at most
-100 an hour, past which that hour's alerts wait and go out together as one digest).
+100 an hour, past which that hour's alerts wait and go out together as one digest). With several instances on
+one database, one instance at a time drains a webhook: the one holding its lease, renewed before each request
+together with the request's pacing slot (``store.webhooks``), so pacing holds across instances too.
 
 Outcomes: a 2xx answer is success. 400, 401, 403, 404 and 410 are permanent: the delivery is dead at once
 (a 404 from Discord means the webhook was deleted: it is disabled until its URL changes). Anything else,
@@ -14,11 +16,15 @@ webhook whose deliveries keep dying is logged as such.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -26,14 +32,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from monitor.delivery import notify
+from monitor.delivery import notify, pacing
 from monitor.delivery.notify.body import encode
 from monitor.delivery.notify.signing import sign
-from monitor.delivery.pacing import PACES, Pace, Pacer, next_attempt, parse_retry_after
+from monitor.delivery.pacing import PACES, Pace, Slot, next_attempt
 from monitor.observe.logs import redact, safe_url
 from monitor.observe.metrics import Metrics
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings
 from monitor.store.outbox import DueDelivery, Outbox
+from monitor.store.webhooks import PaceState
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ PERMANENT = frozenset({400, 401, 403, 404, 410})
 DEAD_IN_A_ROW_WARNING = 3
 WORKERS = 8
 BUDGET = "budget|"  # digest key prefix of alerts held back by an hourly budget
+MAX_SLOT_WAIT = 5.0  # seconds: a pacing slot further away than this is not waited for; the rest is held till then
 
 
 @dataclass
@@ -114,7 +122,7 @@ def send(
     if response.status_code in spec.success_statuses:
         return Outcome(response.status_code), response
     text = bytes(answer).decode("utf-8", "replace")
-    retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+    retry_after = pacing.asked_wait(response, datetime.now(UTC))
     if webhook.format == "discord" and response.status_code == 429:
         retry_after = max(retry_after or 0.0, _discord_retry_after(text))
     detail = redact(" ".join(text[:200].split()), [url])
@@ -125,9 +133,9 @@ def send(
 def _discord_retry_after(text: str) -> float:
     try:
         value = json.loads(text).get("retry_after", 0)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return 0.0
-    return float(value) if isinstance(value, int | float) else 0.0
+    return pacing.seconds(value) if isinstance(value, int | float) else 0.0
 
 
 @dataclass
@@ -138,8 +146,41 @@ class _Unit:
     payloads: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
 
+class _Next(enum.Enum):
+    """What the drain does after a unit: go on, stop for now (the rest is held), or stop at once (lease lost)."""
+
+    GO_ON = "go on"
+    HELD = "held"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """Where one webhook's drain stands: its name, settings and pace, and the lease it sends under."""
+
+    name: str
+    webhook: WebhookSettings
+    pace: Pace
+    lease: timedelta
+    deadline: float
+
+    @property
+    def url(self) -> str:
+        """Return the webhook's URL (a secret)."""
+        return self.webhook.url.get_secret_value()
+
+    @property
+    def max_wait(self) -> timedelta:
+        """Return how long a reserved slot may be ahead: a request and its wait stay well within the lease."""
+        return timedelta(seconds=min(MAX_SLOT_WAIT, self.deadline))
+
+
 class Dispatcher:
-    """Drain the outbox: one worker per webhook with due deliveries, paced, each request bounded in time."""
+    """Drain the outbox: one worker per webhook with due deliveries, paced, each request bounded in time.
+
+    With several instances on one database, a webhook's deliveries are sent by the one instance holding its lease
+    (``store.webhooks``); the lease is renewed before every request, together with the request's pacing slot.
+    """
 
     def __init__(
         self,
@@ -148,14 +189,17 @@ class Dispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = WORKERS,
         metrics: Metrics | None = None,
+        paces: Mapping[str, Pace] = PACES,
     ) -> None:
         self.outbox = outbox
         self.metrics = metrics or Metrics()
         self.client = client
         self.clock = clock
+        self.paces = paces
+        # Who holds a lease: unique to this process and this dispatcher, readable in the database.
+        self.holder = f"{socket.gethostname()[:120]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="delivery")
         self._busy: dict[str, Future[DrainReport]] = {}
-        self._pacers: dict[str, Pacer] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -196,62 +240,92 @@ class Dispatcher:
     ) -> DrainReport:
         report = DrainReport()
         try:
-            self._drain(name, webhook, rules, settings, report)
+            if webhook is None:
+                self._drop_unconfigured(name, settings, report)
+            else:
+                self._drain(name, webhook, rules, settings, report)
         except Exception:  # one webhook's trouble is logged, never fatal to the worker pool
             log.exception("webhook '%s': delivery worker failed", name, extra={"webhook": name})
         return report
 
+    def _drop_unconfigured(self, name: str, settings: DeliverySettings, report: DrainReport) -> None:
+        """Fail the due deliveries of a webhook the settings no longer name (retried, then dead)."""
+        lease = timedelta(seconds=settings.timeout.total_seconds() * 2 + 5)
+        batch = self.outbox.claim(self.clock(), lease, settings.batch_size, webhook=name)
+        if batch:
+            self._fail(batch, Outcome(None, f"webhook '{name}': no longer configured"), settings, report)
+
     def _drain(
         self,
         name: str,
-        webhook: WebhookSettings | None,
+        webhook: WebhookSettings,
         rules: Mapping[str, RuleSettings],
         settings: DeliverySettings,
         report: DrainReport,
     ) -> None:
         deadline = settings.timeout.total_seconds()
-        lease = timedelta(seconds=deadline * 2 + 5)  # a request never outlives its deadline
-        pacer = self._pacers.setdefault(name, Pacer(PACES[webhook.format] if webhook else Pace()))
-        while not self._stop.is_set():
-            batch = self.outbox.claim(self.clock(), lease, settings.batch_size, webhook=name)
-            if not batch:
-                return
-            if webhook is None:
-                self._fail(batch, Outcome(None, f"webhook '{name}': no longer configured"), settings, report)
-                continue
-            url = webhook.url.get_secret_value()
-            disabled = self.outbox.disabled_reason(name, url)
-            if disabled:
-                self._bury(name, url, batch, f"webhook '{name}': disabled: {disabled}", None, report)
-                continue
-            units = self._units(name, webhook, batch, rules, pacer, report)
-            for number, unit in enumerate(units):
-                if self._stop.is_set():
-                    self.outbox.hold([d.id for u in units[number:] for d in u.deliveries], self.clock())
+        # A request never outlives its deadline, nor a slot's wait the deadline: renewed before each request, the
+        # lease outlasts both with a margin, so no other instance can take the webhook while a request is out.
+        lease = timedelta(seconds=deadline * 2 + 5)
+        turn = _Turn(name, webhook, self.paces.get(webhook.format, Pace()), lease, deadline)
+        if not self.outbox.webhooks.take_lease(name, turn.url, self.holder, self.clock(), lease):
+            return  # another instance is sending them
+        try:
+            while not self._stop.is_set():
+                batch = self.outbox.claim(self.clock(), lease, settings.batch_size, webhook=name)
+                if not batch or self._drain_batch(turn, batch, rules, settings, report) is not _Next.GO_ON:
                     return
-                gone, retry_at = self._send_unit(name, webhook, unit, pacer, deadline, settings, report)
-                rest = [d.id for u in units[number + 1 :] for d in u.deliveries]
-                if gone:
-                    rest_due = [d for u in units[number + 1 :] for d in u.deliveries]
-                    if rest_due:
-                        self._bury(name, url, rest_due, f"webhook '{name}': disabled: {gone}", None, report)
-                    break
-                if retry_at is not None:
-                    # The webhook is failing or limiting us: the rest waits with it, in order, no attempt counted.
-                    self.outbox.hold(rest, retry_at)
-                    report.held += len(rest)
-                    return
+        finally:
+            self.outbox.webhooks.release_lease(name, self.holder)
+
+    def _drain_batch(
+        self,
+        turn: _Turn,
+        batch: list[DueDelivery],
+        rules: Mapping[str, RuleSettings],
+        settings: DeliverySettings,
+        report: DrainReport,
+    ) -> _Next:
+        """Send a claimed batch unit by unit; return whether to go on with the next batch."""
+        name, url = turn.name, turn.url
+        disabled = self.outbox.webhooks.disabled_reason(name, url)
+        if disabled:
+            self._bury(name, url, batch, f"webhook '{name}': disabled: {disabled}", None, report)
+            return _Next.GO_ON
+        units = self._units(turn, batch, rules, report)
+        for number, unit in enumerate(units):
+            rest = [d for u in units[number:] for d in u.deliveries]
+            if self._stop.is_set():
+                self.outbox.hold([d.id for d in rest], self.clock())
+                return _Next.HELD
+            step, gone, retry_at = self._send_unit(turn, unit, settings, report)
+            later = rest[len(unit.deliveries) :]
+            if step is _Next.LOST:
+                return step  # another instance holds the webhook now: it sends what is left
+            if step is _Next.HELD:
+                self.outbox.hold([d.id for d in rest], retry_at or self.clock())
+                report.held += len(rest)
+                return step
+            if gone:
+                if later:
+                    self._bury(name, url, later, f"webhook '{name}': disabled: {gone}", None, report)
+                return _Next.HELD
+            if retry_at is not None:
+                # The webhook is failing or limiting us: the rest waits with it, in order, no attempt counted.
+                self.outbox.hold([d.id for d in later], retry_at)
+                report.held += len(later)
+                return _Next.HELD
+        return _Next.GO_ON
 
     def _units(
         self,
-        name: str,
-        webhook: WebhookSettings,
+        turn: _Turn,
         batch: list[DueDelivery],
         rules: Mapping[str, RuleSettings],
-        pacer: Pacer,
         report: DrainReport,
     ) -> list[_Unit]:
         """Return the requests to make: one per alert, and one digest (maybe in parts) per digest window."""
+        name, webhook = turn.name, turn.webhook
         groups: dict[str, list[DueDelivery]] = {}
         singles: list[DueDelivery] = []
         for due in batch:
@@ -259,11 +333,13 @@ class Dispatcher:
                 groups.setdefault(due.digest_key, []).append(due)
             else:
                 singles.append(due)
-        budget = pacer.budget()
+        now = self.clock()
+        state = self.outbox.webhooks.pace_state(turn.url) if turn.pace.per_hour is not None else PaceState()
+        budget = pacing.budget(state, turn.pace, now)
         if budget is not None and len(singles) > budget:
             # Past the hourly budget, this hour's alerts wait for the next window and go out as one digest.
-            window = f"{BUDGET}{name}|{int(pacer.window_start)}"
-            until = self.clock() + timedelta(seconds=pacer.window_left())
+            until = pacing.window_end(state, now)
+            window = f"{BUDGET}{name}|{int(until.timestamp())}"
             self.outbox.hold([d.id for d in singles[budget:]], until, digest_key=window)
             report.held += len(singles) - budget
             singles = singles[:budget]
@@ -277,29 +353,42 @@ class Dispatcher:
             units.append(_Unit(members, [(f"{base}_{i}", part) for i, part in enumerate(parts, start=1)]))
         return units
 
+    def _slot(self, turn: _Turn) -> Slot | None:
+        """Renew the lease and reserve the next pacing slot; return it, or None if the lease is lost."""
+
+        def reserve(state: PaceState) -> tuple[PaceState, Slot]:
+            return pacing.reserve(state, turn.pace, now, turn.max_wait)
+
+        now = self.clock()
+        return self.outbox.webhooks.take_turn(turn.name, self.holder, now, turn.lease, turn.url, reserve)
+
     def _send_unit(
-        self,
-        name: str,
-        webhook: WebhookSettings,
-        unit: _Unit,
-        pacer: Pacer,
-        deadline: float,
-        settings: DeliverySettings,
-        report: DrainReport,
-    ) -> tuple[str | None, datetime | None]:
-        """Send one unit and record its outcome; return why the webhook is now disabled, and when to retry it."""
-        url = webhook.url.get_secret_value()
+        self, turn: _Turn, unit: _Unit, settings: DeliverySettings, report: DrainReport
+    ) -> tuple[_Next, str | None, datetime | None]:
+        """Send one unit and record its outcome; return what to do next, why the webhook is now disabled, and
+        when to try it again."""
+        name, webhook, url = turn.name, turn.webhook, turn.url
         ids = [d.id for d in unit.deliveries]
         outcome = Outcome(None, f"webhook '{name}': nothing to send")
         for message_id, payload in unit.payloads:
-            self._stop.wait(pacer.delay())
-            outcome, response = send(self.client, name, webhook, payload, message_id, deadline)
-            pacer.note(response, outcome.retry_after)
+            slot = self._slot(turn)
+            if slot is None:
+                log.warning("webhook '%s': lease lost to another instance", name, extra={"webhook": name})
+                return _Next.LOST, None, None
+            if slot.at is None:
+                # Not within reach (a wait the platform asked for, or the hour's budget): held, no attempt counted.
+                # A digest held after its first parts went out sends them again, under the same ids.
+                return _Next.HELD, None, slot.not_before
+            self._stop.wait(max(0.0, (slot.at - self.clock()).total_seconds()))
+            if self._stop.is_set():
+                return _Next.HELD, None, self.clock()
+            outcome, response = send(self.client, name, webhook, payload, message_id, turn.deadline)
+            self._note_asked_wait(url, outcome, response)
             if not outcome.ok:
                 break
         if outcome.ok and outcome.status is not None:
             self.outbox.mark_sent(ids, outcome.status, self.clock())
-            self.outbox.note_webhook(name, url, self.clock(), sent=True)
+            self.outbox.webhooks.note(name, url, self.clock(), sent=True)
             report.sent += len(ids)
             self.metrics.record_delivery(name, "sent", len(ids))
             for due in unit.deliveries:
@@ -310,13 +399,22 @@ class Dispatcher:
                     due.alert.rule,
                     extra={"webhook": name, "alert_id": due.alert.id, "rule": due.alert.rule},
                 )
-            return None, None
+            return _Next.GO_ON, None, None
         if outcome.permanent:
             gone = "the platform says this webhook was deleted" if webhook.format == "discord" else None
             disable = gone if outcome.status == 404 else None
             self._bury(name, url, unit.deliveries, outcome.error or "", outcome.status, report, disable)
-            return disable, None
-        return None, self._fail(unit.deliveries, outcome, settings, report)
+            return _Next.GO_ON, disable, None
+        return _Next.GO_ON, None, self._fail(unit.deliveries, outcome, settings, report)
+
+    def _note_asked_wait(self, url: str, outcome: Outcome, response: httpx.Response | None) -> None:
+        """Push the URL's next pacing slot back by the wait the answer asked for, if it asked for one."""
+        if response is None:
+            return
+        now = self.clock()
+        asked = max(outcome.retry_after or 0.0, pacing.asked_wait(response, now) or 0.0)
+        if asked:
+            self.outbox.webhooks.update_pace(url, lambda state: (pacing.after_answer(state, now, asked), None))
 
     def _fail(
         self, batch: Sequence[DueDelivery], outcome: Outcome, settings: DeliverySettings, report: DrainReport
@@ -374,7 +472,7 @@ class Dispatcher:
         self.outbox.mark_failed([d.id for d in batch], error, status, None)
         report.dead += len(batch)
         self.metrics.record_delivery(name, "dead", len(batch))
-        in_a_row = self.outbox.note_webhook(name, url, self.clock(), dead=len(batch), error=error, disable=disable)
+        in_a_row = self.outbox.webhooks.note(name, url, self.clock(), dead=len(batch), error=error, disable=disable)
         log.error("%s; %d deliveries dead, not retried", error, len(batch), extra={"webhook": name})
         if disable:
             log.error("webhook '%s': disabled (%s) until its URL changes", name, disable, extra={"webhook": name})

@@ -1,24 +1,29 @@
-"""When to send: the retry schedule after a failure, ``Retry-After`` hints, and each platform's pace.
+"""When to send: the retry schedule after a failure, the waits platforms ask for, and each platform's pace.
 
 ``next_attempt`` gives the growing delays of ``[delivery] retry_delays`` (the last one repeats, ±20 % jitter),
-never before a hint, and gives up after ``give_up_after``. ``Pacer`` keeps one webhook under its platform's
-limits (``PACES``): a minimum interval, Discord's ``X-RateLimit-*`` headers, and an hourly budget for Teams.
+never before a hint, and gives up after ``give_up_after``. Each webhook URL is kept under its platform's limits
+(``PACES``): a minimum interval between requests, Discord's ``X-RateLimit-*`` headers and ``Retry-After``
+(``asked_wait``), and an hourly budget for Teams. The pacing state of a URL (``PaceState``) lives in the
+database, so every instance sending to it sees the same one; the functions here are pure: they take the state
+and the time and return the new state. ``reserve`` hands out the next slot to send in, ``after_answer`` pushes
+the next slot back when the platform asked for a wait.
 """
 
 from __future__ import annotations
 
+import math
 import random
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import httpx
 
+from monitor.ingest.politeness import MAX_WAIT, retry_after
 from monitor.settings.config import DeliverySettings
+from monitor.store.webhooks import PaceState
 
-HOUR = 3600.0
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,14 @@ PACES: Mapping[str, Pace] = {
 }
 
 
+@dataclass(frozen=True)
+class Slot:
+    """The outcome of asking to send: the time to send at, or, when refused, the time to ask again."""
+
+    at: datetime | None
+    not_before: datetime | None = None
+
+
 def next_attempt(
     attempts: int,
     queued_at: datetime,
@@ -57,64 +70,64 @@ def next_attempt(
     return None if when - queued_at > settings.give_up_after else when
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Return the seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
+def asked_wait(response: httpx.Response, now: datetime) -> float | None:
+    """Return the seconds an answer asks to wait before the next request (``Retry-After``, Discord's bucket)."""
+    waits: list[float] = []
+    header = retry_after(response.headers.get("retry-after"), now)
+    if header is not None:
+        waits.append(header.total_seconds())
+    if response.headers.get("x-ratelimit-remaining") == "0":
+        waits.append(seconds(response.headers.get("x-ratelimit-reset-after"), default=1.0))
+    return max(waits) if waits else None
+
+
+def seconds(value: object, default: float = 0.0) -> float:
+    """Return a number of seconds read from a header or a JSON value, within [0, MAX_WAIT]; else ``default``."""
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return default
+    if math.isnan(number):
+        return default
+    return min(max(number, 0.0), MAX_WAIT.total_seconds())
+
+
+def budget(state: PaceState, pace: Pace, now: datetime) -> int | None:
+    """Return how many more requests this hour allows (None: no hourly limit)."""
+    if pace.per_hour is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return max(0, pace.per_hour - _rolled(state, now).in_window)
 
 
-class Pacer:
-    """Keep one webhook under its platform's rate limits; ``delay()`` says how long to wait before the next post."""
+def window_end(state: PaceState, now: datetime) -> datetime:
+    """Return when the hourly budget is renewed."""
+    start = _rolled(state, now).window_start
+    return (start or now) + HOUR
 
-    def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
-        self.pace = pace
-        self.clock = clock
-        self.next_at = 0.0
-        self.window_start = clock()
-        self.in_window = 0
 
-    def delay(self) -> float:
-        """Return the seconds to wait before the next request may go."""
-        return max(0.0, self.next_at - self.clock())
+def reserve(state: PaceState, pace: Pace, now: datetime, max_wait: timedelta) -> tuple[PaceState, Slot]:
+    """Take the next slot to send in, unless it is more than ``max_wait`` away or the hour's budget is spent.
 
-    def budget(self) -> int | None:
-        """Return how many more requests this hour allows (None: no hourly limit)."""
-        if self.pace.per_hour is None:
-            return None
-        self._roll()
-        return max(0, self.pace.per_hour - self.in_window)
+    Return the new state and the slot; a refused slot leaves the state as it was and says when to ask again.
+    """
+    state = _rolled(state, now)
+    if pace.per_hour is not None and state.in_window >= pace.per_hour:
+        return state, Slot(None, window_end(state, now))
+    at = max(now, state.next_at or now)
+    if at - now > max_wait:
+        return state, Slot(None, at)
+    taken = PaceState(at + timedelta(seconds=pace.interval), state.window_start or now, state.in_window + 1)
+    return taken, Slot(at)
 
-    def window_left(self) -> float:
-        """Return the seconds until the hourly budget is renewed."""
-        return max(0.0, self.window_start + HOUR - self.clock())
 
-    def note(self, response: httpx.Response | None, retry_after: float | None = None) -> None:
-        """Account for a request just made, with what the platform said of its limits."""
-        now = self.clock()
-        self._roll()
-        self.in_window += 1
-        self.next_at = max(self.next_at, now + self.pace.interval)
-        if retry_after:
-            self.next_at = max(self.next_at, now + retry_after)
-        if response is not None and response.headers.get("x-ratelimit-remaining") == "0":
-            try:
-                reset = float(response.headers.get("x-ratelimit-reset-after", "1"))
-            except ValueError:
-                reset = 1.0
-            self.next_at = max(self.next_at, now + reset)
+def after_answer(state: PaceState, now: datetime, wait: float) -> PaceState:
+    """Return the state once the platform asked to wait ``wait`` seconds before the next request."""
+    until = now + timedelta(seconds=min(wait, MAX_WAIT.total_seconds()))
+    return replace(state, next_at=max(state.next_at or until, until))
 
-    def _roll(self) -> None:
-        if self.clock() - self.window_start >= HOUR:
-            self.window_start, self.in_window = self.clock(), 0
+
+def _rolled(state: PaceState, now: datetime) -> PaceState:
+    """Return the state with its hourly window started afresh if the last one is over."""
+    if state.window_start is None or now - state.window_start >= HOUR:
+        return replace(state, window_start=now, in_window=0)
+    return state

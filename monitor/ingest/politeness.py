@@ -2,7 +2,8 @@
 
 After a success (200 or 304) the next poll comes after the feed's interval, or later if the feed's ``<ttl>`` or
 the answer's ``Cache-Control: max-age`` asks for longer. After a failure the wait doubles with every
-consecutive failure (2, 4, 8... intervals) and is never shorter than a ``Retry-After`` sent with a 429 or a 503;
+consecutive failure (2, 4, 8... intervals) and is never shorter than a ``Retry-After`` sent with a 429 or a 503
+(``retry_after`` reads that header, for webhooks too);
 a success resets it. Every wait is capped at MAX_WAIT (24 hours), and is never shorter than the interval.
 
 A feed's job fires once per interval; the feed is polled when its next poll time has come, give or take a fifth
@@ -20,22 +21,40 @@ MAX_WAIT = timedelta(hours=24)
 RETRY_AFTER_STATUSES = (429, 503)
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _NO_STORE = re.compile(r"(?:^|[,\s])no-(?:store|cache)\b", re.IGNORECASE)
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)
+_CAP_DIGITS = 6  # more digits than this is past MAX_WAIT, without converting a huge number
+_LONGEST_DATE = 64  # an HTTP date is 29 characters; anything much longer is not one
 
 
 def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """Return how long a ``Retry-After`` header (seconds or an HTTP date) asks to wait, or None if it does not."""
-    if not value or not value.strip():
+    """Return how long a ``Retry-After`` header asks to wait, at most MAX_WAIT, or None if it asks nothing.
+
+    The value is delta-seconds (digits; a decimal fraction is accepted too) or an HTTP date. Any other text, a
+    date in the past or one that cannot be represented asks for nothing or for no wait; however long the value,
+    this returns within MAX_WAIT and never raises. Feeds and webhooks both read the header with it.
+    """
+    if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=min(int(text), MAX_WAIT.total_seconds()))
+    if _DELTA_SECONDS.fullmatch(text):
+        whole, _, fraction = text.partition(".")
+        if len(whole.lstrip("0")) > _CAP_DIGITS:
+            return MAX_WAIT
+        seconds = int(whole or "0") + (float(f"0.{fraction}") if fraction else 0.0)
+        return min(timedelta(seconds=seconds), MAX_WAIT)
+    if len(text) > _LONGEST_DATE:
+        return None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - now)
+    try:
+        wait = when - now
+    except OverflowError:
+        return None
+    return min(max(timedelta(0), wait), MAX_WAIT)
 
 
 def max_age(cache_control: str | None) -> timedelta | None:
@@ -45,7 +64,10 @@ def max_age(cache_control: str | None) -> timedelta | None:
     match = _MAX_AGE.search(cache_control)
     if match is None:
         return None
-    return timedelta(seconds=min(int(match.group(1)), MAX_WAIT.total_seconds()))
+    digits = match.group(1).lstrip("0")
+    if len(digits) > _CAP_DIGITS:
+        return MAX_WAIT
+    return min(timedelta(seconds=int(digits or "0")), MAX_WAIT)
 
 
 def tolerance(interval: timedelta) -> timedelta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -86,6 +86,9 @@ class Article(SQLModel, table=True):
     # the index.
     story_id: int | None = Field(default=None, foreign_key="stories.id", index=True)
     signature: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # The turn in which it was filed in its story: filing is serialized across instances, so an instance learns
+    # the sketches others filed since its last turn by this number.
+    story_seq: int | None = Field(default=None, sa_type=BigInteger, index=True)
 
 
 class ArticleKey(SQLModel, table=True):
@@ -169,3 +172,22 @@ class WebhookState(SQLModel, table=True):
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_reason: str | None = Field(default=None, sa_type=Text)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The one instance sending its deliveries, until then: renewed before every request, so two instances never
+    # send to one webhook at once; a dead instance's lease runs out and another takes over.
+    lease_holder: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookPace(SQLModel, table=True):
+    """The pacing state of one webhook URL, shared by every instance: the next free slot and the hour's count.
+
+    Keyed, like ``WebhookState``, by the SHA-256 of the URL, never the URL itself.
+    """
+
+    __tablename__ = "webhook_paces"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url_digest: str = Field(unique=True, max_length=64)
+    next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    in_window: int = 0

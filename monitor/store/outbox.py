@@ -2,14 +2,12 @@
 
 A claim leases rows to one worker until ``now + lease`` (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so
 several workers never claim the same row); a worker that dies leaves its lease to expire and the rows are
-claimed again, with the same ``uid`` (the ``webhook-id`` receivers deduplicate on). Webhook states remember
-dead deliveries in a row and a webhook the platform said is gone, keyed by the SHA-256 of its URL so that
-the URL itself is never stored.
+claimed again, with the same ``uid`` (the ``webhook-id`` receivers deduplicate on). Only the instance holding a
+webhook's lease claims its deliveries (``webhooks.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,8 +17,9 @@ from sqlmodel import Session, col, func, select, update
 
 from monitor.store.alerts import message_of, story_copies
 from monitor.store.message import AlertMessage
-from monitor.store.models import Alert, Article, Delivery, WebhookState
+from monitor.store.models import Alert, Article, Delivery
 from monitor.store.storage import Storage
+from monitor.store.webhooks import Webhooks
 
 STATUSES = ("pending", "sent", "dead")
 
@@ -60,27 +59,12 @@ class AlertView:
     deliveries: tuple[DeliveryView, ...]
 
 
-@dataclass(frozen=True)
-class WebhookHealth:
-    """What delivery learned about one webhook."""
-
-    name: str
-    consecutive_dead: int
-    last_error: str | None
-    last_success_at: datetime | None
-    disabled_reason: str | None
-
-
-def url_digest(url: str) -> str:
-    """Return the SHA-256 of a webhook URL: enough to notice a changed URL without storing it."""
-    return hashlib.sha256(url.encode()).hexdigest()
-
-
 class Outbox:
-    """Delivery rows and webhook states, over the shared storage."""
+    """Delivery rows, and what is shared about each webhook (``webhooks``), over the shared storage."""
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.webhooks = Webhooks(storage)
 
     def due_webhooks(self, now: datetime) -> list[str]:
         """Return the webhooks that have deliveries due now and not leased to a worker."""
@@ -200,51 +184,6 @@ class Outbox:
             values = {"status": "pending", "next_attempt_at": now, "queued_at": now, "claimed_until": None}
             result = tx.session.execute(statement.values(**values))
             return int(getattr(result, "rowcount", 0) or 0)
-
-    def webhook_health(self) -> dict[str, WebhookHealth]:
-        """Return what is known of each webhook that has had a delivery die or be sent."""
-        with Session(self.storage.reader) as session:
-            states = session.exec(select(WebhookState)).all()
-            return {
-                s.name: WebhookHealth(s.name, s.consecutive_dead, s.last_error, s.last_success_at, s.disabled_reason)
-                for s in states
-            }
-
-    def disabled_reason(self, name: str, url: str) -> str | None:
-        """Return why the webhook is disabled, unless its URL changed since (which lifts the verdict)."""
-        with Session(self.storage.reader) as session:
-            state = session.exec(select(WebhookState).where(WebhookState.name == name)).first()
-        if state is None or state.disabled_reason is None or state.url_digest != url_digest(url):
-            return None
-        return state.disabled_reason
-
-    def note_webhook(
-        self,
-        name: str,
-        url: str,
-        now: datetime,
-        *,
-        sent: bool = False,
-        dead: int = 0,
-        error: str | None = None,
-        disable: str | None = None,
-    ) -> int:
-        """Record a webhook's latest outcome; return how many deliveries died in a row to it."""
-        digest = url_digest(url)
-        with self.storage.transaction() as tx:
-            state = tx.session.exec(select(WebhookState).where(WebhookState.name == name)).first()
-            if state is None:
-                state = WebhookState(name=name, url_digest=digest, updated_at=now)
-                tx.session.add(state)
-            if state.url_digest != digest:
-                state.url_digest, state.disabled_reason, state.consecutive_dead = digest, None, 0
-            if sent:
-                state.consecutive_dead, state.last_success_at = 0, now
-            state.consecutive_dead += dead
-            state.last_error = error or state.last_error
-            state.disabled_reason = disable or state.disabled_reason
-            state.updated_at = now
-            return state.consecutive_dead
 
 
 def _due(now: datetime) -> tuple[Any, ...]:

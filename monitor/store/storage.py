@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import bindparam, delete, text, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from monitor.errors import StorageError
 from monitor.ingest import stories
@@ -31,6 +32,7 @@ from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
 from monitor.store.tx import table_of
 
 _INSERT_CHUNK = 200
+STORY_LOCK = 0x6D6F6E73746F7279  # PostgreSQL advisory lock key held by the transaction filing in stories
 
 
 @dataclass(frozen=True)
@@ -160,19 +162,46 @@ class Storage(FeedStore):
                 found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK]))
         return found
 
-    def story_signatures(self, since: datetime) -> list[tuple[int, int, bytes, datetime]]:
-        """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
-        with Session(self.reader) as session:
-            rows = session.exec(
-                select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
-                .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
-                .order_by(col(Article.id))
-            ).all()
-        return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
-
 
 class Tx(AlertWrites):
     """One write transaction: the steps of storing articles and their alerts."""
+
+    def serialize_filing(self) -> None:
+        """Wait until no other transaction is filing articles in stories, and keep the others waiting until commit.
+
+        On PostgreSQL, with several instances on one database, this makes filing one at a time, so that two
+        copies of a story stored at the same moment by two instances end up in one story. On SQLite the write
+        lock taken when the transaction began already does.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
+
+    def filed_stories(self, since: datetime) -> list[tuple[int, int, bytes, datetime]]:
+        """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
+        rows = self.session.exec(
+            select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
+            .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
+            .order_by(col(Article.id))
+        ).all()
+        return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
+
+    def filed_after(self, turn: int) -> tuple[list[tuple[int, int, bytes, datetime]], int]:
+        """Return the articles filed in stories after filing turn ``turn`` (by other instances), and the last turn.
+
+        Each is (article id, story id, signature, fetched at), in the order they were filed.
+        """
+        table = table_of(Article)
+        rows = self.session.execute(
+            sql_select(table.c.id, table.c.story_id, table.c.signature, table.c.fetched_at, table.c.story_seq)
+            .where(table.c.story_seq > turn)
+            .order_by(table.c.story_seq, table.c.id)
+        ).all()
+        last = max((int(row[4]) for row in rows), default=turn)
+        return [(row_id, story, bytes(sig), at) for row_id, story, sig, at, _ in rows if sig and story], last
+
+    def last_filing_turn(self) -> int:
+        """Return the newest filing turn recorded (0 when none)."""
+        return int(self.session.exec(select(func.max(Article.story_seq))).one() or 0)
 
     def record_feed_success(
         self,
@@ -291,12 +320,13 @@ class Tx(AlertWrites):
         index: stories.StoryIndex,
         now: datetime,
         signatures: Mapping[str, bytes],
+        turn: int = 0,
     ) -> dict[int, int]:
         """Put each stored article in the story of a similar recent one, or a new story; return article -> story.
 
         A new story takes the id of its first article. ``signatures`` holds every article's sketch, by content key,
         as ``save_new_articles`` stored it. The articles are added to ``index`` too; if the transaction fails, the
-        caller discards them from it.
+        caller drops the index. They are recorded as filed in filing turn ``turn`` (see ``filed_after``).
         """
         filed: dict[int, int] = {}
         opened: list[int] = []
@@ -313,9 +343,11 @@ class Tx(AlertWrites):
             self.session.execute(self.insert_new(table_of(Story), "id"), rows)
             for start in range(0, len(opened), _INSERT_CHUNK):
                 chunk = opened[start : start + _INSERT_CHUNK]
-                self.session.execute(update(table).where(table.c.id.in_(chunk)).values(story_id=table.c.id))
+                values = {"story_id": table.c.id, "story_seq": turn}
+                self.session.execute(update(table).where(table.c.id.in_(chunk)).values(values))
         if joined:
-            statement = update(table).where(table.c.id == bindparam("row")).values(story_id=bindparam("story"))
+            values = {"story_id": bindparam("story"), "story_seq": turn}
+            statement = update(table).where(table.c.id == bindparam("row")).values(values)
             self.session.execute(statement, joined)
         return filed
 

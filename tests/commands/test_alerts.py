@@ -28,7 +28,7 @@ def config(tmp_path: Path, database_url: str) -> Path:
     first, second = outbox.claim(NOW, timedelta(minutes=1), 10, webhook="chat")
     outbox.mark_sent([first.id], 200, NOW)
     outbox.mark_failed([second.id], "webhook 'chat': HTTP 404 from https://chat.test/…", 404, None)
-    outbox.note_webhook("chat", "https://chat.test/hook/s3cret", NOW, dead=3, error="webhook 'chat': HTTP 404")
+    outbox.webhooks.note("chat", "https://chat.test/hook/s3cret", NOW, dead=3, error="webhook 'chat': HTTP 404")
     storage.close()
     return path
 

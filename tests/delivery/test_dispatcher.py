@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from monitor.delivery.dispatcher import Dispatcher
-from monitor.delivery.pacing import Pace, Pacer, next_attempt, parse_retry_after
+from monitor.delivery.pacing import Pace, next_attempt
 from monitor.ingest.article import ParsedArticle
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings, parse_duration
 from monitor.store.alerts import NewAlert
@@ -53,55 +53,6 @@ def test_retry_after_is_the_earliest_next_attempt() -> None:
 
 def test_gives_up_after_the_limit() -> None:
     assert next_attempt(3, NOW - timedelta(hours=23, minutes=59), NOW, settings(give_up="24h")) is None
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        (" 5 ", 5.0),
-        ("Thu, 01 Jan 2026 12:01:00 GMT", 60.0),
-        ("garbage", None),
-        (None, None),
-        ("-3", 0.0),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, NOW) == seconds
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_pacer_interval_and_discord_headers() -> None:
-    clock = FakeClock()
-    pacer = Pacer(Pace(interval=1.0), clock)
-    assert pacer.delay() == 0
-    pacer.note(None)
-    assert pacer.delay() == 1.0
-    clock.now += 1.0
-    assert pacer.delay() == 0
-    limited = httpx.Response(204, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "2.5"})
-    pacer.note(limited)
-    assert pacer.delay() == 2.5
-    pacer.note(None, retry_after=30)
-    assert pacer.delay() == 30
-
-
-def test_pacer_hourly_budget() -> None:
-    clock = FakeClock()
-    pacer = Pacer(Pace(interval=0.25, per_hour=3), clock)
-    for _ in range(3):
-        pacer.note(None)
-    assert pacer.budget() == 0
-    assert pacer.window_left() == 3600
-    clock.now += 3600
-    assert pacer.budget() == 3
 
 
 @pytest.fixture
@@ -183,7 +134,7 @@ def test_permanent_failures_are_dead_at_once(outbox: Outbox, status: int) -> Non
     record(outbox)
     report = drain(outbox, {"chat": hook()}, lambda r: httpx.Response(status))
     assert report.dead == 1 and outbox.counts() == {"dead": 1}
-    assert outbox.webhook_health()["chat"].consecutive_dead == 1
+    assert outbox.webhooks.health()["chat"].consecutive_dead == 1
 
 
 def test_a_deleted_discord_webhook_is_disabled_until_its_url_changes(outbox: Outbox) -> None:
@@ -196,7 +147,7 @@ def test_a_deleted_discord_webhook_is_disabled_until_its_url_changes(outbox: Out
 
     report = drain(outbox, {"chat": hook("discord")}, gone)
     assert report.dead == 2 and len(calls) == 1  # the second alert is not even tried
-    assert outbox.webhook_health()["chat"].disabled_reason
+    assert outbox.webhooks.health()["chat"].disabled_reason
     record(outbox)
     assert drain(outbox, {"chat": hook("discord")}, gone).dead == 1 and len(calls) == 1
     record(outbox)
@@ -212,11 +163,25 @@ def test_retry_after_and_discord_retry_after_are_honoured(outbox: Outbox) -> Non
     assert str(due) >= "2026-01-01 12:10:00"
     outbox.requeue_dead(NOW)  # nothing dead: no change
     record(outbox, webhooks=("discord",))
-    drain(outbox, {"discord": hook("discord")}, lambda r: httpx.Response(429, json={"retry_after": 900.5}))
+    discord = hook("discord", url="https://discord.test/api/webhooks/1/x")
+    drain(outbox, {"discord": discord}, lambda r: httpx.Response(429, json={"retry_after": 900.5}))
     with outbox.storage.engine.connect() as connection:
         query = "SELECT max(next_attempt_at) FROM deliveries WHERE webhook = 'discord'"
         due = connection.exec_driver_sql(query).scalar()
     assert str(due) >= "2026-01-01 12:15:00"
+
+
+def test_a_wait_asked_by_one_url_holds_every_webhook_posting_to_it(outbox: Outbox) -> None:
+    record(outbox, webhooks=("one",))
+    drain(outbox, {"one": hook()}, lambda r: httpx.Response(429, headers={"Retry-After": "600"}))
+    record(outbox, webhooks=("two",))
+    calls: list[httpx.Request] = []
+    report = drain(outbox, {"two": hook()}, lambda r: calls.append(r) or httpx.Response(200))
+    assert calls == [] and report.held == 1  # the same URL: held until the wait is over, no attempt counted
+    with outbox.storage.engine.connect() as connection:
+        query = "SELECT attempts, next_attempt_at FROM deliveries WHERE webhook = 'two'"
+        attempts, due = connection.exec_driver_sql(query).one()
+    assert attempts == 0 and str(due) >= "2026-01-01 12:10:00"
 
 
 def test_connection_errors_are_retried(outbox: Outbox) -> None:
@@ -297,8 +262,8 @@ def test_teams_past_its_hourly_budget_sends_one_digest(outbox: Outbox) -> None:
         return httpx.Response(202)
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        dispatcher = Dispatcher(outbox, client, clock=lambda: NOW)
-        dispatcher._pacers["chat"] = Pacer(Pace(interval=0.0, per_hour=100))  # no waiting in the test
+        # No waiting in the test: the clock stands still.
+        dispatcher = Dispatcher(outbox, client, clock=lambda: NOW, paces={"teams": Pace(interval=0.0, per_hour=100)})
         try:
             report = dispatcher.drain({"chat": hook("teams")}, {}, settings())
         finally:

@@ -3,8 +3,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.ingest import politeness
+
+
+def format_datetime(moment: datetime) -> str:
+    """Return a naive datetime as an HTTP date, whatever its year."""
+    return moment.replace(tzinfo=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 M15 = timedelta(minutes=15)
@@ -23,10 +31,26 @@ H = timedelta(hours=1)
         ("soon", None),
         ("", None),
         (None, None),
+        ("12.5", timedelta(seconds=12.5)),
+        ("inf", None),
+        ("nan", None),
+        ("1e308", None),
+        ("9" * 5000, timedelta(hours=24)),  # past Python's limit for int() of a string: never converted
+        ("Fri, 31 Dec 9999 23:59:59 GMT", timedelta(hours=24)),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", timedelta(0)),
+        ("Thu, 01 Jan 2026 12:30:00 GMT" + " " * 100 + "x", None),
     ],
 )
 def test_retry_after(value: str | None, wait: timedelta | None) -> None:
     assert politeness.retry_after(value, NOW) == wait
+
+
+@given(
+    st.one_of(st.none(), st.text(), st.from_regex(r"\A\s*[0-9.eE+-]{1,400}\s*\Z"), st.datetimes().map(format_datetime))
+)
+def test_retry_after_is_total_and_capped(value: str | None) -> None:
+    wait = politeness.retry_after(value, NOW)
+    assert wait is None or timedelta(0) <= wait <= politeness.MAX_WAIT
 
 
 @pytest.mark.parametrize(
@@ -100,3 +124,7 @@ def test_a_backed_off_feed_is_polled_at_the_right_firing(failures: int) -> None:
     wait = politeness.after_failure(M15, failures)
     due_at = [k for k in range(1, 20) if politeness.is_due(NOW + wait, NOW + k * M15, M15)]
     assert due_at[0] == 2**failures
+
+
+def test_a_huge_max_age_is_capped_without_converting_it() -> None:
+    assert politeness.max_age("max-age=" + "9" * 5000) == politeness.MAX_WAIT

@@ -8,8 +8,9 @@ import pytest
 
 from monitor.ingest.article import ParsedArticle
 from monitor.store.alerts import NewAlert, digest_window
-from monitor.store.outbox import Outbox, url_digest
+from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage
+from monitor.store.webhooks import url_digest
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -96,13 +97,13 @@ def test_alerts_listing_and_requeue_by_alert(outbox: Outbox) -> None:
 
 def test_webhook_state_remembers_dead_and_gone_without_the_url(outbox: Outbox) -> None:
     url = "https://discord.test/api/webhooks/1/s3cret"
-    assert outbox.note_webhook("chat", url, NOW, dead=2, error="HTTP 500") == 2
-    assert outbox.note_webhook("chat", url, NOW, dead=1, disable="deleted") == 3
-    assert outbox.disabled_reason("chat", url) == "deleted"
-    assert outbox.disabled_reason("chat", url + "x") is None  # another URL lifts the verdict
-    health = outbox.webhook_health()["chat"]
+    assert outbox.webhooks.note("chat", url, NOW, dead=2, error="HTTP 500") == 2
+    assert outbox.webhooks.note("chat", url, NOW, dead=1, disable="deleted") == 3
+    assert outbox.webhooks.disabled_reason("chat", url) == "deleted"
+    assert outbox.webhooks.disabled_reason("chat", url + "x") is None  # another URL lifts the verdict
+    health = outbox.webhooks.health()["chat"]
     assert health.consecutive_dead == 3 and health.disabled_reason == "deleted"
-    assert outbox.note_webhook("chat", url, NOW, sent=True) == 0
+    assert outbox.webhooks.note("chat", url, NOW, sent=True) == 0
     with outbox.storage.engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT * FROM webhook_states").all()
     assert "s3cret" not in repr(rows) and url_digest(url) in repr(rows)

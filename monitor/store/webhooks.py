@@ -1,0 +1,191 @@
+"""What instances share about each webhook: who sends its deliveries (a lease), its pacing, and its health.
+
+**One sender per webhook.** An instance sends a webhook's deliveries only while it holds the webhook's lease
+(``take_lease``), and renews the lease before every request, in the same transaction that reserves the
+request's pacing slot (``take_turn``). A renewal succeeds only if the lease never lapsed, so an instance that
+was stalled past its lease stops instead of sending what another may have sent meanwhile. The lease outlives a
+request's deadline: while its holder lives, no other instance can take it, however long pacing or a slow
+webhook keeps the queue busy; the lease of a dead instance runs out and another takes over.
+
+**Shared pacing.** Each webhook URL's pacing state (``PaceState``: the next free slot, and the requests of the
+current hour) is a row that every instance reads and updates under a row lock, so two instances, or two webhook
+names with one URL, never each send at the platform's full rate.
+
+**Health.** Dead deliveries in a row, and a webhook the platform said is gone. Every row is keyed by the webhook's
+name or by the SHA-256 of its URL, so the URL itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from monitor.store.models import WebhookPace, WebhookState
+from monitor.store.storage import Storage
+from monitor.store.tx import Writes, table_of
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PaceState:
+    """One webhook URL's pacing: the next free slot, and the start and count of the current hour's requests."""
+
+    next_at: datetime | None = None
+    window_start: datetime | None = None
+    in_window: int = 0
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    """What delivery learned about one webhook."""
+
+    name: str
+    consecutive_dead: int
+    last_error: str | None
+    last_success_at: datetime | None
+    disabled_reason: str | None
+
+
+def url_digest(url: str) -> str:
+    """Return the SHA-256 of a webhook URL: enough to notice a changed URL without storing it."""
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+class Webhooks:
+    """Webhook leases, pacing states and health, over the shared storage."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def take_lease(self, name: str, url: str, holder: str, now: datetime, lease: timedelta) -> bool:
+        """Make ``holder`` the webhook's sender until ``now + lease`` unless a live lease is another's; say if so."""
+        with self.storage.transaction() as tx:
+            row = {"name": name, "url_digest": url_digest(url), "consecutive_dead": 0, "updated_at": now}
+            tx.session.execute(tx.insert_new(table_of(WebhookState), "name"), [row])
+            taken = tx.session.execute(
+                update(WebhookState)
+                .where(col(WebhookState.name) == name)
+                .where(
+                    col(WebhookState.lease_holder).is_(None)
+                    | (col(WebhookState.lease_holder) == holder)
+                    | (col(WebhookState.lease_until) < now)
+                )
+                .values(lease_holder=holder, lease_until=now + lease)
+            )
+            return bool(getattr(taken, "rowcount", 0))
+
+    def take_turn(
+        self,
+        name: str,
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        url: str,
+        pace: Callable[[PaceState], tuple[PaceState, T]],
+    ) -> T | None:
+        """Renew ``holder``'s unbroken lease and apply ``pace`` to the URL's pacing, in one transaction.
+
+        Return what ``pace`` returned, or None (and change nothing) if the lease lapsed or is another's.
+        """
+        with self.storage.transaction() as tx:
+            renewed = tx.session.execute(
+                update(WebhookState)
+                .where(col(WebhookState.name) == name, col(WebhookState.lease_holder) == holder)
+                .where(col(WebhookState.lease_until) >= now)
+                .values(lease_until=now + lease)
+            )
+            if not getattr(renewed, "rowcount", 0):
+                return None
+            return _paced(tx, url, pace)
+
+    def update_pace(self, url: str, pace: Callable[[PaceState], tuple[PaceState, T]]) -> T:
+        """Apply ``pace`` to the URL's pacing state under a row lock; return what it returned."""
+        with self.storage.transaction() as tx:
+            return _paced(tx, url, pace)
+
+    def pace_state(self, url: str) -> PaceState:
+        """Return the URL's pacing state."""
+        with Session(self.storage.reader) as session:
+            row = session.exec(select(WebhookPace).where(WebhookPace.url_digest == url_digest(url))).first()
+        return PaceState() if row is None else PaceState(row.next_at, row.window_start, row.in_window)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Let go of the webhook's lease if ``holder`` has it."""
+        with self.storage.transaction() as tx:
+            tx.session.execute(
+                update(WebhookState)
+                .where(col(WebhookState.name) == name, col(WebhookState.lease_holder) == holder)
+                .values(lease_holder=None, lease_until=None)
+            )
+
+    def release_leases(self) -> int:
+        """Free every webhook lease, for a daemon alone on its database that starts afresh; return how many."""
+        with self.storage.transaction() as tx:
+            statement = (
+                update(WebhookState)
+                .where(col(WebhookState.lease_holder).is_not(None))
+                .values(lease_holder=None, lease_until=None)
+            )
+            return int(getattr(tx.session.execute(statement), "rowcount", 0) or 0)
+
+    def health(self) -> dict[str, WebhookHealth]:
+        """Return what is known of each webhook that has had a delivery die or be sent."""
+        with Session(self.storage.reader) as session:
+            states = session.exec(select(WebhookState)).all()
+            return {
+                s.name: WebhookHealth(s.name, s.consecutive_dead, s.last_error, s.last_success_at, s.disabled_reason)
+                for s in states
+            }
+
+    def disabled_reason(self, name: str, url: str) -> str | None:
+        """Return why the webhook is disabled, unless its URL changed since (which lifts the verdict)."""
+        with Session(self.storage.reader) as session:
+            state = session.exec(select(WebhookState).where(WebhookState.name == name)).first()
+        if state is None or state.disabled_reason is None or state.url_digest != url_digest(url):
+            return None
+        return state.disabled_reason
+
+    def note(
+        self,
+        name: str,
+        url: str,
+        now: datetime,
+        *,
+        sent: bool = False,
+        dead: int = 0,
+        error: str | None = None,
+        disable: str | None = None,
+    ) -> int:
+        """Record a webhook's latest outcome; return how many deliveries died in a row to it."""
+        digest = url_digest(url)
+        with self.storage.transaction() as tx:
+            state = tx.session.exec(select(WebhookState).where(WebhookState.name == name)).first()
+            if state is None:
+                state = WebhookState(name=name, url_digest=digest, updated_at=now)
+                tx.session.add(state)
+            if state.url_digest != digest:
+                state.url_digest, state.disabled_reason, state.consecutive_dead = digest, None, 0
+            if sent:
+                state.consecutive_dead, state.last_success_at = 0, now
+            state.consecutive_dead += dead
+            state.last_error = error or state.last_error
+            state.disabled_reason = disable or state.disabled_reason
+            state.updated_at = now
+            return state.consecutive_dead
+
+
+def _paced(tx: Writes, url: str, pace: Callable[[PaceState], tuple[PaceState, T]]) -> T:
+    """Apply ``pace`` to the URL's pacing row, created if need be and locked until the transaction ends."""
+    digest = url_digest(url)
+    tx.session.execute(tx.insert_new(table_of(WebhookPace), "url_digest"), [{"url_digest": digest, "in_window": 0}])
+    row = tx.session.exec(select(WebhookPace).where(WebhookPace.url_digest == digest).with_for_update()).one()
+    new, result = pace(PaceState(row.next_at, row.window_start, row.in_window))
+    row.next_at, row.window_start, row.in_window = new.next_at, new.window_start, new.in_window
+    return result
