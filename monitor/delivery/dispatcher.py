@@ -387,8 +387,7 @@ class Dispatcher:
             if not outcome.ok:
                 break
         if outcome.ok and outcome.status is not None:
-            self.outbox.mark_sent(ids, outcome.status, self.clock())
-            self.outbox.webhooks.note(name, url, self.clock(), sent=True)
+            self.outbox.mark_sent(ids, outcome.status, self.clock(), name, url)
             report.sent += len(ids)
             self.metrics.record_delivery(name, "sent", len(ids))
             for due in unit.deliveries:

@@ -116,6 +116,8 @@ def reserve(state: PaceState, pace: Pace, now: datetime, max_wait: timedelta) ->
     at = max(now, state.next_at or now)
     if at - now > max_wait:
         return state, Slot(None, at)
+    if pace.interval == 0 and pace.per_hour is None:
+        return state, Slot(at)  # nothing to count: the state stays as it is
     taken = PaceState(at + timedelta(seconds=pace.interval), state.window_start or now, state.in_window + 1)
     return taken, Slot(at)
 

@@ -110,10 +110,13 @@ class Outbox:
             statement = update(Delivery).where(col(Delivery.claimed_until).is_not(None)).values(claimed_until=None)
             return int(getattr(tx.session.execute(statement), "rowcount", 0) or 0)
 
-    def mark_sent(self, ids: Sequence[int], status_code: int, now: datetime) -> None:
-        """Record deliveries the webhook accepted."""
+    def mark_sent(self, ids: Sequence[int], status_code: int, now: datetime, webhook: str, url: str) -> None:
+        """Record deliveries the webhook (at ``url``) accepted, and that it did, in one transaction."""
         values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
-        self._update(ids, attempts=Delivery.attempts + 1, claimed_until=None, **values)
+        with self.storage.transaction() as tx:
+            statement = update(Delivery).where(col(Delivery.id).in_(list(ids)))
+            tx.session.execute(statement.values(attempts=Delivery.attempts + 1, claimed_until=None, **values))
+            self.webhooks.note_sent(tx, webhook, url, now)
 
     def mark_failed(
         self, ids: Sequence[int], error: str, status_code: int | None, next_attempt_at: datetime | None

@@ -158,34 +158,63 @@ class Webhooks:
         url: str,
         now: datetime,
         *,
-        sent: bool = False,
         dead: int = 0,
         error: str | None = None,
         disable: str | None = None,
     ) -> int:
-        """Record a webhook's latest outcome; return how many deliveries died in a row to it."""
-        digest = url_digest(url)
+        """Record deliveries that died (maybe disabling the webhook); return how many died in a row to it."""
         with self.storage.transaction() as tx:
-            state = tx.session.exec(select(WebhookState).where(WebhookState.name == name)).first()
-            if state is None:
-                state = WebhookState(name=name, url_digest=digest, updated_at=now)
-                tx.session.add(state)
-            if state.url_digest != digest:
-                state.url_digest, state.disabled_reason, state.consecutive_dead = digest, None, 0
-            if sent:
-                state.consecutive_dead, state.last_success_at = 0, now
-            state.consecutive_dead += dead
-            state.last_error = error or state.last_error
-            state.disabled_reason = disable or state.disabled_reason
-            state.updated_at = now
-            return state.consecutive_dead
+            return _note(tx, name, url, now, dead=dead, error=error, disable=disable)
+
+    def note_sent(self, tx: Writes, name: str, url: str, now: datetime) -> None:
+        """Record, in the transaction that marks deliveries sent, that the webhook took them."""
+        done = tx.session.execute(
+            update(WebhookState)
+            .where(col(WebhookState.name) == name, col(WebhookState.url_digest) == url_digest(url))
+            .values(consecutive_dead=0, last_success_at=now, updated_at=now)
+        )
+        if not getattr(done, "rowcount", 0):  # no row yet, or another URL: start it afresh
+            _note(tx, name, url, now, sent=True)
+
+
+def _note(
+    tx: Writes,
+    name: str,
+    url: str,
+    now: datetime,
+    *,
+    sent: bool = False,
+    dead: int = 0,
+    error: str | None = None,
+    disable: str | None = None,
+) -> int:
+    """Record a webhook's latest outcome; return how many deliveries died in a row to it."""
+    digest = url_digest(url)
+    state = tx.session.exec(select(WebhookState).where(WebhookState.name == name)).first()
+    if state is None:
+        state = WebhookState(name=name, url_digest=digest, updated_at=now)
+        tx.session.add(state)
+    if state.url_digest != digest:
+        state.url_digest, state.disabled_reason, state.consecutive_dead = digest, None, 0
+    if sent:
+        state.consecutive_dead, state.last_success_at = 0, now
+    state.consecutive_dead += dead
+    state.last_error = error or state.last_error
+    state.disabled_reason = disable or state.disabled_reason
+    state.updated_at = now
+    return state.consecutive_dead
 
 
 def _paced(tx: Writes, url: str, pace: Callable[[PaceState], tuple[PaceState, T]]) -> T:
     """Apply ``pace`` to the URL's pacing row, created if need be and locked until the transaction ends."""
     digest = url_digest(url)
-    tx.session.execute(tx.insert_new(table_of(WebhookPace), "url_digest"), [{"url_digest": digest, "in_window": 0}])
-    row = tx.session.exec(select(WebhookPace).where(WebhookPace.url_digest == digest).with_for_update()).one()
-    new, result = pace(PaceState(row.next_at, row.window_start, row.in_window))
-    row.next_at, row.window_start, row.in_window = new.next_at, new.window_start, new.in_window
+    query = select(WebhookPace).where(WebhookPace.url_digest == digest).with_for_update()
+    row = tx.session.exec(query).first()
+    if row is None:
+        tx.session.execute(tx.insert_new(table_of(WebhookPace), "url_digest"), [{"url_digest": digest, "in_window": 0}])
+        row = tx.session.exec(query).one()
+    old = PaceState(row.next_at, row.window_start, row.in_window)
+    new, result = pace(old)
+    if new != old:
+        row.next_at, row.window_start, row.in_window = new.next_at, new.window_start, new.in_window
     return result

@@ -26,7 +26,7 @@ def config(tmp_path: Path, database_url: str) -> Path:
             (stored,) = tx.save_new_articles([ParsedArticle(f"k{n}", "world", title, "texte")], NOW)
             tx.record_alerts([NewAlert(stored, f"rule {n}", "q", ("w",), "text", "s", ("chat", "ops"))], NOW)
     first, second = outbox.claim(NOW, timedelta(minutes=1), 10, webhook="chat")
-    outbox.mark_sent([first.id], 200, NOW)
+    outbox.mark_sent([first.id], 200, NOW, "chat", "https://chat.test/hook/s3cret")
     outbox.mark_failed([second.id], "webhook 'chat': HTTP 404 from https://chat.test/…", 404, None)
     outbox.webhooks.note("chat", "https://chat.test/hook/s3cret", NOW, dead=3, error="webhook 'chat': HTTP 404")
     storage.close()

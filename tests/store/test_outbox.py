@@ -83,7 +83,7 @@ def test_alerts_listing_and_requeue_by_alert(outbox: Outbox) -> None:
     record(outbox, "a", ("one", "two"))
     record(outbox, "b", ("one",))
     due = outbox.claim(NOW, timedelta(minutes=1), 10, webhook="one")
-    outbox.mark_sent([due[0].id], 200, NOW)
+    outbox.mark_sent([due[0].id], 200, NOW, "chat", "https://chat.test/x")
     outbox.mark_failed([due[1].id], "webhook 'one': HTTP 404", 404, None)
     views = outbox.alerts()
     assert [v.alert.article.title for v in views] == ["Title b", "Title a"]
@@ -103,10 +103,16 @@ def test_webhook_state_remembers_dead_and_gone_without_the_url(outbox: Outbox) -
     assert outbox.webhooks.disabled_reason("chat", url + "x") is None  # another URL lifts the verdict
     health = outbox.webhooks.health()["chat"]
     assert health.consecutive_dead == 3 and health.disabled_reason == "deleted"
-    assert outbox.webhooks.note("chat", url, NOW, sent=True) == 0
+    with outbox.storage.transaction() as tx:
+        outbox.webhooks.note_sent(tx, "chat", url, NOW)
+    assert outbox.webhooks.health()["chat"].consecutive_dead == 0
+    assert outbox.webhooks.health()["chat"].last_success_at == NOW
+    with outbox.storage.transaction() as tx:
+        outbox.webhooks.note_sent(tx, "chat", url + "x", NOW)  # another URL: starts afresh
+    assert outbox.webhooks.disabled_reason("chat", url) is None
     with outbox.storage.engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT * FROM webhook_states").all()
-    assert "s3cret" not in repr(rows) and url_digest(url) in repr(rows)
+    assert "s3cret" not in repr(rows) and url_digest(url + "x") in repr(rows)
 
 
 def test_concurrent_workers_never_claim_the_same_delivery(outbox: Outbox) -> None:
