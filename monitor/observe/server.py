@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.observe.metrics import Metrics
-from monitor.settings.config import split_listen
+from monitor.settings.values import split_listen
 
 log = logging.getLogger(__name__)
 
