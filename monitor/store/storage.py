@@ -30,6 +30,7 @@ from monitor.store.alerts import AlertWrites, StoredArticle, table_of
 from monitor.store.engine import READ_ONLY, make_engine, redact_url
 from monitor.store.feeds import FeedStore
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
+from monitor.store.probe import Answer, can_write
 
 _INSERT_CHUNK = 200
 
@@ -112,6 +113,10 @@ class Storage(FeedStore):
         """Run a trivial query; raise if the database does not answer."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def probe(self) -> Answer:
+        """Return ``"ok"``, or ``"busy"`` while another writer holds the lock; raise StorageError if it cannot write."""
+        return can_write(self.engine)
 
     def close(self) -> None:
         """Close every pooled connection and let go of the single-instance lock."""
