@@ -80,9 +80,14 @@ def test_parse_opml_refuses(document: bytes) -> None:
 
 def test_plan_skips_configured_urls_and_makes_names_unique() -> None:
     found = [FoundFeed("https://a.org/f", "World"), FoundFeed("https://w.org/f", ""), FoundFeed("ftp://x/", "x")]
+    found.append(FoundFeed("http://h.org:99999/f", "bad port"))
     added, skipped = plan(found, [("world", "https://w.org/f")])
     assert added == [("world-2", "https://a.org/f")]
-    assert skipped == [("https://w.org/f", "already configured"), ("ftp://x/", "not an http or https URL")]
+    assert skipped == [
+        ("https://w.org/f", "already configured"),
+        ("ftp://x/", "not an http or https URL"),
+        ("http://h.org:99999/f", "not a valid URL: port 99999 is not from 1 to 65535"),
+    ]
 
 
 @pytest.mark.parametrize(
