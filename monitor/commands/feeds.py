@@ -134,7 +134,7 @@ def _require_public(link: str, page: str, timeout: float) -> None:
     try:
         netguard.require_public(link, timeout)
     except FetchError as exc:
-        message = f"{page} links to the feed {link}, which is refused: {exc}"
+        message = f"{page} links to the feed {link}, refused: {exc}"
         if exc.kind == "blocked":
             message += " (a page on a public address may only add feeds on public addresses)"
         raise FetchError(message, exc.kind) from None

@@ -150,11 +150,11 @@ def _lookup(host: str, port: int, timeout: float | None) -> list[Address]:
     return result
 
 
-def _refuse_private(host: str, addresses: list[Address], what: str = "redirect to ") -> None:
-    """Raise FetchError (``blocked``) if one of the addresses ``host`` resolves to is not public."""
+def _refuse_private(host: str, addresses: list[Address]) -> None:
+    """Raise FetchError (``blocked``) if one of the addresses a redirect's ``host`` resolves to is not public."""
     for address in addresses:
         if not address.public:
-            message = f"{what}{host} refused: it resolves to {address.ip}, not a public address"
+            message = f"redirect to {host} refused: it resolves to {address.ip}, not a public address"
             raise FetchError(message, "blocked")
 
 
@@ -171,7 +171,9 @@ def require_public(url: str, timeout: float) -> None:
         addresses = _lookup(host, port, timeout)
     except httpcore.ConnectTimeout as exc:
         raise FetchError(str(exc), "timeout") from None
-    _refuse_private(host, addresses, what="")
+    for address in addresses:
+        if not address.public:
+            raise FetchError(f"{host} resolves to {address.ip}, not a public address", "blocked")
 
 
 class GuardedStream(httpcore.NetworkStream):
