@@ -52,7 +52,7 @@ def _probe_sqlite(path: Path, min_free: int) -> Answer:
             raise StorageError(f"{file.name} is read-only")
     free = _free_bytes(path.parent)
     if free < min_free:
-        raise StorageError(f"the disk is full: {free // 1024} KB free, {min_free // 1024} KB needed at least")
+        raise StorageError(f"the disk is nearly full: {free // 1024} KB free, under {min_free // 1024} KB")
     try:
         connection = sqlite3.connect(
             f"file:{path}?mode=rw", uri=True, timeout=SQLITE_BUSY_SECONDS, isolation_level=None

@@ -33,7 +33,7 @@ def missing(path: Path) -> AbstractContextManager[None]:
         (lambda path: nullcontext(), MIN_FREE_BYTES, "ok"),
         (write_lock_held, MIN_FREE_BYTES, "busy"),
         (read_only, MIN_FREE_BYTES, "monitor.db is read-only"),
-        (lambda path: nullcontext(), 1 << 62, "the disk is full: "),
+        (lambda path: nullcontext(), 1 << 62, "the disk is nearly full: "),
         (missing, MIN_FREE_BYTES, "the database file is missing"),
     ],
     ids=["writable", "locked-by-another-process", "read-only", "disk-full", "missing"],
