@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 import zlib
@@ -160,3 +161,68 @@ def drip(in_headers: bool = False, every: float = 0.1, seconds: float = 30) -> R
         handler.close_connection = True
 
     return answer
+
+
+@dataclass
+class RawServer:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1 that records every byte each connection brings, as it comes.
+
+    ``routes`` maps a path to a whole answer (status, headers, body); ``received[n]`` is what connection ``n`` sent,
+    complete once ``ended[n]`` is set (the client hung up).
+    """
+
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    received: list[bytearray] = field(default_factory=list)
+    ended: list[threading.Event] = field(default_factory=list)
+    port: int = 0
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def requests(self) -> list[list[bytes]]:
+        """Return the request lines each connection sent, in order."""
+        return [[line for line in bytes(data).split(b"\r\n") if line.startswith(b"GET ")] for data in self.received]
+
+    def __enter__(self) -> RawServer:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way, which close() alone does not
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            data, ended = bytearray(), threading.Event()
+            self.received.append(data)
+            self.ended.append(ended)
+            threading.Thread(target=self._serve, args=(connection, data, ended), daemon=True).start()
+
+    def _serve(self, connection: socket.socket, data: bytearray, ended: threading.Event) -> None:
+        with connection:
+            pending = b""
+            while True:
+                try:
+                    chunk = connection.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    ended.set()
+                    return
+                data += chunk
+                pending += chunk
+                while b"\r\n\r\n" in pending:
+                    head, pending = pending.split(b"\r\n\r\n", 1)
+                    path = head.split(b" ")[1].decode("ascii", "replace").split("?")[0]
+                    status, headers, body = self.routes.get(path, (404, {}, b"not found"))
+                    lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"]
+                    lines += [f"{key}: {value}" for key, value in headers.items()]
+                    connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)

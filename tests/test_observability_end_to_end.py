@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
 from tests.daemon import start, stop
-from tests.db import dump
+from tests.db import dump, read_only, write_lock_held
 from tests.test_end_to_end import shipped_rules
 
 pytestmark = pytest.mark.integration
@@ -157,3 +157,47 @@ def test_daemon_serves_health_and_metrics_and_leaks_no_secret(
     for part in SECRET_PARTS:
         assert part not in logs
         assert part not in stored
+
+
+def healthz(base: str, deadline: float) -> httpx.Response:
+    """Return the first answer of /healthz once the daemon listens (each request given 2 s at most)."""
+    while True:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_healthz_probes_for_a_write_and_answers_whatever_holds_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "monitor.db"
+    port = free_port()
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{database}"\n[seeds]\nenabled = false\n[server]\nlisten = "127.0.0.1:{port}"\n',
+        encoding="utf-8",
+    )
+    base = f"http://127.0.0.1:{port}"
+    daemon = start(config)
+    try:
+        first = healthz(base, time.monotonic() + 30)
+        with write_lock_held(database):
+            locked = httpx.get(f"{base}/healthz", timeout=2)  # another process's write lock: an answer all the same
+        with read_only(database):
+            unwritable = httpx.get(f"{base}/healthz", timeout=2)
+        again = httpx.get(f"{base}/healthz", timeout=2)
+    finally:
+        errors = stop(daemon)
+    assert daemon.returncode == 0, errors
+    assert (first.status_code, first.json()["database"]) == (200, "ok")
+    assert (locked.status_code, locked.json()) == (200, {"status": "ok", "scheduler": "running", "database": "busy"})
+    assert unwritable.status_code == 503
+    assert unwritable.json() == {
+        "status": "error",
+        "scheduler": "running",
+        "database": "error",
+        "database_error": "monitor.db is read-only",
+    }
+    assert (again.status_code, again.json()["database"]) == (200, "ok")
+    assert "health check: the database cannot take a write: monitor.db is read-only" in errors

@@ -259,6 +259,7 @@ url = "{database}"
 
 [scheduler]
 delivery_interval = "1s"
+allow_fast_polling = true  # the feed server is the test's own
 
 [seeds]
 enabled = false
@@ -328,7 +329,7 @@ def test_daemon_reloads_changed_settings_and_keeps_running_on_invalid_ones(
         daemon.wait_for(lambda: "the previous settings stay in force" in daemon.log())
         log = daemon.log()
         assert f"{config}: rules[1].any: rule 'markets': invalid entry any[1]: a prefix needs at least 3" in log
-        assert f"{config}: feeds[1].url: must be an http:// or https:// URL (line 18)" in log
+        assert f"{config}: feeds[1].url: must be an http:// or https:// URL (line 19)" in log
         newsroom["desk"].append(("d2", "Markets slip again"))
         daemon.wait_for(lambda: len(alerted(loopback)) == 3)
         assert alerted(loopback)[2] == ("markets", "Markets slip again")

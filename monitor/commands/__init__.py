@@ -15,7 +15,8 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StorageError
-from monitor.settings.config import Settings, parse_duration
+from monitor.settings.config import Settings
+from monitor.settings.values import parse_duration
 from monitor.store.engine import redact_url
 from monitor.store.storage import Storage
 

@@ -6,7 +6,9 @@ articles it brought in the last 24 hours.
 
 ``feeds add URL [--name NAME] [--all]`` fetches the URL: a feed is added as it is; an HTML page is searched for
 its ``<link rel="alternate">`` feeds, and the first is added (every one with ``--all``; without it, several are
-listed). The settings file keeps its comments and layout.
+listed). The settings file keeps its comments and layout. The URL typed may point anywhere, but the links of a
+page that came from a public address must all lead to public addresses (``netguard.require_public``): a feed
+in the settings is polled with the operator's trust, which a public page must not be able to hand out.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import feedparser
 from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, with_storage
 from monitor.delivery.notify.text import iso
 from monitor.errors import ConfigError, FeedParseError, FetchError
-from monitor.ingest import fetcher
+from monitor.ingest import fetcher, netguard
 from monitor.ingest.discover import FoundFeed, alternate_feeds, slugify, unique_name
 from monitor.ingest.parser import NotAFeedError, parse_feed
 from monitor.settings.file import add_feeds
@@ -74,7 +76,7 @@ def handle_add(args: argparse.Namespace, context: Context) -> int:
         found = discover(url, settings.http.timeout.total_seconds(), settings.http.max_bytes)
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_BAD_INPUT if exc.kind == "blocked" else EXIT_FAILURE
     except FeedParseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -105,7 +107,11 @@ def handle_add(args: argparse.Namespace, context: Context) -> int:
 
 
 def discover(url: str, timeout: float, max_bytes: int) -> list[FoundFeed]:
-    """Return the feed at ``url`` itself, or the feeds its HTML page links to; raise FetchError or FeedParseError."""
+    """Return the feed at ``url`` itself, or the feeds its HTML page links to; raise FetchError or FeedParseError.
+
+    The links of a page from a public address are refused (FetchError of kind ``blocked``) unless every one of
+    them resolves to public addresses only.
+    """
     with fetcher.feed_client() as client:
         result = fetcher.fetch(client, url, url, deadline=timeout, max_bytes=max_bytes)
     content = result.content or b""
@@ -116,8 +122,22 @@ def discover(url: str, timeout: float, max_bytes: int) -> list[FoundFeed]:
         found = alternate_feeds(content.decode(charset, errors="replace"), result.url)
         if not found:
             raise FeedParseError(f"{url}: neither a feed nor a page that links to one") from None
+        if result.from_public:
+            for feed in found:
+                _require_public(feed.url, result.url, timeout)
         return found
     return [FoundFeed(result.url, _feed_title(content))]
+
+
+def _require_public(link: str, page: str, timeout: float) -> None:
+    """Raise FetchError unless ``link``, found in the public ``page``, leads to public addresses only."""
+    try:
+        netguard.require_public(link, timeout)
+    except FetchError as exc:
+        message = f"{page} links to the feed {link}, refused: {exc}"
+        if exc.kind == "blocked":
+            message += " (a page on a public address may only add feeds on public addresses)"
+        raise FetchError(message, exc.kind) from None
 
 
 def _charset(content_type: str) -> str:

@@ -1,9 +1,9 @@
 """``monitor import-opml FILE [--dry-run]``: add the feeds of an OPML file to the settings file.
 
 Every outline with an ``xmlUrl`` becomes a ``[[feeds]]`` table named after its title (a slug, made unique among
-the feed names already there); a feed whose URL is already configured is skipped. The settings file keeps its
-comments and layout, and is only rewritten if the result validates. On a terminal, a bar on stderr advances as
-each feed is added to the file (thousands of them take a while).
+the feed names already there); a feed whose URL is already configured, or is not a valid http(s) URL, is
+skipped. The settings file keeps its comments and layout, and is only rewritten if the result validates. On a
+terminal, a bar on stderr advances as each feed is added to the file (thousands of them take a while).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from monitor.errors import ConfigError
 from monitor.ingest.discover import FoundFeed, OpmlError, parse_opml, slugify, unique_name
 from monitor.observe import progress
 from monitor.settings.file import add_feeds
+from monitor.settings.values import url_problem
 
 
 def register(commands: Any) -> None:
@@ -67,6 +68,8 @@ def plan(found: list[FoundFeed], existing: Pairs) -> tuple[Pairs, Pairs]:
     for feed in found:
         if not feed.url.startswith(("http://", "https://")):
             skipped.append((feed.url, "not an http or https URL"))
+        elif problem := url_problem(feed.url, quote=True):
+            skipped.append((feed.url, problem))
         elif feed.url in urls:
             skipped.append((feed.url, "already configured"))
         else:

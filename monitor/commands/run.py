@@ -94,7 +94,7 @@ def serve(pipeline: Pipeline, storage: Storage, reloader: Reloader) -> None:
         return
     running: list[BackgroundScheduler] = []
     try:
-        server = StatusServer(listen, pipeline.metrics, lambda: bool(running) and running[0].running, storage.ping)
+        server = StatusServer(listen, pipeline.metrics, lambda: bool(running) and running[0].running, storage.probe)
     except OSError as exc:
         raise ServerError(f"server: cannot listen on {listen}: {exc}") from exc
 

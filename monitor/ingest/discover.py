@@ -51,14 +51,20 @@ def parse_opml(document: bytes) -> list[FoundFeed]:
 
 
 def alternate_feeds(html: str, base_url: str) -> list[FoundFeed]:
-    """Return the feeds an HTML page announces with ``<link rel="alternate" type=...>``, hrefs made absolute."""
+    """Return the feeds an HTML page announces with ``<link rel="alternate" type=...>``, hrefs made absolute.
+
+    An href that cannot be made into a URL is skipped.
+    """
     found: list[FoundFeed] = []
     for link in LexborHTMLParser(html).css("link[href]"):
         rel = (link.attributes.get("rel") or "").lower().split()
         kind = (link.attributes.get("type") or "").lower().split(";")[0].strip()
         href = (link.attributes.get("href") or "").strip()
         if "alternate" in rel and kind in FEED_TYPES and href:
-            url = urljoin(base_url, href)
+            try:
+                url = urljoin(base_url, href)
+            except ValueError:  # such as an unclosed "[" in the host: not a link to anything
+                continue
             if url not in (feed.url for feed in found):
                 found.append(FoundFeed(url, (link.attributes.get("title") or "").strip()))
     return found

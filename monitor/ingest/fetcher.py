@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -42,6 +42,7 @@ class FetchResult:
     last_modified: str | None
     headers: dict[str, str]
     url: str
+    from_public: bool = True  # whether the answer came from a public address (or one not known to be private)
 
     @property
     def not_modified(self) -> bool:
@@ -111,12 +112,11 @@ def fetch(
             response = _send(client, request, name)
             try:
                 address = netguard.peer(response)
-                if not allow_private and address is not None and not address.public:
-                    # A pooled connection, opened earlier for a URL that was allowed to be private.
-                    raise FetchError(f"feed '{name}': redirect to {host} refused: not a public address", "blocked")
+                from_public = address is None or address.public  # not known to be private: judged as public
                 if response.next_request is None:
-                    return _result(response, name, host, etag, last_modified, max_bytes, expires, deadline)
-                allow_private = allow_private and address is not None and not address.public
+                    result = _result(response, name, host, etag, last_modified, max_bytes, expires, deadline)
+                    return replace(result, from_public=from_public)
+                allow_private = allow_private and not from_public
                 target = response.next_request.url
             finally:
                 response.close()

@@ -3,13 +3,19 @@
 A feed's own URL, written by the operator, may point anywhere (an intranet feed is fine). Once a redirect comes
 from a public address, every later hop must be public too: a target that resolves to a loopback, private,
 link-local, shared (CGNAT) or unique-local address (``NOT_PUBLIC``; cloud metadata services live there) is
-refused before any connection is made. The check is on the resolved IP, and the connection goes to exactly the
-address that was checked, so a name that resolves elsewhere a moment later (DNS rebinding) gains nothing.
+refused before any byte of the request is sent. The policy is applied three times, so that no path skips it:
+
+- ``GuardedTransport.handle_request`` resolves the target of every request before the pool is asked for a
+  connection, so a redirect to an internal address is refused even when a kept-alive connection to it is open;
+- ``GuardedBackend.connect_tcp`` checks the addresses a new connection may go to, and connects to exactly the
+  address it checked, so a name that resolves elsewhere a moment later (DNS rebinding) gains nothing;
+- ``GuardedStream.write`` refuses to send on a connection whose far end is not public, which covers a pooled
+  connection opened earlier, for a URL that was allowed to be private, to a name that now resolves elsewhere.
 
 ``fetcher.fetch`` says what the request in progress on its thread may do with ``hop(allow_private, expires)``;
 ``GuardedBackend`` reads it when it connects and on every read and write, so that no server, not even one that
 drips a byte at a time, stretches a request past its deadline. Outside a ``hop`` every address is allowed and
-only the usual timeouts apply.
+only the usual timeouts apply. ``require_public`` applies the policy to a URL found in a document.
 
 ``resolve`` is the one seam for tests: replace it (``monkeypatch.setattr(netguard, "resolve", fake)``) to make a
 name such as ``public.test`` lead to 127.0.0.1 and count as public.
@@ -144,6 +150,32 @@ def _lookup(host: str, port: int, timeout: float | None) -> list[Address]:
     return result
 
 
+def _refuse_private(host: str, addresses: list[Address]) -> None:
+    """Raise FetchError (``blocked``) if one of the addresses a redirect's ``host`` resolves to is not public."""
+    for address in addresses:
+        if not address.public:
+            message = f"redirect to {host} refused: it resolves to {address.ip}, not a public address"
+            raise FetchError(message, "blocked")
+
+
+def require_public(url: str, timeout: float) -> None:
+    """Raise FetchError unless every address the host of ``url`` resolves to is public (``blocked`` if not)."""
+    try:
+        target = httpx.URL(url)
+        host, port = target.host, target.port or (443 if target.scheme == "https" else 80)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        raise FetchError(f"{url!r} is not a valid URL", "blocked") from None
+    if not host:
+        raise FetchError(f"{url!r} has no host", "blocked")
+    try:
+        addresses = _lookup(host, port, timeout)
+    except httpcore.ConnectTimeout as exc:
+        raise FetchError(str(exc), "timeout") from None
+    for address in addresses:
+        if not address.public:
+            raise FetchError(f"{host} resolves to {address.ip}, not a public address", "blocked")
+
+
 class GuardedStream(httpcore.NetworkStream):
     """A connection that knows the address it reached and keeps every read and write within the hop's deadline."""
 
@@ -156,7 +188,12 @@ class GuardedStream(httpcore.NetworkStream):
         return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        """Send bytes, waiting no longer than the deadline allows."""
+        """Send bytes, waiting no longer than the deadline allows; raise FetchError if the hop may not reach us."""
+        current = _HOP.get()
+        if current is not None and not current.allow_private and not self.address.public:
+            # A kept-alive connection opened for a request that was allowed to reach a private address.
+            message = f"redirect refused: its open connection reaches {self.address.ip}, not a public address"
+            raise FetchError(message, "blocked")
         self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -193,10 +230,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         current = _HOP.get()
         addresses = _lookup(host, port, _time_left(timeout, httpcore.ConnectTimeout))
         if current is not None and not current.allow_private:
-            for address in addresses:
-                if not address.public:
-                    message = f"redirect to {host} refused: it resolves to {address.ip}, not a public address"
-                    raise FetchError(message, "blocked")
+            _refuse_private(host, addresses)
         error: Exception | None = None
         for address in addresses:
             try:
@@ -241,3 +275,17 @@ class GuardedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(),
         )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Return the answer to ``request``, refused before the pool gives it a connection if the hop forbids it."""
+        current = _HOP.get()
+        if current is not None and not current.allow_private:
+            host = request.url.host
+            port = request.url.port or (443 if request.url.scheme == "https" else 80)
+            timeouts = request.extensions.get("timeout", {})
+            try:
+                addresses = _lookup(host, port, _time_left(timeouts.get("connect"), httpcore.ConnectTimeout))
+            except httpcore.ConnectTimeout as exc:
+                raise httpx.ConnectTimeout(str(exc), request=request) from None
+            _refuse_private(host, addresses)
+        return super().handle_request(request)

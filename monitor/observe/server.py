@@ -1,7 +1,11 @@
 """The daemon's HTTP endpoints on ``[server] listen``: ``GET /healthz`` and ``GET /metrics``.
 
 ``/healthz`` answers 200 ``{"status": "ok", "scheduler": "running", "database": "ok"}`` when the scheduler runs
-and the database answers, else 503 with the part that failed (``"scheduler": "stopped"``, ``"database": "error"``).
+and the database can take a write, else 503 with the part that failed (``"scheduler": "stopped"``,
+``"database": "error"`` with the reason in ``"database_error"``). The database check is a write probe
+(``Storage.probe``) run in a thread of its own, one at a time, and waited for ``PROBE_SECONDS`` at most: a probe
+that takes longer is an error, so ``/healthz`` always answers within about that long. A SQLite write lock held
+by another connection is ``"database": "busy"`` with 200: the database is there and writable, and in use.
 ``/metrics`` is the Prometheus text exposition of the daemon's own registry (see ``monitor.observe.metrics``).
 """
 
@@ -12,15 +16,19 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitor.errors import StorageError
 from monitor.observe.metrics import Metrics
-from monitor.settings.config import split_listen
+from monitor.settings.values import split_listen
 
 log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 1.5
 
 
 class _Server(ThreadingHTTPServer):
@@ -39,10 +47,10 @@ class StatusServer:
         listen: str,
         metrics: Metrics,
         scheduler_running: Callable[[], bool],
-        database_check: Callable[[], None],
+        database_check: Callable[[], str],
     ) -> None:
         host, port = split_listen(listen)
-        handler = _handler(metrics, scheduler_running, database_check)
+        handler = _handler(metrics, scheduler_running, TimedCheck(database_check))
         server_class = _IPv6Server if ":" in host else _Server
         self.httpd = server_class((host, port), handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="status-server", daemon=True)
@@ -64,21 +72,52 @@ class StatusServer:
         self._thread.join(timeout=5)
 
 
-def health(scheduler_running: Callable[[], bool], database_check: Callable[[], None]) -> tuple[int, dict[str, str]]:
+class TimedCheck:
+    """Run a check in a thread of its own, one at a time, and wait for its answer ``seconds`` at most."""
+
+    def __init__(self, check: Callable[[], str], seconds: float = PROBE_SECONDS) -> None:
+        self._check = check
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._running: Future[str] | None = None
+
+    def __call__(self) -> str:
+        """Return the check's answer; raise what it raised, or StorageError if it takes too long."""
+        with self._lock:
+            if self._running is None or self._running.done():
+                # A check still running from an earlier request is waited for again, never run twice at once.
+                self._running = Future()
+                threading.Thread(target=self._run, args=(self._running,), name="health-check", daemon=True).start()
+            running = self._running
+        try:
+            return running.result(timeout=self.seconds)
+        except TimeoutError:
+            raise StorageError(f"no answer within {self.seconds:g} s") from None
+
+    def _run(self, future: Future[str]) -> None:
+        try:
+            future.set_result(self._check())
+        except Exception as exc:  # handed to every request waiting on it
+            future.set_exception(exc)
+
+
+def health(scheduler_running: Callable[[], bool], database_check: Callable[[], str]) -> tuple[int, dict[str, str]]:
     """Return the status code and JSON body of /healthz."""
     scheduler = "running" if scheduler_running() else "stopped"
+    body = {"status": "ok", "scheduler": scheduler, "database": "ok"}
     try:
-        database_check()
-        database = "ok"
-    except Exception as exc:  # any failure to answer is the database being unhealthy
-        log.warning("health check: the database does not answer: %s", type(exc).__name__)
-        database = "error"
-    ok = scheduler == "running" and database == "ok"
-    return (200 if ok else 503), {"status": "ok" if ok else "error", "scheduler": scheduler, "database": database}
+        body["database"] = database_check()
+    except Exception as exc:  # any failure is the database being unhealthy; ours say why, others by their type
+        reason = str(exc) if isinstance(exc, StorageError) else type(exc).__name__
+        log.warning("health check: the database cannot take a write: %s", reason)
+        body.update(database="error", database_error=reason)
+    ok = scheduler == "running" and body["database"] in ("ok", "busy")
+    body["status"] = "ok" if ok else "error"
+    return (200 if ok else 503), body
 
 
 def _handler(
-    metrics: Metrics, scheduler_running: Callable[[], bool], database_check: Callable[[], None]
+    metrics: Metrics, scheduler_running: Callable[[], bool], database_check: Callable[[], str]
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -1,18 +1,17 @@
 """Load and validate ``settings.toml`` into frozen pydantic models.
 
 Every problem is reported as ``FILE: KEY: message (line N)`` and raised as one ``ConfigError`` that lists them
-all. String values may use ``${NAME}`` to take an environment variable, ``${NAME:-default}`` to fall back on a default
-when it is unset or empty (``$${`` writes a literal ``${``).
-Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a number of seconds). Relative paths,
-including a relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides
-``[database] url``. A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language
-(``matching.rule``); each bad part is reported under its own key.
+all; nothing in the file, however malformed or deeply nested, gets further than that. String values may use
+``${NAME}`` to take an environment variable, ``${NAME:-default}`` to fall back on a default when it is unset or
+empty (``$${`` writes a literal ``${``). Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a
+number of seconds); every duration and number has a floor and a ceiling (``values``). Relative paths, including a
+relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides ``[database] url``.
+A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language (``matching.rule``); each bad part
+is reported under its own key.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
@@ -26,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -36,110 +36,97 @@ from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
 from monitor.matching.rule import parse_entry
 from monitor.settings.lines import problem
+from monitor.settings.source import interpolate, read_toml
+from monitor.settings.values import (
+    FAST_POLLING,
+    database_problem,
+    http_url,
+    number,
+    parse_duration,
+    split_listen,
+    webhook_url,
+    within,
+)
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
 FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def parse_duration(value: object) -> timedelta:
-    """Return the timedelta written as ``"30s"``, ``"15m"``, ``"1h30m"``, or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool):
-        raise ValueError('expected a duration such as "30s", "15m" or "1h"')
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        parts = list(_DURATION_PART.finditer(text))
-        if not text or not parts or "".join(p.group(0) for p in parts) != text:
-            raise ValueError(f'invalid duration {value!r}: write it like "30s", "15m", "1h30m" or "2d"')
-        seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2).lower()] for p in parts)
-    else:
-        raise ValueError('expected a duration such as "30s", "15m" or "1h"')
-    if seconds <= 0:
-        raise ValueError(f"duration {value!r} must be positive")
-    return timedelta(seconds=seconds)
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PollInterval = Annotated[
+    timedelta, within("10s", "7d", "polling a feed more often burdens its server", fast_floor="1s")
+]
+Count = Annotated[int, BeforeValidator(number)]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
 class DatabaseSettings(_Section):
     url: str = "sqlite:///monitor.db"
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        problem = database_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class SchedulerSettings(_Section):
-    poll_interval: Duration = timedelta(minutes=15)
-    delivery_interval: Duration = timedelta(seconds=10)
+    poll_interval: PollInterval = timedelta(minutes=15)
+    delivery_interval: Annotated[
+        timedelta, within("1s", "1h", "looking for due deliveries more often only loads the database")
+    ] = timedelta(seconds=10)
+    allow_fast_polling: bool = False  # lowers the floor of poll intervals to 1 s, for feed servers of your own
 
 
 class SeedsSettings(_Section):
     path: Path = Path("seeds")
-    interval: Duration = timedelta(minutes=1)
+    interval: Annotated[timedelta, within("1s", "1d")] = timedelta(minutes=1)
     enabled: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: Path) -> Path:
+        if "\x00" in str(value):
+            raise ValueError("a path cannot hold a NUL character")
+        return value
 
 
 class HttpSettings(_Section):
-    timeout: Duration = timedelta(seconds=20)
-    max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
-    max_connections: int = Field(default=20, gt=0, le=1000)
+    timeout: Annotated[timedelta, within("1s", "5m")] = timedelta(seconds=20)
+    max_bytes: Count = Field(default=15 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    max_connections: Count = Field(default=20, ge=1, le=1000)
 
 
 class DeliverySettings(_Section):
-    timeout: Duration = timedelta(seconds=15)
-    retry_delays: list[Duration] = Field(
+    timeout: Annotated[timedelta, within("1s", "5m")] = timedelta(seconds=15)
+    retry_delays: list[Annotated[timedelta, within("1s", "1d")]] = Field(
         default_factory=lambda: [parse_duration(d) for d in ("5s", "30s", "2m", "10m", "30m", "1h", "2h")],
         min_length=1,
+        max_length=100,
     )
-    give_up_after: Duration = timedelta(hours=24)
-    batch_size: int = Field(default=100, gt=0)
+    give_up_after: Annotated[timedelta, within("1s", "30d")] = timedelta(hours=24)
+    batch_size: Count = Field(default=100, ge=1, le=10_000)
 
 
 class HealthSettings(_Section):
-    alert_after: Duration = timedelta(hours=6)
-    silence_factor: float = Field(default=4.0, gt=1)
+    alert_after: Annotated[timedelta, within("1s", "30d")] = timedelta(hours=6)
+    silence_factor: Annotated[float, BeforeValidator(number)] = Field(default=4.0, gt=1, le=1000, allow_inf_nan=False)
     webhooks: list[str] = []
 
 
 class IngestSettings(_Section):
-    first_poll_window: Duration = timedelta(hours=24)
-    story_window: Duration = timedelta(hours=48)
+    first_poll_window: Annotated[timedelta, within("1s", "36500d")] = timedelta(hours=24)
+    story_window: Annotated[
+        timedelta, within("1m", "30d", why_ceiling="the sketches of the window's articles are kept in memory")
+    ] = timedelta(hours=48)
 
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """Return the host and port of ``host:port`` (``[::1]:9108`` for IPv6); raise ValueError if malformed."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"expected host:port, such as 127.0.0.1:9108 or [::1]:9108, got {listen!r}")
-    if host.startswith("[") != host.endswith("]"):
-        raise ValueError(f"unbalanced brackets in {listen!r}")
-    if host.startswith("["):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"write an IPv6 address in brackets, such as [::1]:9108, got {listen!r}")
-    if not host or int(port) > 65535:
-        raise ValueError(f"expected host:port with a port up to 65535, got {listen!r}")
-    return host, int(port)
 
 
 def _listen(value: str | None) -> str | None:
@@ -155,12 +142,12 @@ class ServerSettings(_Section):
 class FeedSettings(_Section):
     name: str
     url: str
-    interval: Duration | None = None
+    interval: PollInterval | None = None
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @field_validator("name")
     @classmethod
@@ -176,9 +163,7 @@ class WebhookSettings(_Section):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
-        if not re.match(r"^https?://[^/\s]+", value.get_secret_value()):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+        return webhook_url(value)
 
     @field_validator("secret")
     @classmethod
@@ -203,7 +188,7 @@ class RuleSettings(_Section):
     exclude: list[str] = []
     webhooks: list[str] | None = None
     delivery: Literal["immediate", "digest"] = "immediate"
-    digest_every: Duration = timedelta(hours=1)
+    digest_every: Annotated[timedelta, within("1s", "7d")] = timedelta(hours=1)
     once_per_story: bool = True
 
     @field_validator("name")
@@ -252,45 +237,55 @@ class Settings(_Section):
 
 def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     """Return the validated settings read from ``path``; raise ConfigError listing every problem."""
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: settings file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read settings file: {exc}") from None
-    try:
-        raw = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
-
+    source, raw = read_toml(path)
     problems: list[str] = []
-    data = _interpolate(raw, environ, (), lambda loc, msg: problems.append(problem(path, source, loc, msg)))
+    data = interpolate(raw, environ, (), lambda loc, msg: problems.append(problem(path, source, loc, msg)))
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
-    if not isinstance(data, dict):  # pragma: no cover - tomllib always returns a table
-        raise ConfigError(f"{path}: the file must be a TOML table")
-    if environ.get(DATABASE_URL_ENV):
-        data.setdefault("database", {})
-        data["database"]["url"] = environ[DATABASE_URL_ENV]
-    elif "database" in data and isinstance(data["database"], dict) and "url" in data["database"]:
-        data["database"]["url"] = _relative_sqlite(str(data["database"]["url"]), path.parent)
-    else:
-        data["database"] = {**data.get("database", {}), "url": _relative_sqlite(DatabaseSettings().url, path.parent)}
+    from_env = _set_database_url(data, environ, path.parent)
     if "path" in data:
         problems.append(problem(path, source, ("path",), "Extra inputs are not permitted"))
     data["path"] = path.resolve()
 
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(data, context={FAST_POLLING: _fast_polling(data)})
     except ValidationError as exc:
         for error in exc.errors():
-            problems.append(problem(path, source, tuple(error["loc"]), _message(error)))
+            loc, message = tuple(error["loc"]), _message(error)
+            if from_env and loc == ("database", "url"):
+                problems.append(f"{path}: database.url: {message} (set by {DATABASE_URL_ENV})")
+            else:
+                problems.append(problem(path, source, loc, message))
         problems.extend(_check_valid_rules(data.get("rules"), path, source))
         raise ConfigError("\n".join(problems), problems) from None
     problems.extend(_check_references(settings, path, source))
     if problems:
         raise ConfigError("\n".join(problems), problems)
-    return settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path.parent)})
+    return settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path, source)})
+
+
+def _set_database_url(data: dict[str, Any], environ: Mapping[str, str], base: Path) -> bool:
+    """Put the database URL in force in ``data`` (the environment's wins); return whether it came from there."""
+    database = data.setdefault("database", {})
+    if not isinstance(database, dict):
+        return False  # validation says what is wrong with it
+    if environ.get(DATABASE_URL_ENV):
+        database["url"] = environ[DATABASE_URL_ENV]
+        return True
+    url = database.get("url", DatabaseSettings().url)
+    if isinstance(url, str):
+        database["url"] = _relative_sqlite(url, base)
+    return False
+
+
+def _fast_polling(data: dict[str, Any]) -> bool:
+    """Return whether ``[scheduler] allow_fast_polling`` is on (validation reports a value that is not a bool)."""
+    scheduler = data.get("scheduler")
+    value = scheduler.get("allow_fast_polling", False) if isinstance(scheduler, dict) else False
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return False
 
 
 def _message(error: Any) -> str:
@@ -298,9 +293,15 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _resolve_seeds(seeds: SeedsSettings, base: Path) -> SeedsSettings:
-    path = seeds.path if seeds.path.is_absolute() else (base / seeds.path)
-    return seeds.model_copy(update={"path": path.resolve()})
+def _resolve_seeds(seeds: SeedsSettings, path: Path, source: str) -> SeedsSettings:
+    folder = seeds.path if seeds.path.is_absolute() else (path.parent / seeds.path)
+    try:
+        resolved = folder.resolve()
+        resolved.exists()  # raises for a path the system refuses (too long, for one) rather than saying no
+    except (OSError, ValueError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(problem(path, source, ("seeds", "path"), f"cannot use this path: {reason}")) from None
+    return seeds.model_copy(update={"path": resolved})
 
 
 def _relative_sqlite(url: str, base: Path) -> str:
@@ -310,7 +311,10 @@ def _relative_sqlite(url: str, base: Path) -> str:
     file, _, query = url[len(prefix) :].partition("?")
     if not file or file == ":memory:" or Path(file).is_absolute():
         return url
-    resolved = (base / file).resolve()
+    try:
+        resolved = (base / file).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return url  # the database check says what is wrong with it
     return f"{prefix}{resolved}" + (f"?{query}" if query else "")
 
 
@@ -368,25 +372,3 @@ def _check_rule(rule: RuleSettings, index: int, path: Path, source: str) -> list
             message = f"rule {rule.name!r}: {what}{exc.reason} at position {exc.position}"
             problems.append(problem(path, source, ("rules", index, key), message, exc.pointer()))
     return problems
-
-
-def _interpolate(value: Any, environ: Mapping[str, str], loc: tuple[str | int, ...], report: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _interpolate(v, environ, (*loc, k), report) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, environ, (*loc, i), report) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "$" not in value:
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name, default = match.group(1), match.group(2)
-        if default is not None and not environ.get(name):
-            return default
-        if name not in environ:
-            report(loc, f"environment variable {name} is not set")
-            return ""
-        return environ[name]
-
-    return _ENV_REF.sub(substitute, value)

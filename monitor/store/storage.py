@@ -29,6 +29,7 @@ from monitor.store.alerts import AlertWrites, StoredArticle
 from monitor.store.engine import READ_ONLY, make_engine, redact_url
 from monitor.store.feeds import FeedStore, feed_row
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
+from monitor.store.probe import Answer, can_write
 from monitor.store.tx import table_of
 
 _INSERT_CHUNK = 200
@@ -113,6 +114,10 @@ class Storage(FeedStore):
         """Run a trivial query; raise if the database does not answer."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def probe(self) -> Answer:
+        """Return ``"ok"``, or ``"busy"`` while another writer holds the lock; raise StorageError if it cannot write."""
+        return can_write(self.engine)
 
     def close(self) -> None:
         """Close every pooled connection and let go of the single-instance lock."""

@@ -10,7 +10,9 @@ import pytest
 
 from monitor.cli import main
 from monitor.commands.import_opml import plan
+from monitor.ingest import netguard
 from monitor.ingest.discover import FoundFeed, OpmlError, alternate_feeds, parse_opml, slugify, unique_name
+from monitor.ingest.netguard import Address
 from tests.commands.test_status import Terminal
 from tests.conftest import FIXTURES
 from tests.feedserver import FeedServer, reply
@@ -78,9 +80,14 @@ def test_parse_opml_refuses(document: bytes) -> None:
 
 def test_plan_skips_configured_urls_and_makes_names_unique() -> None:
     found = [FoundFeed("https://a.org/f", "World"), FoundFeed("https://w.org/f", ""), FoundFeed("ftp://x/", "x")]
+    found.append(FoundFeed("http://h.org:99999/f", "bad port"))
     added, skipped = plan(found, [("world", "https://w.org/f")])
     assert added == [("world-2", "https://a.org/f")]
-    assert skipped == [("https://w.org/f", "already configured"), ("ftp://x/", "not an http or https URL")]
+    assert skipped == [
+        ("https://w.org/f", "already configured"),
+        ("ftp://x/", "not an http or https URL"),
+        ("http://h.org:99999/f", "not a valid URL: port 99999 is not from 1 to 65535"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -94,6 +101,11 @@ def test_plan_skips_configured_urls_and_makes_names_unique() -> None:
             ["http://site.test/news/atom", "https://cdn.test/r.xml"],
         ),
         ('<link rel="stylesheet" href="/s.css">', []),
+        (
+            '<link rel="alternate" type="application/rss+xml" href="http://[::1/x">'
+            '<link rel="alternate" type="application/rss+xml" href="/ok.xml">',
+            ["http://site.test/ok.xml"],
+        ),
     ],
 )
 def test_alternate_feeds(html: str, urls: list[str]) -> None:
@@ -179,3 +191,75 @@ def test_feeds_add_discovers_the_feed_of_a_page(settings_file: Path, capsys: pyt
     assert text.count(f'url = "{server.url("/feed.xml")}"') == 1
     assert "skipped:" in capsys.readouterr().out
     assert main(["--config", str(settings_file), "feeds", "--json"], environ={}) == 0
+
+
+@pytest.fixture
+def public_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve ``public.test`` to 127.0.0.1 counted as public, ``intranet.test`` to 10.0.0.7, ``gone.test`` to none."""
+    fixed = {"public.test": [Address("127.0.0.1", True)], "intranet.test": [Address("10.0.0.7", False)]}
+
+    def resolve(host: str, port: int) -> list[Address]:
+        if host == "gone.test":
+            raise OSError("Name or service not known")
+        return fixed.get(host) or netguard.system_resolve(host, port)
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+
+
+def page_linking(*hrefs: str) -> bytes:
+    links = "".join(f'<link rel="alternate" type="application/rss+xml" href="{href}">' for href in hrefs)
+    return f"<html><head>{links}</head></html>".encode()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("page_host", "links", "code", "message"),
+    [
+        ("public.test", ["http://127.0.0.1:{port}/feed.xml"], 2, "refused: 127.0.0.1 resolves to 127.0.0.1"),
+        ("public.test", ["http://[::1]:{port}/feed.xml"], 2, "refused: ::1 resolves to ::1, not a public address"),
+        ("public.test", ["http://intranet.test/feed.xml"], 2, "refused: intranet.test resolves to 10.0.0.7"),
+        ("public.test", ["http://169.254.169.254/latest/"], 2, "resolves to 169.254.169.254, not a public address"),
+        ("public.test", ["/feed.xml", "http://intranet.test/x.xml"], 2, "links to the feed http://intranet.test/x"),
+        ("public.test", ["http://999.1.1.1/feed.xml"], 2, "'http://999.1.1.1/feed.xml' is not a valid URL"),
+        ("public.test", ["http://[::1/feed.xml", "http://intranet.test/"], 2, "resolves to 10.0.0.7"),
+        ("public.test", ["http://gone.test/feed.xml"], 1, "cannot resolve gone.test"),
+        ("public.test", ["/feed.xml"], 0, None),  # public.test, public too
+        ("127.0.0.1", ["http://intranet.test/feed.xml"], 0, None),  # the operator's own page: anywhere
+    ],
+)
+def test_feeds_add_lets_a_public_page_add_public_feeds_only(
+    settings_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    public_test: None,
+    page_host: str,
+    links: list[str],
+    code: int,
+    message: str | None,
+) -> None:
+    feed = (FIXTURES / "feeds" / "rss2.xml").read_bytes()
+    with FeedServer() as server:
+        page = page_linking(*(link.format(port=server.port) for link in links))
+        server.routes["/"] = reply(200, page, {"Content-Type": "text/html"})
+        server.routes["/feed.xml"] = reply(200, feed, {"Content-Type": "application/rss+xml"})
+        url = server.url("/", host=page_host)
+        assert main(["--config", str(settings_file), "feeds", "add", url, "--all"], environ={}) == code
+    err = capsys.readouterr().err
+    if message is None:
+        assert err == "" and settings_file.read_text(encoding="utf-8").count("[[feeds]]") == 2
+        return
+    assert err.startswith(f"error: {url} links to the feed ") and message in err
+    assert settings_file.read_text(encoding="utf-8") == SETTINGS  # nothing added, not even the public links
+    if code == 2:
+        assert err.rstrip().endswith("(a page on a public address may only add feeds on public addresses)")
+
+
+@pytest.mark.integration
+def test_feeds_add_takes_a_typed_internal_url_as_it_is(
+    settings_file: Path, public_test: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = (FIXTURES / "feeds" / "rss2.xml").read_bytes()
+    with FeedServer() as server:
+        server.routes["/feed.xml"] = reply(200, feed, {"Content-Type": "application/rss+xml"})
+        assert main(["--config", str(settings_file), "feeds", "add", server.url("/feed.xml")], environ={}) == 0
+    assert f'url = "{server.url("/feed.xml")}"' in settings_file.read_text(encoding="utf-8")
+    assert capsys.readouterr().out.startswith("added: ")

@@ -15,7 +15,7 @@ from monitor.errors import FetchError
 from monitor.ingest import fetcher, netguard
 from monitor.ingest.netguard import Address
 from tests.conftest import FIXTURES
-from tests.feedserver import MB, FeedServer, drip, endless, gzip_bomb, gzipped, redirect, reply, serve_file
+from tests.feedserver import MB, FeedServer, RawServer, drip, endless, gzip_bomb, gzipped, redirect, reply, serve_file
 
 RSS = (FIXTURES / "feeds" / "rss2.xml").read_bytes()
 
@@ -191,6 +191,55 @@ def test_a_pooled_connection_to_a_private_address_is_refused_too(
     with pytest.raises(FetchError, match="not a public address") as caught:
         fetcher.fetch(client, "moved", server.url("/moved", host="public.test"))
     assert caught.value.kind == "blocked"
+    assert server.hits("/rss.xml") == 1  # the redirect's request never reached the server
+
+
+@pytest.mark.parametrize(
+    ("intranet", "refusal"),
+    [
+        ("127.0.0.1", "redirect to 127.0.0.1 refused: it resolves to 127.0.0.1, not a public address"),
+        # A name whose connection was opened to a private address, and which now resolves as a public one.
+        ("rebound.test", "redirect refused: its open connection reaches 127.0.0.1, not a public address"),
+    ],
+)
+def test_a_redirect_over_an_open_keep_alive_connection_is_refused_before_a_byte_goes_out(
+    monkeypatch: pytest.MonkeyPatch, intranet: str, refusal: str
+) -> None:
+    answers = {"rebound.test": [Address("127.0.0.1", False)], "public.test": [Address("127.0.0.1", True)]}
+    monkeypatch.setattr(netguard, "resolve", lambda host, port: answers.get(host) or netguard.system_resolve(host, 0))
+    with RawServer() as raw, fetcher.feed_client() as client:
+        raw.routes["/rss.xml"] = (200, {"Content-Type": "application/rss+xml"}, RSS)
+        raw.routes["/moved"] = (302, {"Location": raw.url("/rss.xml", host=intranet)}, b"")
+        # The operator's intranet feed, twice: one connection, kept alive and reused.
+        for _ in range(2):
+            assert fetcher.fetch(client, "intranet", raw.url("/rss.xml", host=intranet)).content == RSS
+        assert raw.requests() == [[b"GET /rss.xml HTTP/1.1"] * 2]
+        before = bytes(raw.received[0])
+        answers["rebound.test"] = [Address("127.0.0.1", True)]
+        with pytest.raises(FetchError) as caught:
+            fetcher.fetch(client, "moved", raw.url("/moved", host="public.test"))
+        assert (caught.value.kind, str(caught.value)) == ("blocked", f"feed 'moved': {refusal}")
+    assert raw.ended[0].wait(5)  # the client hung up: everything it sent on the connection has arrived
+    assert bytes(raw.received[0]) == before  # not a byte more
+    assert raw.requests() == [[b"GET /rss.xml HTTP/1.1"] * 2, [b"GET /moved HTTP/1.1"]]
+
+
+def test_every_hop_is_checked_before_the_pool_is_asked(
+    server: FeedServer, client: httpx.Client, names: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    handle = httpcore.ConnectionPool.handle_request
+
+    def spy(self: httpcore.ConnectionPool, request: httpcore.Request) -> httpcore.Response:
+        asked.append(request.url.host.decode())
+        return handle(self, request)
+
+    monkeypatch.setattr(httpcore.ConnectionPool, "handle_request", spy)
+    server.routes["/moved"] = redirect(server.url("/public", host="public.test"))
+    server.routes["/public"] = redirect(server.url("/rss.xml", host="intranet.test"))
+    with pytest.raises(FetchError, match=r"redirect to intranet\.test refused: it resolves to 10\.0\.0\.7"):
+        fetcher.fetch(client, "moved", server.url("/moved"))
+    assert asked == ["127.0.0.1", "public.test"]  # the third hop never reached the pool
 
 
 def test_failures_are_classified(server: FeedServer, client: httpx.Client, names: list[str]) -> None:
@@ -219,3 +268,20 @@ def test_a_name_lookup_that_hangs_is_cut_off(client: httpx.Client, monkeypatch: 
         fetcher.fetch(client, "slow-dns", "http://slow.test/rss.xml", deadline=0.5)
     assert caught.value.kind == "timeout"
     assert time.monotonic() - started < 1.5
+
+
+def test_a_name_lookup_that_hangs_on_a_redirect_is_cut_off(
+    client: httpx.Client, server: FeedServer, names: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes["/moved"] = redirect("http://slow.test/rss.xml")
+    lookup = netguard.resolve
+
+    def slow(host: str, port: int) -> list[Address]:
+        if host == "slow.test":
+            time.sleep(3)
+        return lookup(host, port)
+
+    monkeypatch.setattr(netguard, "resolve", slow)
+    with pytest.raises(FetchError) as caught:
+        fetcher.fetch(client, "slow-dns", server.url("/moved", host="public.test"), deadline=0.5)
+    assert caught.value.kind == "timeout"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.errors import FetchError
 from monitor.ingest import netguard
 
 
@@ -51,3 +52,35 @@ def test_system_resolve(host: str, expected: list[netguard.Address] | None) -> N
     if expected is not None:
         assert addresses == expected
     assert addresses and not any(address.public for address in addresses)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://public.test/feed.xml", None),
+        ("http://public.test:8080/feed.xml", None),
+        ("http://intranet.test/feed.xml", "blocked"),
+        ("http://127.0.0.1/feed.xml", "blocked"),
+        ("http://[::1]:8080/feed.xml", "blocked"),
+        ("http://169.254.169.254/latest/meta-data/", "blocked"),
+        ("http://999.1.1.1/", "blocked"),
+        ("javascript:alert(1)", "blocked"),
+        ("http://nowhere.test/feed.xml", "dns"),
+    ],
+)
+def test_require_public(monkeypatch: pytest.MonkeyPatch, url: str, kind: str | None) -> None:
+    public, private = netguard.Address("93.184.216.34", True), netguard.Address("10.0.0.7", False)
+    fixed = {"public.test": [public], "intranet.test": [public, private]}  # one private address is enough
+
+    def resolve(host: str, port: int) -> list[netguard.Address]:
+        if host == "nowhere.test":
+            raise OSError("Name or service not known")
+        return fixed.get(host) or netguard.system_resolve(host, port)
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+    if kind is None:
+        netguard.require_public(url, 2.0)
+        return
+    with pytest.raises(FetchError) as caught:
+        netguard.require_public(url, 2.0)
+    assert caught.value.kind == kind

@@ -7,29 +7,45 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from monitor.errors import StorageError
 from monitor.observe.metrics import Metrics
-from monitor.observe.server import StatusServer
+from monitor.observe.server import StatusServer, TimedCheck
 
 
-def fine() -> None:
-    pass
+def fine() -> str:
+    return "ok"
 
 
-def broken() -> None:
-    raise OSError("database is down")
+def busy() -> str:
+    return "busy"
+
+
+def broken() -> str:
+    raise OSError("database is down at db.internal")
+
+
+def read_only() -> str:
+    raise StorageError("monitor.db is read-only")
+
+
+def hanging() -> str:
+    time.sleep(5)
+    return "ok"
 
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., StatusServer]]:
     started: list[StatusServer] = []
 
-    def start(running: bool = True, database: Callable[[], None] = fine, listen: str = "127.0.0.1:0") -> StatusServer:
+    def start(running: bool = True, database: Callable[[], str] = fine, listen: str = "127.0.0.1:0") -> StatusServer:
         metrics = Metrics()
         metrics.record_matches(["NATO"])
         server = StatusServer(listen, metrics, lambda: running, database)
@@ -46,23 +62,70 @@ def serve() -> Iterator[Callable[..., StatusServer]]:
     ("running", "database", "code", "body"),
     [
         (True, fine, 200, {"status": "ok", "scheduler": "running", "database": "ok"}),
+        (True, busy, 200, {"status": "ok", "scheduler": "running", "database": "busy"}),
         (False, fine, 503, {"status": "error", "scheduler": "stopped", "database": "ok"}),
-        (True, broken, 503, {"status": "error", "scheduler": "running", "database": "error"}),
-        (False, broken, 503, {"status": "error", "scheduler": "stopped", "database": "error"}),
+        (
+            True,
+            broken,
+            503,
+            {"status": "error", "scheduler": "running", "database": "error", "database_error": "OSError"},
+        ),
+        (
+            False,
+            read_only,
+            503,
+            {
+                "status": "error",
+                "scheduler": "stopped",
+                "database": "error",
+                "database_error": "monitor.db is read-only",
+            },
+        ),
+        (
+            True,
+            hanging,
+            503,
+            {
+                "status": "error",
+                "scheduler": "running",
+                "database": "error",
+                "database_error": "no answer within 1.5 s",
+            },
+        ),
     ],
 )
 def test_healthz(
     serve: Callable[..., StatusServer],
     running: bool,
-    database: Callable[[], None],
+    database: Callable[[], str],
     code: int,
     body: dict[str, str],
 ) -> None:
     server = serve(running, database)
-    answer = httpx.get(f"http://127.0.0.1:{server.port}/healthz")
+    answer = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=3)  # a probe that hangs is not waited for
     assert answer.status_code == code
     assert answer.headers["content-type"] == "application/json"
     assert json.loads(answer.content) == body
+
+
+def test_a_slow_check_runs_once_however_many_ask() -> None:
+    calls: list[int] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        calls.append(1)
+        release.wait(10)
+        return "ok"
+
+    check = TimedCheck(slow, seconds=0.05)
+    for _ in range(3):
+        with pytest.raises(StorageError, match=r"no answer within 0\.05 s"):
+            check()
+    assert len(calls) == 1  # the later requests waited on the check already under way
+    release.set()
+    check.seconds = 5
+    assert check() == "ok"
+    assert check() == "ok" and len(calls) == 2  # once done, the next request checks afresh
 
 
 def test_metrics_and_unknown_path(serve: Callable[..., StatusServer]) -> None:
