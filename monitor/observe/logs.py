@@ -4,15 +4,36 @@ Logs go to stderr as text lines, or with ``format="json"`` as one JSON object a 
 ``logger``, ``message`` and, when the record has them, the stable keys ``feed``, ``rule``, ``webhook``,
 ``article_id``, ``alert_id`` and ``kind`` (``exception`` holds a traceback). ``RedactingFilter`` removes secrets
 from every record before any handler formats it.
+
+What ``redact`` replaces with ``***``, for each secret (a webhook URL or a signing secret):
+
+- the secret whole; for a URL also its path with its query, its path alone and its query alone, and each path
+  segment, query key and query value on its own, whatever its shape (a receiver may echo one part alone); a
+  signing secret also without its ``whsec_`` prefix;
+- each of these as written, percent-encoded (either case of hex, ``+`` for spaces or not), JSON-escaped (with
+  ``\\/`` or not) and HTML-escaped, since error bodies echo them in all of these shapes.
+
+Every form is replaced wherever it occurs, inside a longer word too: a receiver may glue a token to other text,
+and a log line that loses part of a word is better than one that keeps part of a secret. A part shorter than
+``MIN_PART`` characters is not a secret of its own (the whole path and query still are): replacing every ``1``
+in every log line would make logs lie and hide nothing. Path segments and query keys that only name a
+platform's API (``GENERIC_PARTS``: ``hooks``, ``services``, ``api``, ``webhooks``, ``token``...) stay readable.
+
+``excerpt`` is how an answer from a webhook gets into an error: redacted whole first, then cut, and a secret's
+beginning left at the end of an answer that was already cut short is dropped too.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -54,33 +75,107 @@ def safe_url(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}{port}/…"
 
 
+MIN_PART = 3
+GENERIC_PARTS = frozenset(
+    {
+        *("api", "hook", "hooks", "webhook", "webhooks", "services", "incoming", "messages", "spaces"),
+        *("workflows", "triggers", "manual", "paths", "invoke", "run"),
+        *("token", "key", "sig", "api-version", "wait", "threadkey", "thread_id"),
+    }
+)
+SIGNING_PREFIX = "whsec_"
+_HEX = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Return text with every secret, and the path, query and token-like parts of every secret URL, as ``***``."""
-    for secret in secrets:
-        if not secret:
-            continue
-        text = text.replace(secret, "***")
-        try:
-            parsed = httpx.URL(secret)
-        except (httpx.InvalidURL, TypeError):
-            continue
-        tail = parsed.raw_path.decode("ascii", "replace")
-        if len(tail) > 1:
-            text = text.replace(tail, "/***")
-        path = parsed.path
-        if len(path) > 1:
-            text = text.replace(path, "/***")
-        if parsed.host:
-            # A receiver may echo one part of its URL alone (a token in the path or the query) in an error.
-            for part in _token_parts(parsed):
-                text = text.replace(part, "***")
+    """Return text with every secret, in any of its written forms, and every part of a secret URL as ``***``."""
+    pattern = _pattern(tuple(sorted({s for s in secrets if s})))
+    if pattern is None:
+        return text
+    return pattern.sub(lambda match: "/***" if match.group().startswith("/") else "***", text)
+
+
+def excerpt(text: str, secrets: Iterable[str], limit: int, cut_short: bool = False) -> str:
+    """Return text redacted, its whitespace runs as one space, then cut to limit characters with an ellipsis.
+
+    ``cut_short`` says text is only the beginning of what was said: the beginning of a secret it may end with is
+    dropped as well.
+    """
+    secrets = [s for s in secrets if s]
+    text = redact(text, secrets)
+    if cut_short:
+        text = _drop_partial_secret(text.rstrip("\ufffd"), secrets)
+    text = " ".join(text.split())
+    if len(text) > limit or (cut_short and text):
+        return text[: max(limit - 1, 0)] + "…"
     return text
 
 
-def _token_parts(url: httpx.URL) -> list[str]:
-    """Return the path segments and query values of a URL that look like tokens (long, or with a digit)."""
-    parts = [*url.path.split("/"), *(value for _, value in url.params.multi_items())]
-    return [p for p in parts if len(p) >= 20 or (len(p) >= 6 and any(c.isdigit() for c in p))]
+def _drop_partial_secret(text: str, secrets: list[str]) -> str:
+    """Return text without the longest end of it that begins one of the secrets' forms."""
+    longest = 0
+    for form in _forms(tuple(sorted(set(secrets)))):
+        for size in range(min(len(form) - 1, len(text)), longest, -1):
+            if text.endswith(form[:size]):
+                longest = size
+                break
+    return text[: len(text) - longest]
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Return one regular expression matching every form of every secret, longest first, or None for none."""
+    forms = sorted(_forms(secrets), key=len, reverse=True)
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(form) for form in forms))
+
+
+@functools.lru_cache(maxsize=32)
+def _forms(secrets: tuple[str, ...]) -> frozenset[str]:
+    """Return every form in which the secrets and their parts may be written."""
+    return frozenset(form for part in _parts(secrets) for form in _written(part) if form)
+
+
+def _parts(secrets: tuple[str, ...]) -> set[str]:
+    """Return the secrets, the parts of the secret URLs and the keys of the signing secrets that are secrets."""
+    found: set[str] = set()
+    for secret in secrets:
+        found.add(secret)
+        if secret.startswith(SIGNING_PREFIX):
+            found.add(secret.removeprefix(SIGNING_PREFIX))
+            continue
+        try:
+            url = httpx.URL(secret)
+        except (httpx.InvalidURL, TypeError):
+            continue
+        if not url.host:
+            continue
+        raw_path = url.raw_path.decode("ascii", "replace")
+        raw_query = url.query.decode("ascii", "replace")
+        found.update(part for part in (raw_path, url.path, raw_query, "?" + raw_query) if len(part) >= MIN_PART)
+        pieces = [*url.path.split("/"), *raw_path.split("?")[0].split("/")]
+        for item in raw_query.split("&"):
+            key, _, value = item.partition("=")
+            pieces += [key, value, *_decoded(key, value)]
+        found.update(p for p in pieces if len(p) >= MIN_PART and p.lower() not in GENERIC_PARTS)
+    return found
+
+
+def _decoded(key: str, value: str) -> list[str]:
+    """Return a query item's key and value as a receiver reads them (percent-decoded, ``+`` a space)."""
+    params = httpx.QueryParams(f"{key}={value}")
+    return [text for pair in params.multi_items() for text in pair]
+
+
+def _written(part: str) -> set[str]:
+    """Return part as written, percent-encoded, JSON-escaped and HTML-escaped, hex escapes in either case."""
+    forms = {part, quote(part, safe=""), quote(part, safe="/"), quote_plus(part, safe=""), quote_plus(part, safe="/")}
+    forms |= {_HEX.sub(lambda match: match.group().lower(), form) for form in forms}
+    forms |= {_HEX.sub(lambda match: match.group().upper(), form) for form in forms}
+    escaped = {json.dumps(form, ensure_ascii=only_ascii)[1:-1] for form in forms for only_ascii in (True, False)}
+    escaped |= {form.replace("/", "\\/") for form in escaped}
+    return forms | escaped | {html.escape(form) for form in forms}
 
 
 class JsonFormatter(logging.Formatter):
