@@ -114,7 +114,7 @@ def send(
     except httpx.TimeoutException:
         return Outcome(None, f"webhook '{name}': no answer from {where} within {deadline:g} s"), None
     except httpx.HTTPError as exc:
-        detail = excerpt(f"{type(exc).__name__}: {exc}", secrets, ERROR_DETAIL)
+        detail = excerpt(f"{type(exc).__name__}: {exc}", secrets, ERROR_DETAIL, public=[name])
         return Outcome(None, f"webhook '{name}': request to {where} failed: {detail}"), None
     if response.status_code in spec.success_statuses:
         return Outcome(response.status_code), response
@@ -122,7 +122,7 @@ def send(
     retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
     if webhook.format == "discord" and response.status_code == 429:
         retry_after = max(retry_after or 0.0, _discord_retry_after(text))
-    detail = excerpt(text, secrets, ERROR_DETAIL, cut_short=len(answer) > ANSWER_BYTES)
+    detail = excerpt(text, secrets, ERROR_DETAIL, cut_short=len(answer) > ANSWER_BYTES, public=[name])
     error = f"webhook '{name}': HTTP {response.status_code} from {where}" + (f": {detail}" if detail else "")
     return Outcome(response.status_code, error, retry_after), response
 

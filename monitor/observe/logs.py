@@ -14,10 +14,15 @@ What ``redact`` replaces with ``***``, for each secret (a webhook URL or a signi
   ``\\/`` or not) and HTML-escaped, since error bodies echo them in all of these shapes.
 
 Every form is replaced wherever it occurs, inside a longer word too: a receiver may glue a token to other text,
-and a log line that loses part of a word is better than one that keeps part of a secret. A part shorter than
-``MIN_PART`` characters is not a secret of its own (the whole path and query still are): replacing every ``1``
-in every log line would make logs lie and hide nothing. Path segments and query keys that only name a
-platform's API (``GENERIC_PARTS``: ``hooks``, ``services``, ``api``, ``webhooks``, ``token``...) stay readable.
+and a log line that loses part of a word is better than one that keeps part of a secret. Some parts are not
+secrets of their own (the whole URL, path and query still are):
+
+- a part shorter than ``MIN_PART`` characters, or a number (digits, ``.``, ``:``, ``-``) shorter than
+  ``MIN_NUMBER``: replacing every ``1`` or ``500`` in every log line would make logs lie (``HTTP ***``) and
+  hide nothing;
+- path segments and query keys that only name a platform's API (``GENERIC_PARTS``: ``hooks``, ``services``,
+  ``api``, ``webhooks``, ``token``...);
+- the ``public`` words, the webhooks' names, which logs, ``monitor alerts`` and ``/metrics`` show by design.
 
 ``excerpt`` is how an answer from a webhook gets into an error: redacted whole first, then cut, and a secret's
 beginning left at the end of an answer that was already cut short is dropped too.
@@ -47,14 +52,22 @@ _NOISY = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.sch
 STABLE_KEYS = ("feed", "rule", "webhook", "article_id", "alert_id", "kind")
 
 
-def configure(level: str, format: str = "text", secrets: Callable[[], Iterable[str]] | None = None) -> None:
-    """Send logs to stderr at ``level`` as text or JSON lines, secrets redacted, HTTP request lines silenced."""
+def configure(
+    level: str,
+    format: str = "text",
+    secrets: Callable[[], Iterable[str]] | None = None,
+    public: Callable[[], Iterable[str]] | None = None,
+) -> None:
+    """Send logs to stderr at ``level`` as text or JSON lines, secrets redacted, HTTP request lines silenced.
+
+    ``public`` gives the words never redacted on their own (the webhooks' names), see ``redact``.
+    """
     logging.basicConfig(level=level, format=FORMAT, stream=sys.stderr, force=True)
     for handler in logging.getLogger().handlers:
         if format == "json":
             handler.setFormatter(JsonFormatter())
         if secrets is not None:
-            handler.addFilter(RedactingFilter(secrets))
+            handler.addFilter(RedactingFilter(secrets, public))
     set_level(level)
 
 
@@ -76,6 +89,7 @@ def safe_url(url: str) -> str:
 
 
 MIN_PART = 3
+MIN_NUMBER = 6
 GENERIC_PARTS = frozenset(
     {
         *("api", "hook", "hooks", "webhook", "webhooks", "services", "incoming", "messages", "spaces"),
@@ -85,36 +99,37 @@ GENERIC_PARTS = frozenset(
 )
 SIGNING_PREFIX = "whsec_"
 _HEX = re.compile(r"%[0-9A-Fa-f]{2}")
+_NUMBER = re.compile(r"[0-9.:-]+")
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
+def redact(text: str, secrets: Iterable[str], public: Iterable[str] = ()) -> str:
     """Return text with every secret, in any of its written forms, and every part of a secret URL as ``***``."""
-    pattern = _pattern(tuple(sorted({s for s in secrets if s})))
+    pattern = _pattern(_key(secrets), _key(public))
     if pattern is None:
         return text
     return pattern.sub(lambda match: "/***" if match.group().startswith("/") else "***", text)
 
 
-def excerpt(text: str, secrets: Iterable[str], limit: int, cut_short: bool = False) -> str:
+def excerpt(text: str, secrets: Iterable[str], limit: int, cut_short: bool = False, public: Iterable[str] = ()) -> str:
     """Return text redacted, its whitespace runs as one space, then cut to limit characters with an ellipsis.
 
     ``cut_short`` says text is only the beginning of what was said: the beginning of a secret it may end with is
     dropped as well.
     """
-    secrets = [s for s in secrets if s]
-    text = redact(text, secrets)
+    keys = _key(secrets), _key(public)
+    text = redact(text, *keys)
     if cut_short:
-        text = _drop_partial_secret(text.rstrip("\ufffd"), secrets)
+        text = _drop_partial_secret(text.rstrip("\ufffd"), _forms(*keys))
     text = " ".join(text.split())
     if len(text) > limit or (cut_short and text):
         return text[: max(limit - 1, 0)] + "…"
     return text
 
 
-def _drop_partial_secret(text: str, secrets: list[str]) -> str:
-    """Return text without the longest end of it that begins one of the secrets' forms."""
+def _drop_partial_secret(text: str, forms: Iterable[str]) -> str:
+    """Return text without the longest end of it that begins one of the forms."""
     longest = 0
-    for form in _forms(tuple(sorted(set(secrets)))):
+    for form in forms:
         for size in range(min(len(form) - 1, len(text)), longest, -1):
             if text.endswith(form[:size]):
                 longest = size
@@ -122,23 +137,29 @@ def _drop_partial_secret(text: str, secrets: list[str]) -> str:
     return text[: len(text) - longest]
 
 
+def _key(words: Iterable[str]) -> tuple[str, ...]:
+    """Return the non-empty words, sorted and without repeats (one cache key for one set of words)."""
+    return tuple(sorted({word for word in words if word}))
+
+
 @functools.lru_cache(maxsize=32)
-def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+def _pattern(secrets: tuple[str, ...], public: tuple[str, ...]) -> re.Pattern[str] | None:
     """Return one regular expression matching every form of every secret, longest first, or None for none."""
-    forms = sorted(_forms(secrets), key=len, reverse=True)
+    forms = sorted(_forms(secrets, public), key=len, reverse=True)
     if not forms:
         return None
     return re.compile("|".join(re.escape(form) for form in forms))
 
 
 @functools.lru_cache(maxsize=32)
-def _forms(secrets: tuple[str, ...]) -> frozenset[str]:
+def _forms(secrets: tuple[str, ...], public: tuple[str, ...]) -> frozenset[str]:
     """Return every form in which the secrets and their parts may be written."""
-    return frozenset(form for part in _parts(secrets) for form in _written(part) if form)
+    return frozenset(form for part in _parts(secrets, public) for form in _written(part) if form)
 
 
-def _parts(secrets: tuple[str, ...]) -> set[str]:
+def _parts(secrets: tuple[str, ...], public: tuple[str, ...]) -> set[str]:
     """Return the secrets, the parts of the secret URLs and the keys of the signing secrets that are secrets."""
+    plain = GENERIC_PARTS | {word.lower() for word in public}
     found: set[str] = set()
     for secret in secrets:
         found.add(secret)
@@ -158,8 +179,13 @@ def _parts(secrets: tuple[str, ...]) -> set[str]:
         for item in raw_query.split("&"):
             key, _, value = item.partition("=")
             pieces += [key, value, *_decoded(key, value)]
-        found.update(p for p in pieces if len(p) >= MIN_PART and p.lower() not in GENERIC_PARTS)
+        found.update(p for p in pieces if _is_secret_part(p) and p.lower() not in plain)
     return found
+
+
+def _is_secret_part(part: str) -> bool:
+    """Return whether a part of a URL is long enough to be a secret on its own."""
+    return len(part) >= (MIN_NUMBER if _NUMBER.fullmatch(part) else MIN_PART)
 
 
 def _decoded(key: str, value: str) -> list[str]:
@@ -203,26 +229,27 @@ class JsonFormatter(logging.Formatter):
 class RedactingFilter(logging.Filter):
     """Replace the secrets of ``secrets()`` in each record's message, arguments, extras and traceback."""
 
-    def __init__(self, secrets: Callable[[], Iterable[str]]) -> None:
+    def __init__(self, secrets: Callable[[], Iterable[str]], public: Callable[[], Iterable[str]] | None = None) -> None:
         super().__init__()
         self.secrets = secrets
+        self.public = public or tuple
         self._formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact the record in place; return True (every record is kept)."""
-        secrets = [s for s in self.secrets() if s]
+        secrets, public = _key(self.secrets()), _key(self.public())
         if not secrets:
             return True
-        record.msg = redact(record.getMessage(), secrets)
+        record.msg = redact(record.getMessage(), secrets, public)
         record.args = None
         for key in STABLE_KEYS:
             value = record.__dict__.get(key)
             if isinstance(value, str):
-                setattr(record, key, redact(value, secrets))
+                setattr(record, key, redact(value, secrets, public))
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, secrets)
+            record.exc_text = redact(record.exc_text, secrets, public)
         return True
 
 

@@ -57,6 +57,13 @@ def test_error_bodies_are_redacted_before_they_are_cut(url: str, secret: str, bo
     assert len(error.split(": ", 2)[2]) <= ERROR_DETAIL
 
 
+def test_the_webhook_name_stays_readable() -> None:
+    # The name is in every log line and in /metrics anyway; a path segment equal to it is no secret.
+    url = f"https://hooks.example.test/hooks/team/{TOKEN}"
+    error = post(lambda _request: httpx.Response(404, text=f"no hook team/{TOKEN}"), hook(url))
+    assert error.endswith(": no hook team/***")
+
+
 def test_the_signing_secret_is_redacted_too() -> None:
     key = SIGNING.removeprefix("whsec_")
     error = post(lambda _request: httpx.Response(401, text=f"bad key {key} for {SIGNING}"), hook(secret=SIGNING))

@@ -53,6 +53,9 @@ def test_redact(text: str, expected: str) -> None:
         ("T000 T0000 B111", [URL], "*** ***0 ***"),
         ("api v1 spaces messages key token", [ODD], "api v1 spaces messages key token"),
         ("attempt 1 of 2", ["https://x.example/a/1"], "attempt 1 of 2"),
+        # Short numbers are how logs give status codes, ports and counts; long ones (ids) are secrets.
+        ("HTTP 500 from port 8080", ["https://x.example/hooks/500/8080"], "HTTP 500 from port 8080"),
+        ("id 123456 or 2016-06-01", ["https://x.example/123456?v=2016-06-01"], "id *** or ***"),
         # Percent-encoded (either case), with + for a space or not, JSON-escaped, HTML-escaped.
         ("k%2Fey%2B1 k%2fey%2b1 k/ey 1", [ODD], "*** *** ***"),
         ("t%C3%A9st%2Ftok t%c3%a9st/tok", [ODD], "*** ***"),
@@ -71,6 +74,21 @@ def test_redact(text: str, expected: str) -> None:
 )
 def test_redact_every_form(text: str, secrets: list[str], expected: str) -> None:
     assert redact(text, secrets) == expected
+
+
+@pytest.mark.parametrize(
+    ("public", "expected"),
+    [
+        ([], "webhook '***': HTTP 500 for /***"),
+        # A webhook's name is shown by design (logs, monitor alerts, /metrics): a part equal to it stays.
+        (["alerts"], "webhook 'alerts': HTTP 500 for /***"),
+        (["Alerts", "other"], "webhook 'alerts': HTTP 500 for /***"),
+    ],
+)
+def test_public_words_stay(public: list[str], expected: str) -> None:
+    url = "https://example.org/alerts"
+    assert redact("webhook 'alerts': HTTP 500 for /alerts", [url], public) == expected
+    assert excerpt("webhook 'alerts': HTTP 500 for /alerts", [url], 200, public=public) == expected
 
 
 @pytest.mark.parametrize(
@@ -126,7 +144,7 @@ def test_filter_redacts_message_args_extras_and_traceback() -> None:
         exc_info = sys.exc_info()
     item = record("webhook %s: %s", "team", URL, webhook="team", feed=f"feed {URL}")
     item.exc_info = exc_info
-    assert RedactingFilter(lambda: [URL, SECRET]).filter(item)
+    assert RedactingFilter(lambda: [URL, SECRET], lambda: ["team"]).filter(item)
     line = JsonFormatter().format(item)
     assert "abcdef123456" not in line and "s3cr3tvalue" not in line
     data = json.loads(line)
@@ -134,6 +152,16 @@ def test_filter_redacts_message_args_extras_and_traceback() -> None:
     assert data["webhook"] == "team"
     assert data["feed"] == "feed ***"
     assert "ValueError: cannot reach ***" in data["exception"]
+
+
+@pytest.mark.parametrize(("names", "shown"), [(None, "***"), (["newsroom"], "newsroom")])
+def test_filter_keeps_webhook_names(names: list[str] | None, shown: str) -> None:
+    url = "https://chat.example/hooks/newsroom/Zq7tokenXY"
+    item = record("webhook '%s': HTTP 500 (%s)", "newsroom", "Zq7tokenXY", webhook="newsroom")
+    assert RedactingFilter(lambda: [url], (lambda: names) if names else None).filter(item)
+    data = json.loads(JsonFormatter().format(item))
+    assert data["message"] == f"webhook '{shown}': HTTP 500 (***)"
+    assert data["webhook"] == shown
 
 
 @pytest.mark.parametrize(
