@@ -44,7 +44,10 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     def secrets() -> list[str]:
         return secrets_of((pipelines[0].settings if pipelines else settings).webhooks.values())
 
-    configure(settings.logging.level, settings.logging.format, secrets)
+    def webhook_names() -> list[str]:
+        return list((pipelines[0].settings if pipelines else settings).webhooks)
+
+    configure(settings.logging.level, settings.logging.format, secrets, webhook_names)
     try:
         storage = Storage.open(settings.database.url)
     except StorageError as exc:

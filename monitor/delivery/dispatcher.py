@@ -36,7 +36,7 @@ from monitor.delivery import notify, pacing
 from monitor.delivery.notify.body import encode
 from monitor.delivery.notify.signing import sign
 from monitor.delivery.pacing import PACES, Pace, Slot, next_attempt
-from monitor.observe.logs import redact, safe_url
+from monitor.observe.logs import excerpt, safe_url, secrets_of
 from monitor.observe.metrics import Metrics
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings
 from monitor.store.outbox import DueDelivery, Outbox
@@ -87,6 +87,10 @@ class Outcome:
         return self.status in PERMANENT
 
 
+ANSWER_BYTES = 4096  # of a webhook's answer read at most; more is dropped unread
+ERROR_DETAIL = 200  # characters of the answer quoted in an error
+
+
 def send(
     client: httpx.Client,
     name: str,
@@ -95,8 +99,13 @@ def send(
     message_id: str,
     deadline: float,
 ) -> tuple[Outcome, httpx.Response | None]:
-    """POST one payload to one webhook within ``deadline`` seconds in total; return what came of it."""
+    """POST one payload to one webhook within ``deadline`` seconds in total; return what came of it.
+
+    The error of a failed request quotes at most ``ERROR_DETAIL`` characters of the answer, redacted before it is
+    cut (``excerpt``): the URL, every part of it and the signing secret never reach the logs or the database.
+    """
     url = webhook.url.get_secret_value()
+    secrets = secrets_of([webhook])
     spec = notify.get(webhook.format)
     content = encode(body)
     headers = {"Content-Type": "application/json", "webhook-id": message_id}
@@ -109,25 +118,33 @@ def send(
         with client.stream(
             "POST", url, content=content, params=params, headers=headers, timeout=deadline, follow_redirects=False
         ) as response:
-            answer = bytearray()
-            for chunk in response.iter_bytes():
-                answer.extend(chunk[:4096])
-                if time.monotonic() - started > deadline:
-                    raise httpx.ReadTimeout("total deadline exceeded")
+            answer = _read_answer(response, started, deadline)
     except httpx.TimeoutException:
         return Outcome(None, f"webhook '{name}': no answer from {where} within {deadline:g} s"), None
     except httpx.HTTPError as exc:
-        detail = redact(f"{type(exc).__name__}: {exc}", [url])
+        detail = excerpt(f"{type(exc).__name__}: {exc}", secrets, ERROR_DETAIL, public=[name])
         return Outcome(None, f"webhook '{name}': request to {where} failed: {detail}"), None
     if response.status_code in spec.success_statuses:
         return Outcome(response.status_code), response
-    text = bytes(answer).decode("utf-8", "replace")
+    text = answer[:ANSWER_BYTES].decode("utf-8", "replace")
     retry_after = pacing.asked_wait(response, datetime.now(UTC))
     if webhook.format == "discord" and response.status_code == 429:
         retry_after = max(retry_after or 0.0, _discord_retry_after(text))
-    detail = redact(" ".join(text[:200].split()), [url])
+    detail = excerpt(text, secrets, ERROR_DETAIL, cut_short=len(answer) > ANSWER_BYTES, public=[name])
     error = f"webhook '{name}': HTTP {response.status_code} from {where}" + (f": {detail}" if detail else "")
     return Outcome(response.status_code, error, retry_after), response
+
+
+def _read_answer(response: httpx.Response, started: float, deadline: float) -> bytes:
+    """Return the first ``ANSWER_BYTES`` bytes of the answer, and one more when there are more; stop reading there."""
+    answer = bytearray()
+    for chunk in response.iter_bytes():
+        answer.extend(chunk[: ANSWER_BYTES + 1 - len(answer)])
+        if len(answer) > ANSWER_BYTES:
+            break
+        if time.monotonic() - started > deadline:
+            raise httpx.ReadTimeout("total deadline exceeded")
+    return bytes(answer)
 
 
 def _discord_retry_after(text: str) -> float:

@@ -16,6 +16,10 @@ The snippet keeps its ``**word**`` marks. So that a body stays under ``MAX_BYTES
 grapheme boundary, with an ellipsis) past ``TEXT_LIMIT`` characters, a matched term past ``TERM_LIMIT`` and the
 list past ``TERMS_LIMIT`` terms; a URL longer than ``TEXT_LIMIT`` is ``null`` rather than cut.
 
+URLs (the article's and each ``also_in`` one) are only ever ``http`` or ``https`` URLs with a host and no spaces
+or control characters, passed as the feed wrote them; anything else (``javascript:``, ``data:``, ``file:``, a
+relative path) is ``null``, so a receiver that turns the URL into a link cannot be made to run a script.
+
 Digest (one rule's alerts of a window; split into parts when the body would pass ``MAX_BYTES``)::
 
     {"type": "monitor.digest", "rule": {"name": ...}, "window": ...,
@@ -26,8 +30,10 @@ With a ``secret``, requests are signed per Standard Webhooks (see ``signing``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import size
@@ -48,6 +54,10 @@ TERMS_LIMIT = 100
 ALSO_IN_LIMIT = 20
 ALSO_IN_TEXT_LIMIT = 1_000
 
+_SCHEMES = ("http", "https")
+# Browsers drop tabs and line breaks inside a URL ("java\tscript:"), so a URL with any of them is refused whole.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
 
 def render(alert: AlertMessage) -> dict[str, Any]:
     """Return the generic JSON object for alert."""
@@ -58,7 +68,7 @@ def render(alert: AlertMessage) -> dict[str, Any]:
         "rule": {"name": _text(alert.rule), "query": _text(alert.query)},
         "article": {
             "title": _text(article.title),
-            "url": _url(article.url),
+            "url": _url(article.url, TEXT_LIMIT),
             "source": _text(article.source),
             "published": iso(article.published),
             "language": None if article.language is None else truncate(clean(article.language), TERM_LIMIT),
@@ -72,10 +82,9 @@ def render(alert: AlertMessage) -> dict[str, Any]:
 
 def _ref(article: ArticleRef) -> dict[str, Any]:
     """Return the title, link, source and publication time of another article of the alert's story."""
-    url = None if article.url is None else clean(article.url)
     return {
         "title": truncate(clean(article.title), ALSO_IN_TEXT_LIMIT),
-        "url": url if url is not None and len(url) <= ALSO_IN_TEXT_LIMIT else None,
+        "url": _url(article.url, ALSO_IN_TEXT_LIMIT),
         "source": truncate(clean(article.source), ALSO_IN_TEXT_LIMIT),
         "published": iso(article.published),
     }
@@ -106,9 +115,16 @@ def _text(s: str) -> str:
     return truncate(clean(s), TEXT_LIMIT)
 
 
-def _url(url: str | None) -> str | None:
-    """Return url cleaned, or None when unknown or too long to pass whole."""
+def _url(url: str | None, limit: int) -> str | None:
+    """Return url cleaned if it is an http(s) URL with a host of at most limit characters, else None."""
     if url is None:
         return None
     url = clean(url)
-    return url if len(url) <= TEXT_LIMIT else None
+    if len(url) > limit or _SPACE_OR_CONTROL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # an impossible port raises too
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in _SCHEMES and host else None

@@ -11,8 +11,8 @@ Escaping, applied to all article text:
 - ``text`` uses Chat's own syntax, where ``<users/all>`` notifies everyone and ``<url|label>`` is a link: ``<``
   and ``>`` become the lookalikes U+FF1C and U+FF1E, ``*``, ``_``, ``~`` and backtick become U+2217, U+02CD,
   U+223C and U+02CB, and ``](`` gets a zero-width space so Markdown-mode apps see no link either;
-- ``@here`` and the like are split with U+200B everywhere (Chat only notifies through ``<users/...>``, but the
-  text may be copied elsewhere).
+- ``@here``, ``<users/all>`` and the like are split with U+200B everywhere (``break_mentions``): Chat only
+  notifies through ``<users/...>`` in ``text``, but the header is plain text and any text may be copied elsewhere.
 
 Limits: a message, text and cards together, must stay within 32,000 bytes (``MAX_BYTES``, measured on the
 encoded body); the snippet is shortened until it fits. ``text`` may hold 4,096 characters.

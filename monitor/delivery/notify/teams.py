@@ -7,7 +7,8 @@ matched words in bold, the matched terms, and an "Open article" button when the 
 Escaping: all article text goes into ``TextRun`` elements of ``RichTextBlock``s, which Teams shows as typed,
 with no Markdown (``TextBlock`` would read ``[x](url)`` as a link and ``**`` as bold); bold comes from the
 run's ``weight``. Mentions in Teams need ``<at>`` tags *and* an entity list, which the card never has;
-``@here`` and the like are still split with U+200B in case the text is copied elsewhere.
+``<at>``, ``@here`` and the like are still split with U+200B (``break_mentions``) in case the text is copied
+elsewhere.
 
 Limits: Teams refuses messages over about 28 KB (``MAX_BYTES``, measured on the encoded body); the snippet is
 shortened until the card fits, since every bold word adds a run of its own. Workflows answers

@@ -7,9 +7,24 @@
 - bidirectional embeddings, overrides, isolates and marks (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F,
   U+061C) are dropped, so a headline cannot reorder the text around it;
 - zero-width characters (U+200B-U+200D, U+2060, U+FEFF) are dropped, except a single joiner (U+200C or
-  U+200D) between two visible characters: that is how emoji families, Persian words and Indic conjuncts are
-  spelled, and removing it changes what the text says;
+  U+200D) between two visible characters that are not ASCII punctuation: that is how emoji families, Persian
+  words and Indic conjuncts are spelled, and removing it changes what the text says, while a joiner beside
+  ``@``, ``<``, ``_`` and the like only hides markup (``@``, U+200D, ``all``) from the mention breaking below;
 - trailing whitespace is removed from each line, runs of blank lines become one, and the ends are trimmed.
+
+``break_mentions`` is the last step of every chat renderer's escaping, on text already cleaned and escaped. It
+puts a zero-width space (U+200B) where a mention would start, which no platform reads as part of a name:
+
+- after ``@`` before ``everyone``, ``here``, ``channel`` and ``all``, wherever it stands;
+- after any other ``@`` followed by a letter, digit, ``_``, ``.``, ``-``, ``:`` or a Markdown escape, unless an
+  ASCII letter or digit comes right before it (``mail@example.com`` stays whole). Mattermost's server trims
+  ``_``, ``.``, ``-`` and ``:`` off a word before looking for ``@name``, and its web app starts a mention after
+  ``_`` or any character that is not an ASCII letter or digit, including a Markdown escape such as ``\\_``;
+- after ``<`` before a letter, ``!``, ``@``, ``#`` or ``/``: ``<!channel>``, ``<@U123>``, ``<users/all>``,
+  ``<at>`` and ``</cmd:1>`` are mentions in the platforms' own syntax wherever that text is not escaped.
+
+``clean`` drops U+200B, so feed text cannot bring its own (or a joiner) to make a broken mention look whole to
+this step: cleaning always comes first, breaking last, and ``break_mentions`` is idempotent.
 
 ``truncate`` and ``truncate_bytes`` never split a grapheme cluster (a letter and its accents, an emoji with
 its skin tone, a ZWJ family), and the ellipsis they add counts toward the limit. ``fit`` cuts source text so
@@ -38,9 +53,12 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 _GRAPHEME = regex.compile(r"\X")
 _MARKED = re.compile(r"\*\*(.+?)\*\*")
 _WHITESPACE = re.compile(r"\s+")
-# A broadcast word is broken wherever it follows "@"; any other "@name" only where a mention can start, after
-# something that is not a letter, digit or underscore (Mattermost splits words there), so "mail@example.com" stays.
-_MENTIONS = re.compile(r"@(?=everyone|here|channel)|(?<!\w)@(?=\w)", re.IGNORECASE)
+# See the module docstring: broadcast words after any "@", other names unless an ASCII letter or digit comes
+# before the "@", and the platforms' "<...>" mention syntax.
+_MENTIONS = re.compile(
+    r"@(?=everyone|here|channel|all)|(?<![A-Za-z0-9])@(?=[\w.:\\-])|<(?=[A-Za-z!@#/])", re.IGNORECASE
+)
+_BREAK = "\u200b"
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 
@@ -59,9 +77,14 @@ def _keep_joiner(match: re.Match[str]) -> str:
     """Return the matched zero-width run if it is one joiner between visible characters, else nothing."""
     s, start, end = match.string, match.start(), match.end()
     lone_joiner = match.group() in _JOINERS and start > 0 and end < len(s)
-    if lone_joiner and not s[start - 1].isspace() and not s[end].isspace():
+    if lone_joiner and _joinable(s[start - 1]) and _joinable(s[end]):
         return match.group()
     return ""
+
+
+def _joinable(c: str) -> bool:
+    """Return whether a joiner beside c can be part of the spelling: c is neither a space nor ASCII punctuation."""
+    return not c.isspace() and not (c.isascii() and not c.isalnum())
 
 
 def one_line(s: str) -> str:
@@ -137,11 +160,11 @@ def split_marked(snippet: str) -> list[tuple[str, bool]]:
 
 
 def break_mentions(s: str) -> str:
-    """Return s with every @everyone, @here, @channel, @all and @username split by a zero-width space."""
+    """Return s with a zero-width space after every ``@`` or ``<`` that could start a mention (see above)."""
     # Call after clean, which removes U+200B. Mattermost finds mentions in the raw text, and a zero-width space
     # ends the word, so this is its only guard; for Discord and Slack (allowed_mentions, verbatim) it keeps the
     # text harmless when it is copied or quoted elsewhere.
-    return _MENTIONS.sub("@\u200b", s)
+    return _MENTIONS.sub(lambda match: match.group() + _BREAK, s)
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -81,7 +81,7 @@ def test_optional_embed_keys(article: dict[str, Any], snippet: str, matched: tup
         ("a > b - c # d 1. e", "a > b - c # d 1. e"),
         (
             "<@123> <#456> <:e:789> <t:1:R> @everyone @here",
-            "\\<@\u200b123> \\<#456> \\<:e:789> \\<t:1:R> @\u200beveryone @\u200bhere",
+            "\\<\u200b@\u200b123> \\<\u200b#456> \\<:e:789> \\<\u200bt:1:R> @\u200beveryone @\u200bhere",
         ),
         ("a lone ** mark", r"a lone \*\* mark"),
     ],
@@ -137,8 +137,8 @@ def test_render_hostile_neutralises_mentions() -> None:
     # The footer is not Markdown: Discord shows it as typed, so it is cleaned but not escaped.
     footer = embed(payload)["footer"]["text"]
     assert footer.startswith(
-        "rule <!channel> <!here> @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice <@\u200bU123>"
-        " <http://evil|click> · Evil"
+        "rule <\u200b!channel> <\u200b!here> @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice"
+        " <\u200b@\u200bU123> <\u200bhttp://evil|click> · Evil"
     )
 
 

@@ -99,7 +99,6 @@ def test_render_hostile_is_cleaned_not_escaped() -> None:
         ({"matched": ("m" * 600,)}, ("matched", 0), "m" * (generic.TERM_LIMIT - 1) + "…"),
         ({"article": replace(NORMAL.article, title="t" * 20_001)}, ("article", "title"), "t" * 19_999 + "…"),
         ({"article": replace(NORMAL.article, url="https://x.example/" + "a" * 20_000)}, ("article", "url"), None),
-        ({"article": replace(NORMAL.article, url="not a url")}, ("article", "url"), "not a url"),
     ],
 )
 def test_text_caps(changes: dict[str, Any], path: tuple[str | int, ...], expected: str | None) -> None:
@@ -107,6 +106,47 @@ def test_text_caps(changes: dict[str, Any], path: tuple[str | int, ...], expecte
     for key in path:
         value = value[key]
     assert value == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.lemonde.fr/a.html?x=1&y=2#top", "https://www.lemonde.fr/a.html?x=1&y=2#top"),
+        ("HTTP://Example.COM/café", "HTTP://Example.COM/café"),
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("  https://example.com/padded \n", "https://example.com/padded"),
+        ("https://example.com/\u202egpj.exe", "https://example.com/gpj.exe"),
+        ("javascript:alert(document.cookie)", None),
+        ("JavaScript:alert(1)", None),
+        ("java\tscript:alert(1)", None),
+        ("java\nscript:alert(1)", None),
+        ("\x00javascript:alert(1)", None),
+        ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", None),
+        ("vbscript:msgbox(1)", None),
+        ("file:///etc/passwd", None),
+        ("ftp://example.com/", None),
+        ("//example.com/relative", None),
+        ("/relative/path", None),
+        ("not a url", None),
+        ("https://", None),
+        ("https:///path-only", None),
+        ("https://example.com/with space", None),
+        ("https://example.com:99999/", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_web_urls(url: str | None, expected: str | None) -> None:
+    other = replace(NORMAL.also_in[0], url=url)
+    payload = generic.render(replace(NORMAL, article=replace(NORMAL.article, url=url), also_in=(other,)))
+    assert payload["article"]["url"] == expected
+    assert payload["also_in"][0]["url"] == expected
+
+
+def test_also_in_url_capped() -> None:
+    long = "https://x.example/" + "a" * generic.ALSO_IN_TEXT_LIMIT
+    payload = generic.render(replace(NORMAL, also_in=(replace(NORMAL.also_in[0], url=long),)))
+    assert payload["also_in"][0]["url"] is None
 
 
 def test_terms_capped() -> None:

@@ -72,7 +72,8 @@ def test_optional_parts(changes: dict[str, Any], blocks: int, actions: bool) -> 
     ("snippet", "expected"),
     [
         ("**a** b **c**", [("a", "Bolder"), (" b ", None), ("c", "Bolder")]),
-        ("[x](http://e) *i* _u_ <at>bob</at>", [("[x](http://e) *i* _u_ <at>bob</at>", None)]),
+        # Shown as typed; "<at>" only mentions with an entity list, and is broken in case it is copied.
+        ("[x](http://e) *i* _u_ <at>bob</at>", [("[x](http://e) *i* _u_ <\u200bat>bob<\u200b/at>", None)]),
         ("@here and **@all**", [("@\u200bhere and ", None), ("@\u200ball", "Bolder")]),
         ("a lone ** mark", [("a lone ** mark", None)]),
     ],

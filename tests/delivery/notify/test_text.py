@@ -42,6 +42,9 @@ PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want": the ZW
         (ASTRONAUT + THUMB, ASTRONAUT + THUMB),
         (PERSIAN, PERSIAN),
         ("क्\u200dष", "क्\u200dष"),
+        ("Auf\u200clage", "Auf\u200clage"),
+        # Beside ASCII punctuation a joiner spells nothing: it would only hide a mention from break_mentions.
+        ("@\u200dall _\u200c@here <\u200d!channel> <\u200cat>", "@all _@here <!channel> <at>"),
         ("a\n\n\n\nb\n \n\t\n \nc", "a\n\nb\n\nc"),
         ("trailing   \nspaces\t\n", "trailing\nspaces"),
         ("  \n\n  padded  \n\n ", "padded"),
@@ -173,12 +176,27 @@ def test_split_marked(snippet: str, expected: list[tuple[str, bool]]) -> None:
         ("mail@example.com @someone", "mail@example.com @\u200bsomeone"),
         ("@alice, @bob.smith: hi", "@\u200balice, @\u200bbob.smith: hi"),
         ("x@here x@channel", "x@\u200bhere x@\u200bchannel"),
-        ("x@all x@alice", "x@all x@alice"),
+        ("x@all x@alice", "x@\u200ball x@alice"),
         ("a.@all b-@bob c:@carol (@dave)", "a.@\u200ball b-@\u200bbob c:@\u200bcarol (@\u200bdave)"),
-        ("<@U123> &lt;@U1&gt;", "<@\u200bU123> &lt;@\u200bU1&gt;"),
-        ("e\u0301@here é@bob _@bob 2@bob", "e\u0301@\u200bhere é@bob _@bob 2@bob"),
+        ("<@U123> &lt;@U1&gt;", "<\u200b@\u200bU123> &lt;@\u200bU1&gt;"),
+        # Only an ASCII letter or digit keeps an "@" whole: Mattermost's web app (ASCII \b) starts a mention
+        # after "é", and its server splits words at a combining mark.
+        ("e\u0301@here é@bob _@bob 2@bob", "e\u0301@\u200bhere é@\u200bbob _@\u200bbob 2@bob"),
+        # Mattermost trims "_" (and its Markdown escape "\_" puts one there) before looking for a mention.
+        (
+            "_@all x_@all \\_@all __@someone x\\_@bob",
+            "_@\u200ball x_@\u200ball \\_@\u200ball __@\u200bsomeone x\\_@\u200bbob",
+        ),
+        ("\\@all \\@bob *@bob", "\\@\u200ball \\@\u200bbob *@\u200bbob"),
+        ("@_bob @.bob @-bob @:bob", "@\u200b_bob @\u200b.bob @\u200b-bob @\u200b:bob"),
         ("@@here @ alone @", "@@\u200bhere @ alone @"),
         ("@\u200bhere", "@\u200bhere"),
+        # The platforms' own syntax: Slack and Mattermost <!here>, Google Chat <users/all>, Teams <at>, Discord.
+        (
+            "<!here> <!subteam^S1> <users/all> <at>bob</at> <#C1> </cmd:1> a < b <3",
+            "<\u200b!here> <\u200b!subteam^S1> <\u200busers/all> <\u200bat>bob<\u200b/at> <\u200b#C1> <\u200b/cmd:1>"
+            " a < b <3",
+        ),
     ],
 )
 def test_break_mentions(text: str, expected: str) -> None:
