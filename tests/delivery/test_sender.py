@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from monitor.delivery.dispatcher import ANSWER_BYTES, ERROR_DETAIL, send
+from monitor.delivery.sender import ANSWER_BYTES, ERROR_DETAIL, send
 from monitor.settings.config import WebhookSettings
 
 TOKEN = "T0K3Nabcdefghijklmnopqrstuvwx"
