@@ -119,6 +119,8 @@ class HealthSettings(_Section):
 class IngestSettings(_Section):
     first_poll_window: Duration = timedelta(hours=24)
     story_window: Duration = timedelta(hours=48)
+    # Characters of an article's text kept (after HTML is stripped): at least a title's worth, at most 2 million.
+    max_text: int = Field(default=200_000, ge=1_000, le=2_000_000)
 
 
 class LoggingSettings(_Section):
