@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.delivery.dispatcher import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError, RefusedContentError
-from monitor.ingest import fetcher, politeness, seeds
+from monitor.ingest import fetcher, gate, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
 from monitor.ingest.parser import NotAFeedError, parse_feed
@@ -192,16 +192,18 @@ class Pipeline:
             # A feed polled for the first time stores its backlog but alerts only on what is recent (or undated).
             fetched = self.clock()
             alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
-            if workers is not None and not state.polled and workers.ruleset is self.active:
-                # None of its articles is known yet: parsed and analyzed in one trip to a worker.
-                parsed, analysis = workers.pool.parse_and_analyze(
-                    result.content or b"", feed.name, result.headers, result.url, fetched, alert_since, max_text
-                )
-                articles = parsed.articles
-            else:
-                parsed = parse(result.content or b"", feed.name, result.headers, result.url, max_text=max_text)
-                analysis = None
-                articles = with_plausible_dates(parsed.articles, fetched)
+            content = result.content or b""
+            with gate.parsing(len(content)):  # a large body waits for its turn
+                if workers is not None and not state.polled and workers.ruleset is self.active:
+                    # None of its articles is known yet: parsed and analyzed in one trip to a worker.
+                    parsed, analysis = workers.pool.parse_and_analyze(
+                        content, feed.name, result.headers, result.url, fetched, alert_since, max_text
+                    )
+                    articles = parsed.articles
+                else:
+                    parsed = parse(content, feed.name, result.headers, result.url, max_text=max_text)
+                    analysis = None
+                    articles = with_plausible_dates(parsed.articles, fetched)
         except (FetchError, FeedParseError) as exc:
             self.metrics.record_poll(feed.name, _failure_kind(exc), time.monotonic() - timer)
             self._record_feed_failure(feed, state.consecutive_failures + 1, exc, started)
