@@ -5,6 +5,7 @@ MonitorError                 every error of ours; ``str()`` starts with the comp
 ├── QueryError               a watch rule's query does not parse; carries ``position`` (exit code 2)
 ├── FetchError               a feed could not be fetched; carries ``kind`` (dns, connect, timeout, http, ...)
 ├── FeedParseError           fetched bytes are not a feed
+├── RefusedContentError      the database refused what a feed brought (a value too large for it)
 ├── StorageError             the database is unusable (exit code 1)
 ├── ServerError              the health and metrics server cannot listen (exit code 1)
 └── DeliveryError            a webhook did not accept an alert; carries ``status`` and ``retry_after``
@@ -53,6 +54,10 @@ class FetchError(MonitorError):
 
 class FeedParseError(MonitorError):
     """Raised when fetched bytes cannot be read as a feed."""
+
+
+class RefusedContentError(MonitorError):
+    """Raised when the database refuses to store a feed's articles because of what they hold."""
 
 
 class ServerError(MonitorError):

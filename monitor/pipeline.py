@@ -1,11 +1,13 @@
 """The path of an article, one named step after another: fetch, parse, store the new ones, match, record alerts.
 
 ``refresh_feed`` and ``refresh_seeds`` bring articles in; ``deliver`` sends what the outbox holds. One failing
-feed or seed file is recorded and logged, never fatal to the others. ``refresh_feed`` also records when the feed
-is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed job) hands a due feed to the feed poller,
-and ``refresh_feeds`` (``run --once``) fetches every feed at once. The settings in force, the rules and their
-matcher form one ``Ruleset`` (``ruleset.py``) that ``apply`` replaces whole; storing a batch of articles reads it
-once, so a batch never mixes the rules of one version of the settings with the matcher or webhooks of another.
+feed or seed file is recorded and logged, never fatal to the others: a feed whose articles the database refuses
+(a value too large for it) is such a failure, while a database that fails whatever it is given fails the job.
+``refresh_feed`` also records when the feed is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed
+job) hands a due feed to the feed poller, and ``refresh_feeds`` (``run --once``) fetches every feed at once.
+The settings in force, the rules and their matcher form one ``Ruleset`` (``ruleset.py``) that ``apply`` replaces
+whole; storing a batch of articles reads it once, so a batch never mixes the rules of one version of the settings
+with the matcher or webhooks of another.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.delivery.dispatcher import Dispatcher, DrainReport
-from monitor.errors import FeedParseError, FetchError
-from monitor.ingest import fetcher, politeness, seeds
+from monitor.errors import FeedParseError, FetchError, RefusedContentError
+from monitor.ingest import fetcher, gate, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
 from monitor.ingest.parser import NotAFeedError, parse_feed
@@ -34,12 +37,15 @@ from monitor.observe.metrics import Metrics
 from monitor.ruleset import Ruleset
 from monitor.settings.config import FeedSettings, Settings
 from monitor.store.alerts import NewAlert
+from monitor.store.engine import refused_values
 from monitor.store.feeds import FeedState
 from monitor.store.message import AlertMessage
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage, Tx, lone_stories
 
 log = logging.getLogger(__name__)
+# Why a poll failed: the feed could not be fetched, could not be read, or the database refused what it holds.
+FeedFailure = FetchError | FeedParseError | RefusedContentError
 FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline
 PARSE_POOL_MIN_FEEDS = 8
 
@@ -163,7 +169,7 @@ class Pipeline:
         parse = workers.pool.parse if workers is not None else parse_feed
         extra = {"feed": feed.name}
         settings = self.settings
-        interval = settings.feed_interval(feed)
+        interval, max_text = settings.feed_interval(feed), settings.ingest.max_text
         if state is None:
             state = self.storage.feed_state(feed.name, feed.url)
         started, timer = self.clock(), time.monotonic()
@@ -187,20 +193,23 @@ class Pipeline:
             # A feed polled for the first time stores its backlog but alerts only on what is recent (or undated).
             fetched = self.clock()
             alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
-            if workers is not None and not state.polled and workers.ruleset is self.active:
-                # None of its articles is known yet: parsed and analyzed in one trip to a worker.
-                parsed, analysis = workers.pool.parse_and_analyze(
-                    result.content or b"", feed.name, result.headers, result.url, fetched, alert_since
-                )
-                articles = parsed.articles
-            else:
-                parsed, analysis = parse(result.content or b"", feed.name, result.headers, result.url), None
-                articles = with_plausible_dates(parsed.articles, fetched)
+            content = result.content or b""
+            with gate.parsing(len(content)):  # a large body waits for its turn
+                if workers is not None and not state.polled and workers.ruleset is self.active:
+                    # None of its articles is known yet: parsed and analyzed in one trip to a worker.
+                    parsed, analysis = workers.pool.parse_and_analyze(
+                        content, feed.name, result.headers, result.url, fetched, alert_since, max_text
+                    )
+                    articles = parsed.articles
+                else:
+                    parsed = parse(content, feed.name, result.headers, result.url, max_text=max_text)
+                    analysis = None
+                    articles = with_plausible_dates(parsed.articles, fetched)
         except (FetchError, FeedParseError) as exc:
             self.metrics.record_poll(feed.name, _failure_kind(exc), time.monotonic() - timer)
             self._record_feed_failure(feed, state.consecutive_failures + 1, exc, started)
             return []
-        self.metrics.record_poll(feed.name, "ok", time.monotonic() - timer)
+        elapsed = time.monotonic() - timer
         next_poll = started + politeness.after_success(interval, parsed.ttl, max_age)
 
         def record_success(tx: Tx) -> None:
@@ -208,13 +217,21 @@ class Pipeline:
                 feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
             )
 
-        alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
+        try:
+            alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
+        except SQLAlchemyError as exc:
+            reason = refused_values(exc)
+            if reason is None:
+                raise  # the database itself failed: not this feed's doing
+            refused = RefusedContentError(f"feed '{feed.name}': the database refused its articles: {reason}")
+            self.metrics.record_poll(feed.name, _failure_kind(refused), elapsed)
+            self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
+            return []
+        self.metrics.record_poll(feed.name, "ok", elapsed)
         log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
         return alerts
 
-    def _record_feed_failure(
-        self, feed: FeedSettings, failures: int, exc: FetchError | FeedParseError, started: datetime
-    ) -> None:
+    def _record_feed_failure(self, feed: FeedSettings, failures: int, exc: FeedFailure, started: datetime) -> None:
         """Record a failed poll: its kind, the back-off (or the server's Retry-After), disabled on 410 Gone."""
         status = exc.status if isinstance(exc, FetchError) else None
         retry = None
@@ -376,8 +393,10 @@ class Pipeline:
         return self._stories
 
 
-def _failure_kind(exc: FetchError | FeedParseError) -> str:
-    """Return the class of a failed poll: the fetch error's kind, ``not_a_feed`` or ``parse``."""
+def _failure_kind(exc: FeedFailure) -> str:
+    """Return the class of a failed poll: the fetch error's kind, ``not_a_feed``, ``parse`` or ``refused``."""
     if isinstance(exc, FetchError):
         return exc.kind
+    if isinstance(exc, RefusedContentError):
+        return "refused"
     return "not_a_feed" if isinstance(exc, NotAFeedError) else "parse"

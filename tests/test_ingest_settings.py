@@ -36,3 +36,29 @@ def test_a_bad_first_poll_window_is_refused(tmp_path: Path) -> None:
     path.write_text('[ingest]\nfirst_poll_window = "soon"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"ingest\.first_poll_window"):
         load_settings(path, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "max_text"), [("", 200_000), ("max_text = 1000\n", 1000), ("max_text = 2_000_000\n", 2_000_000)]
+)
+def test_max_text(tmp_path: Path, text: str, max_text: int) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(f"[ingest]\n{text}", encoding="utf-8")
+    assert load_settings(path, {}).ingest.max_text == max_text
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("999", "greater than or equal to 1000"),
+        ("0", "greater than or equal to 1000"),
+        ("2_000_001", "less than or equal to 2000000"),
+        ('"200kB"', "valid integer"),
+        ("1.5", "valid integer"),
+    ],
+)
+def test_max_text_out_of_bounds_is_refused(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(f"[ingest]\nmax_text = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"ingest\.max_text: .*{message}.* \(line 2\)"):
+        load_settings(path, {})

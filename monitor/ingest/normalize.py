@@ -1,4 +1,5 @@
-"""Turn what sources give into clean values: HTML to text, canonical URLs, content keys, language."""
+"""Turn what sources give into clean values: HTML to text, texts cut to size, canonical URLs, content keys,
+language."""
 
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ _ASCII_SPACES = bytes.maketrans(b"\t\r", b"  ")
 _SPACE_RUN = re.compile(b"  +")
 _LANGUAGE_MIN_LETTERS = 20
 _LANGUAGE_MIN_PROBABILITY = 0.8
+# The longest key an article is stored under (the keys' columns are this wide).
+MAX_KEY = 600
+# Long texts are unescaped this many characters at a time; a reference is at most this long (``&#x10FFFF;``,
+# ``&CounterClockwiseContourIntegral;``).
+_UNESCAPE_PIECE = 64 * 1024
+_REFERENCE_ROOM = 40
+# ``cut`` steps back over at most this many characters that belong to the one before them.
+_MAX_CLUSTER = 32
+_JOINER = "\u200d"
+_JOINERS = "\u200c\u200d"
+_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
 # Clocks and time zones of feeds are often a little off; a date further ahead than this is a mistake.
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -74,11 +86,48 @@ def _clean_line(line: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub("", line)).strip()
 
 
+def cut(text: str, size: int) -> str:
+    """Return text cut to ``size`` characters at most, before any mark or joiner that belongs to the last one."""
+    if len(text) <= size:
+        return text
+    end = size
+    while size - end < _MAX_CLUSTER and end > 0 and (_joins_previous(text[end]) or text[end - 1] == _JOINER):
+        end -= 1
+    if size - end == _MAX_CLUSTER:
+        end = size  # not a character with its marks: a run of marks, cut anywhere
+    return text[:end].rstrip()
+
+
+def _joins_previous(char: str) -> bool:
+    """Return whether a character is drawn with the one before it: a combining mark, a variation selector (both
+    marks), a zero-width joiner or non-joiner, or an emoji skin tone."""
+    return unicodedata.category(char).startswith("M") or char in _JOINERS or _SKIN_TONES[0] <= char <= _SKIN_TONES[1]
+
+
 def html_to_text(markup: str) -> str:
     """Return the readable text of an HTML fragment: tags dropped, entities decoded, blocks on their own lines."""
     if "<" not in markup:
-        return clean_text(html.unescape(markup))
+        return clean_text(_unescape(markup))
     return clean_text(_parsed_text(markup))
+
+
+def _unescape(text: str) -> str:
+    """Return the text with its character references decoded, a piece at a time when it is long.
+
+    ``html.unescape`` makes a string of each reference before joining them: a long run of ``&x;`` would cost
+    twenty times its size. A piece never ends inside a reference, unless one is longer than _REFERENCE_ROOM.
+    """
+    if len(text) <= _UNESCAPE_PIECE or "&" not in text:
+        return html.unescape(text)
+    pieces, start, size = [], 0, len(text)
+    while start < size:
+        end = min(start + _UNESCAPE_PIECE, size)
+        if end < size:
+            at = text.rfind("&", end - _REFERENCE_ROOM, end)
+            end = at if at > start else end
+        pieces.append(html.unescape(text[start:end]))
+        start = end
+    return "".join(pieces)
 
 
 def _parsed_text(markup: str) -> str:
@@ -123,6 +172,15 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 
+def url_key(url: str) -> str:
+    """Return the key of an article known by its URL: ``url:`` and the canonical URL, or its SHA-256 when the key
+    would be longer than MAX_KEY (the keys' columns hold no more)."""
+    key = "url:" + canonical_url(url)
+    if len(key) <= MAX_KEY:
+        return key
+    return "url:sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def content_key(guid: str | None, url: str | None, title: str, text: str, scope: str) -> str:
     """Return the key that makes an article unique: its GUID, else its canonical URL, else a content hash.
 
@@ -132,10 +190,10 @@ def content_key(guid: str | None, url: str | None, title: str, text: str, scope:
     guid = (guid or "").strip()
     if guid:
         if _HTTP.match(guid):
-            return "url:" + canonical_url(guid)
+            return url_key(guid)
         return "guid:" + hashlib.sha256(f"{scope}\n{guid}".encode()).hexdigest()
     if url and url.strip():
-        return "url:" + canonical_url(url)
+        return url_key(url)
     digest = hashlib.sha256(f"{_fingerprint(title)}\n{_fingerprint(text)}".encode()).hexdigest()
     return "sha256:" + digest
 
@@ -149,7 +207,7 @@ def article_keys(guid: str | None, url: str | None, title: str, text: str, scope
     """
     keys = [content_key(guid, None, title, text, scope)] if (guid or "").strip() else []
     if url and url.strip():
-        keys.append("url:" + canonical_url(url))
+        keys.append(url_key(url))
     folded = fold(text)
     if folded:
         keys.append("fp:" + hashlib.sha256(f"{fold(title)}\n{folded}".encode()).hexdigest())

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.parser import ParsedFeed, parse_feed
+from monitor.ingest.parser import MAX_ENTRIES, MAX_TEXT, ParsedFeed, parse_feed
 from monitor.matching import Matcher
 from monitor.matching.query import Node
 
@@ -45,10 +45,16 @@ class ParsePool:
         self._lock = threading.Lock()
 
     def parse(
-        self, content: bytes, source: str, headers: Mapping[str, str] | None = None, base_url: str | None = None
+        self,
+        content: bytes,
+        source: str,
+        headers: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        max_text: int = MAX_TEXT,
     ) -> ParsedFeed:
         """Return the feed parsed on a worker process; raise what ``parse_feed`` raises."""
-        return self._start().submit(parse_feed, content, source, dict(headers or {}), base_url).result()
+        future = self._start().submit(parse_feed, content, source, dict(headers or {}), base_url, MAX_ENTRIES, max_text)
+        return future.result()
 
     def parse_and_analyze(
         self,
@@ -58,12 +64,13 @@ class ParsePool:
         base_url: str | None,
         fetched: datetime,
         alert_since: datetime | None,
+        max_text: int = MAX_TEXT,
     ) -> tuple[ParsedFeed, Analysis]:
         """Return the feed parsed, its articles' dates made plausible, and every article analyzed (matched when
         published since ``alert_since``), in one trip to a worker process: for a feed none of whose articles is
         known yet."""
         future = self._start().submit(
-            _parse_and_analyze, content, source, dict(headers), base_url, fetched, alert_since
+            _parse_and_analyze, content, source, dict(headers), base_url, fetched, alert_since, max_text
         )
         return future.result()
 
@@ -112,9 +119,10 @@ def _parse_and_analyze(
     base_url: str | None,
     fetched: datetime,
     alert_since: datetime | None,
+    max_text: int,
 ) -> tuple[ParsedFeed, Analysis]:
     assert _matcher is not None, "the worker was started without its rules"
-    parsed = parse_feed(content, source, headers, base_url)
+    parsed = parse_feed(content, source, headers, base_url, max_text=max_text)
     articles = with_plausible_dates(parsed.articles, fetched)
     return replace(parsed, articles=articles), analyze(_matcher, articles, recent(articles, alert_since))
 

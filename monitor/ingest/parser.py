@@ -1,15 +1,18 @@
 """Parse feed bytes (RSS 2.0, RSS 1.0/RDF, Atom) with feedparser into ParsedArticle values.
 
-The bytes are made safe before feedparser sees them: UTF-16 and UTF-32 documents are re-encoded as UTF-8, NUL
-bytes are dropped (PostgreSQL rejects them in text), and every ``<!ENTITY>`` declaration is removed from the
-prolog, so that no entity expands (billion laughs, quadratic blow-up) and none is read from a file or a URL
-(feedparser's XML parser also has external entities turned off). feedparser's HTML sanitizer and relative-URI
-resolution are off: titles and contents become plain text here (``normalize.html_to_text`` drops scripts, styles
-and every tag), so nothing of the markup survives for them to protect. Text that a wrong charset declaration
-left with C1 control characters (Windows-1252 served as ISO-8859-1) gets its Windows-1252 characters back.
+The bytes are made safe before feedparser sees them: UTF-16 and UTF-32 documents are re-encoded as UTF-8, and NUL
+bytes are dropped (PostgreSQL rejects them in text). No entity that a document declares is ever expanded
+(billion laughs, quadratic blow-up) and none is read from a file or a URL: feedparser's XML parser is the expat
+reader of ``saxdriver``, which refuses entity declarations, and its tolerant parser, which then reads the
+document, is given no entity to expand (``loose``): each reference to one stays as written. feedparser's HTML
+sanitizer and relative-URI resolution are off: titles and contents become plain text here
+(``normalize.html_to_text`` drops scripts, styles and every tag), so nothing of the markup survives for them to
+protect. Text that a wrong charset declaration left with C1 control characters (Windows-1252 served as
+ISO-8859-1) gets its Windows-1252 characters back.
 
 A document that is not a feed (an HTML page, JSON, garbage) raises ``NotAFeedError``; one that is a feed but
-cannot be read raises ``FeedParseError``. At most MAX_ENTRIES entries are kept, titles are cut at MAX_TITLE.
+cannot be read raises ``FeedParseError``. At most MAX_ENTRIES entries are kept, titles are cut at MAX_TITLE
+characters and texts at ``max_text`` (MAX_TEXT unless told), never inside a character or before a combining mark.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ import feedparser.mixin
 import feedparser.urls
 
 from monitor.errors import FeedParseError
+from monitor.ingest import loose
 from monitor.ingest.article import ParsedArticle
-from monitor.ingest.normalize import article_keys, clean_text, content_key, html_to_text
+from monitor.ingest.normalize import article_keys, clean_text, content_key, cut, html_to_text
 
 MAX_ENTRIES = 1000
 MAX_TITLE = 1000
+MAX_TEXT = 200_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _WIDE_BOMS = (
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -49,8 +54,6 @@ _XML_ENCODING = re.compile(rb"""^((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s
 _CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^;\"'\s]*)[\"']?", re.IGNORECASE)
 _LATIN1_NAMES = ("iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii")
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ENTITY_DECLARATION = re.compile(rb"""<!ENTITY(?:[^>"']|"[^"]*"|'[^']*')*>?""", re.IGNORECASE)
 _UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
 _UNREADABLE = re.compile(r"[\x00\x80-\x9f\ud800-\udfff]")
 _C1 = {code: bytes([code]).decode("cp1252", errors="ignore") or None for code in range(0x80, 0xA0)}
@@ -73,8 +76,14 @@ def _urljoin(base: str, uri: str) -> str:
 # strings: the base joins (a feed has one base, or a few) are remembered, and a link already absolute is kept.
 feedparser.mixin.make_safe_absolute_uri = lru_cache(maxsize=256)(feedparser.urls.make_safe_absolute_uri)
 feedparser.mixin._urljoin = _urljoin
-# It reads documents with the expat reader of ``saxdriver``, which hands each run of text over in one piece.
+# It reads documents with the expat reader of ``saxdriver``, which refuses entity declarations and hands each run
+# of text over in one piece; the DOCTYPE is left in place for it to see.
 feedparser.api.PREFERRED_XML_PARSERS = ["monitor.ingest.saxdriver"]
+
+
+# Its tolerant parser, for documents the strict one refuses, is given no entity to expand (``loose``).
+feedparser.api.replace_doctype = loose.read_doctype
+feedparser.api.LooseFeedParser = loose.LooseParser
 
 
 class NotAFeedError(FeedParseError):
@@ -95,8 +104,10 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     base_url: str | None = None,
     max_entries: int = MAX_ENTRIES,
+    max_text: int = MAX_TEXT,
 ) -> ParsedFeed:
-    """Return the entries of a feed document as articles; raise NotAFeedError or FeedParseError."""
+    """Return the entries of a feed document as articles, texts cut at ``max_text`` characters; raise
+    NotAFeedError or FeedParseError."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     if base_url:
         response_headers.setdefault("content-location", base_url)
@@ -117,14 +128,14 @@ def parse_feed(
     feed_language = _language(parsed.feed.get("language") or response_headers.get("content-language"))
     articles = []
     for entry in parsed.entries[:max_entries]:
-        article = _article(entry, source, feed_language)
+        article = _article(entry, source, feed_language, max_text)
         if article is not None:
             articles.append(article)
     return ParsedFeed(articles, _ttl(parsed.feed.get("ttl")))
 
 
 def _make_safe(content: bytes, headers: dict[str, str]) -> bytes:
-    """Return the document without NUL bytes or entity declarations, re-encoded as UTF-8 if it has to be.
+    """Return the document without NUL bytes, re-encoded as UTF-8 if it has to be.
 
     UTF-16 and UTF-32 are re-encoded (their NUL bytes are part of the characters), and so is Windows-1252 that
     is declared as ISO-8859-1 (or ASCII); ``headers`` then have their charset changed to match.
@@ -135,13 +146,7 @@ def _make_safe(content: bytes, headers: dict[str, str]) -> bytes:
         content = _XML_ENCODING.sub(rb'\1"utf-8"', text.encode("utf-8"), count=1)
         if "content-type" in headers:
             headers["content-type"] = _CHARSET.sub("", headers["content-type"]) + "; charset=utf-8"
-    content = content.replace(b"\x00", b"")
-    first = _FIRST_ELEMENT.search(content)
-    end = first.start() if first else len(content)
-    prolog = content[:end]
-    if b"<!" not in prolog:
-        return content
-    return _ENTITY_DECLARATION.sub(b"", prolog) + content[end:]
+    return content.replace(b"\x00", b"")
 
 
 def _recode_from(content: bytes, headers: Mapping[str, str]) -> str | None:
@@ -173,11 +178,11 @@ def _ttl(value: Any) -> timedelta | None:
     return timedelta(minutes=min(int(text), 7 * 24 * 60))
 
 
-def _article(entry: Any, source: str, feed_language: str | None) -> ParsedArticle | None:
+def _article(entry: Any, source: str, feed_language: str | None, max_text: int) -> ParsedArticle | None:
     # Plain look-ups, much cheaper than feedparser's: none of the keys read from ``fields`` is one of its aliases.
     fields = dict(entry)
-    title = _text_of(fields.get("title_detail"), fields.get("title", ""))[:MAX_TITLE]
-    body = _body(fields)
+    title = cut(_text_of(fields.get("title_detail"), fields.get("title", "")), MAX_TITLE)
+    body = cut(_body(fields), max_text)
     link = _value(fields.get("link"))
     if not title and not body:
         return None

@@ -4,6 +4,11 @@
 positive terms that make the rule match, or ``None`` when it does not match: what ``matcher.evaluate`` gives
 for the same tree, which the tests check on random rules and texts. The functions are closures over each
 node's words, with the commonest shapes (one word in either field, and ``AND`` or ``OR`` of two) written out.
+
+Each term lists at most MAX_OCCURRENCES occurrences per field, and each ``NEAR`` at most as many pairs: whether
+a rule matches never depends on it, only how many of its spellings a hit may list from a very long text. It
+bounds the work of a ``NEAR`` whatever the text: two common words within 100 words of each other would
+otherwise make pairs by the million.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from monitor.matching.document import Document, Field, Occurrence
 from monitor.matching.query import And, Near, Node, Not, Term
 
 Evaluator = Callable[[Document], "list[Occurrence] | None"]
+MAX_OCCURRENCES = 1000
 
 
 def compile_tree(node: Node) -> Evaluator:
@@ -66,7 +72,9 @@ def _prefixed(term: Term) -> Evaluator:
     size, scope = len(term.words), term.field
 
     def prefixed(document: Document) -> list[Occurrence] | None:
-        found = [(field, p, p + size) for field in document.fields(scope) for p in starts_of(term, field)]
+        found = [
+            (field, p, p + size) for field in document.fields(scope) for p in starts_of(term, field)[:MAX_OCCURRENCES]
+        ]
         return found or None
 
     return prefixed
@@ -79,15 +87,17 @@ def _phrase(words: list[str], scope: str | None) -> Evaluator:
     anchor = words[at]
 
     def phrase(document: Document) -> list[Occurrence] | None:
-        found = []
+        found: list[Occurrence] = []
         for field in document.fields(scope):
             seen = field.positions.get(anchor)
             if seen:
-                tokens = field.words
+                tokens, room = field.words, len(found) + MAX_OCCURRENCES
                 for p in seen:
                     start = p - at
                     if start >= 0 and tokens[start : start + size] == words:
                         found.append((field, start, start + size))
+                        if len(found) == room:
+                            break
         return found or None
 
     return phrase
@@ -99,7 +109,7 @@ def _word(word: str, scope: str | None) -> Evaluator:
         def scoped_word(document: Document) -> list[Occurrence] | None:
             field = document.title if scope == "title" else document.text
             found = field.positions.get(word)
-            return [(field, p, p + 1) for p in found] if found else None
+            return [(field, p, p + 1) for p in found[:MAX_OCCURRENCES]] if found else None
 
         return scoped_word
 
@@ -107,11 +117,11 @@ def _word(word: str, scope: str | None) -> Evaluator:
         title, text = document.title, document.text
         in_title, in_text = title.positions.get(word), text.positions.get(word)
         if in_title:
-            found = [(title, p, p + 1) for p in in_title]
+            found = [(title, p, p + 1) for p in in_title[:MAX_OCCURRENCES]]
             if in_text:
-                found += [(text, p, p + 1) for p in in_text]
+                found += [(text, p, p + 1) for p in in_text[:MAX_OCCURRENCES]]
             return found
-        return [(text, p, p + 1) for p in in_text] if in_text else None
+        return [(text, p, p + 1) for p in in_text[:MAX_OCCURRENCES]] if in_text else None
 
     return either_word
 
@@ -127,6 +137,7 @@ def _near(near: Near) -> Evaluator:
             rights = starts_of(right_term, field) if lefts else []
             if not rights:
                 continue
+            room = len(found) + 2 * MAX_OCCURRENCES
             for left in lefts:
                 end = left + left_size
                 low = bisect_left(rights, left - gap - right_size)
@@ -135,6 +146,10 @@ def _near(near: Near) -> Evaluator:
                     if right + right_size <= left or right >= end:
                         found.append((field, left, end))
                         found.append((field, right, right + right_size))
+                        if len(found) == room:
+                            break
+                if len(found) == room:
+                    break
         return found or None
 
     return within

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from monitor.errors import QueryError
-from monitor.matching.compiled import compile_tree, starts_of
+from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree, starts_of
 from monitor.matching.document import Document, Field, Occurrence
 
 __all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
@@ -144,8 +144,8 @@ def evaluate(node: Node, document: Document) -> list[Occurrence] | None:
 
 
 def _term_occurrences(term: Term, document: Document) -> list[Occurrence]:
-    size = len(term.words)
-    return [(field, p, p + size) for field in document.fields(term.field) for p in starts_of(term, field)]
+    size, fields = len(term.words), document.fields(term.field)
+    return [(field, p, p + size) for field in fields for p in starts_of(term, field)[:MAX_OCCURRENCES]]
 
 
 def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
@@ -154,14 +154,16 @@ def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
     for field in document.fields(near.left.field):
         lefts = starts_of(near.left, field)
         rights = starts_of(near.right, field) if lefts else []
+        pairs = 0
         for left in lefts:
             end = left + left_size
             low = bisect_left(rights, left - gap - right_size)
             high = bisect_right(rights, end + gap)
             for right in rights[low:high]:
-                if right + right_size <= left or right >= end:
+                if (right + right_size <= left or right >= end) and pairs < MAX_OCCURRENCES:
                     found.append((field, left, end))
                     found.append((field, right, right + right_size))
+                    pairs += 1  # the first pairs only, those the compiled rule stops at
     return found
 
 

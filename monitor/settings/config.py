@@ -122,6 +122,8 @@ class IngestSettings(_Section):
     story_window: Annotated[
         timedelta, within("1m", "30d", why_ceiling="the sketches of the window's articles are kept in memory")
     ] = timedelta(hours=48)
+    # Characters of an article's text kept (after HTML is stripped): at least a title's worth, at most 2 million.
+    max_text: Count = Field(default=200_000, ge=1_000, le=2_000_000)
 
 
 class LoggingSettings(_Section):

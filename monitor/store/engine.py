@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DataError
 from sqlmodel import create_engine
 
 from monitor.errors import StorageError
@@ -32,6 +32,21 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(invalid database URL)"
+
+
+def refused_values(exc: BaseException) -> str | None:
+    """Return why the database refused the values a statement wrote (too long for a column, too big, not valid
+    text), as its driver says it in one line; None when it failed for another reason (unreachable, locked, full).
+
+    PostgreSQL's data exceptions (SQLSTATE class 22) and SQLite's "string or blob too big" are ``DataError``;
+    PostgreSQL's program limits (class 54, such as an index entry too large) are classed with operational errors.
+    """
+    orig = getattr(exc, "orig", None)
+    state = str(getattr(orig, "sqlstate", None) or "")
+    if not (isinstance(exc, DataError) or state.startswith("54")):
+        return None
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def make_engine(url: str) -> Engine:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -8,7 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.ingest.normalize import canonical_url, clean_text, content_key, detect_language, fold, html_to_text
+from monitor.ingest import normalize
+from monitor.ingest.normalize import (
+    MAX_KEY,
+    article_keys,
+    canonical_url,
+    clean_text,
+    content_key,
+    cut,
+    detect_language,
+    fold,
+    html_to_text,
+    url_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +156,67 @@ urls = st.tuples(
 @given(urls)
 def test_canonical_url_is_the_plain_version(url: str) -> None:
     assert canonical_url.__wrapped__(url) == plain_canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "cut_text"),
+    [
+        ("short", 10, "short"),
+        ("exactly ten", 11, "exactly ten"),
+        ("a long article", 6, "a long"),
+        ("a long article", 7, "a long"),  # the space it ends on is dropped
+        ("mot café", 7, "mot caf"),  # é as one character
+        ("mot cafe\u0301", 8, "mot caf"),  # e and its accent as two: never the e without it
+        ("mot cafe\u0301\u0327", 9, "mot caf"),
+        ("family \U0001f468\u200d\U0001f469\u200d\U0001f467", 8, "family"),  # not a joined emoji in part
+        ("family \U0001f468\u200d\U0001f469\u200d\U0001f467", 9, "family"),
+        (
+            "family \U0001f468\u200d\U0001f469\u200d\U0001f467 and",
+            12,
+            "family \U0001f468\u200d\U0001f469\u200d\U0001f467",
+        ),
+        ("wave \U0001f44b\U0001f3fd", 6, "wave"),  # nor the hand without its skin tone
+        ("flag \u2764\ufe0f", 6, "flag"),  # nor the heart without its variation selector
+        ("Київ і Донбас", 4, "Київ"),
+        ("x" + "\u0301" * 100, 50, "x" + "\u0301" * 49),  # a run of marks longer than any character: cut anywhere
+    ],
+)
+def test_cut(text: str, size: int, cut_text: str) -> None:
+    assert cut(text, size) == cut_text
+    assert len(cut(text, size)) <= size
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["&amp;", "&#233;", "&#x1F600;", "&eacute", "&nbsp;", "&w;", "x", " ", ";", "&"]), max_size=60
+    ),
+    st.integers(13, 40),  # longer than the room given to a reference, as the real piece is
+)
+def test_long_texts_are_unescaped_as_in_one_piece(parts: list[str], piece: int) -> None:
+    text = "".join(parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(normalize, "_UNESCAPE_PIECE", piece)
+        patch.setattr(normalize, "_REFERENCE_ROOM", 12)
+        assert normalize._unescape(text) == html.unescape(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://example.org/a", "url:https://example.org/a"),
+        ("https://example.org/" + "a" * 576, "url:https://example.org/" + "a" * 576),  # 600 characters: kept
+        ("https://example.org/" + "a" * 577, None),
+        ("https://example.org/" + "й" * 700, None),
+    ],
+)
+def test_url_keys_fit_their_column(url: str, key: str | None) -> None:
+    found = url_key(url)
+    assert len(found) <= MAX_KEY
+    if key is not None:
+        assert found == key
+    else:
+        assert re.fullmatch("url:sha256:[0-9a-f]{64}", found)
+        assert url_key(url + "b") != found and url_key(url + "#fragment") == found
+    assert content_key(None, url, "t", "x", scope="s") == found
+    assert found in article_keys(None, url, "t", "x", scope="s")

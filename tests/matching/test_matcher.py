@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.matching import Hit, Matcher, parse
+from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree
+from monitor.matching.matcher import Document, evaluate
 from monitor.matching.query import Or, Term
 
 SAMPLE = (
@@ -224,3 +226,45 @@ def test_match_never_fails_on_any_article(title: str, text: str) -> None:
         assert all(
             term in title or term in " ".join(text.split()) or term in " ".join(title.split()) for term in hit.matched
         )
+
+
+# A long text in which two words lie close together all along: NEAR/100 of them would make a million pairs.
+CROWDED = "alpha beta " * 50_000
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "text", "most"),
+    [
+        ("alpha NEAR/100 beta", "", CROWDED, 2 * MAX_OCCURRENCES),
+        ("alpha NEAR/100 alpha", "", CROWDED, 2 * MAX_OCCURRENCES),
+        ('"alpha beta" NEAR/50 "beta alpha"', "", CROWDED, 2 * MAX_OCCURRENCES),
+        ("alpha", "", CROWDED, MAX_OCCURRENCES),
+        ("alpha", "alpha beta " * 2_000, CROWDED, 2 * MAX_OCCURRENCES),  # so many per field
+        ('"alpha beta"', "", CROWDED, MAX_OCCURRENCES),
+        ("alph*", "", CROWDED, MAX_OCCURRENCES),
+        ("alpha beta", "", CROWDED, 2 * MAX_OCCURRENCES),
+    ],
+)
+def test_a_rule_lists_a_bounded_number_of_occurrences(query: str, title: str, text: str, most: int) -> None:
+    tree = parse(query)
+    document = Document.build(title, text)
+    found = compile_tree(tree)(document)
+    assert found is not None and len(found) == most
+    assert found == evaluate(tree, document)  # the reference keeps the same first ones
+    (hit,) = Matcher({"rule": query}).match(title, text)
+    assert hit.snippet.startswith("**alph")
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        # Thousands of lefts without a right near them, then one pair: every left is still looked at.
+        ("alpha NEAR/3 omega", "alpha beta " * 5_000 + "alpha omega"),
+        ("omega NEAR/3 alpha", "alpha beta " * 5_000 + "omega alpha"),
+        ('"alpha beta" NEAR/0 omega', "alpha beta gamma " * 5_000 + "alpha beta omega"),
+    ],
+)
+def test_the_bound_never_changes_whether_a_rule_matches(query: str, text: str) -> None:
+    (hit,) = Matcher({"rule": query}).match("", text)
+    assert "omega" in hit.matched
+    assert hit.snippet.endswith("**omega**") or hit.snippet.endswith("**alpha**")
