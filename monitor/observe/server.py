@@ -8,7 +8,8 @@ that takes longer is an error, so ``/healthz`` always answers within about that 
 by another connection is ``"database": "busy"`` with 200: the database is there and writable, and in use.
 ``/metrics`` is the Prometheus text exposition of the daemon's own registry (see ``monitor.observe.metrics``); it
 answers 200 whatever the database does (``monitor_database_up 0`` when it cannot be read). Any other failure to
-answer is a 500 and an error logged through the logging set-up (JSON, redacted), never a bare traceback.
+answer is a 500 and an error logged through the logging set-up (JSON, redacted), never a bare traceback. A client
+that sends nothing for ``CLIENT_SECONDS`` is disconnected, so that idle connections do not pile up threads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from monitor.settings.values import split_listen
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 1.5
+CLIENT_SECONDS = 10.0  # a client that sends nothing for this long is let go: it holds a thread meanwhile
 
 
 class _Server(ThreadingHTTPServer):
@@ -58,9 +60,11 @@ class StatusServer:
         metrics: Metrics,
         scheduler_running: Callable[[], bool],
         database_check: Callable[[], str],
+        client_seconds: float = CLIENT_SECONDS,
     ) -> None:
         host, port = split_listen(listen)
         handler = _handler(metrics, scheduler_running, TimedCheck(database_check, PROBE_SECONDS))
+        handler.timeout = client_seconds
         server_class = _IPv6Server if ":" in host else _Server
         self.httpd = server_class((host, port), handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="status-server", daemon=True)

@@ -220,3 +220,15 @@ def test_an_answer_that_fails_is_a_500_and_a_log_record_not_a_bare_traceback(
     assert [r.getMessage() for r in errors] == ["server: cannot answer /metrics", "server: cannot answer a request"]
     assert errors[0].exc_info is not None and "a collector bug" in str(errors[0].exc_info[1])
     assert capfd.readouterr().err == ""
+
+
+def test_a_client_that_sends_nothing_is_let_go_and_others_are_answered() -> None:
+    server = StatusServer("127.0.0.1:0", Metrics(), lambda: True, fine, client_seconds=0.2)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+            answer = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+            assert idle.recv(1024) == b""  # closed by the server, not by this test's own timeout
+    finally:
+        server.stop()
+    assert answer.status_code == 200
