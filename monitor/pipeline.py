@@ -188,7 +188,7 @@ class Pipeline:
                 self.metrics.record_poll(feed.name, "not_modified", time.monotonic() - timer)
                 next_poll = started + politeness.after_success(interval, max_age)
                 self.storage.record_feed_not_modified(feed.name, feed.url, self.clock(), next_poll)
-                log.info("feed '%s': not modified", feed.name, extra=extra)
+                log.debug("feed '%s': not modified", feed.name, extra=extra)
                 return []
             # A feed polled for the first time stores its backlog but alerts only on what is recent (or undated).
             fetched = self.clock()
@@ -303,7 +303,9 @@ class Pipeline:
             ]
             alerts = tx.record_alerts(hits, now)
         for alert in alerts:
-            log.warning("%s", alert.article.title, extra={"feed": alert.rule.removeprefix("health: ")})
+            # An alert printed on the console is its own line: logging it as well would say it twice.
+            level = logging.DEBUG if not webhooks else logging.WARNING
+            log.log(level, "%s", alert.article.title, extra={"feed": alert.rule.removeprefix("health: ")})
             if not webhooks:
                 self.on_console_alert(alert)
         return alerts
@@ -363,14 +365,16 @@ class Pipeline:
         self.metrics.record_articles(item.article.source for item in stored)
         self.metrics.record_matches(alert.rule for alert in alerts)
         for alert in alerts:
-            log.info(
+            console = not active.settings.rule_webhooks(active.rules[alert.rule])
+            log.log(
+                logging.DEBUG if console else logging.INFO,  # a console alert is printed, one line, not logged too
                 "rule %r matched %r (alert %d)",
                 alert.rule,
                 alert.article.title[:120],
                 alert.id,
                 extra={"rule": alert.rule, "alert_id": alert.id},
             )
-            if not active.settings.rule_webhooks(active.rules[alert.rule]):
+            if console:
                 self.on_console_alert(alert)
         return alerts
 

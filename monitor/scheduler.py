@@ -127,20 +127,37 @@ def serve(
 
 def _watch(path: Path, on_change: Callable[[], None], stop: threading.Event) -> None:
     """Call ``on_change`` whenever the file at ``path`` is written, renamed into place or removed, until ``stop``."""
-    target = os.path.realpath(path)
+    folders = sorted({os.path.dirname(item) for item in settings_paths(path)})
 
     def loop() -> None:
         try:
-            # Watch the folder, not the file: editors often save by writing a new file and renaming it.
-            for changes in watchfiles.watch(
-                os.path.dirname(target), stop_event=stop, recursive=False, rust_timeout=500, raise_interrupt=False
+            # Watch the folder, not the file: editors often save by writing a new file and renaming it. Only the
+            # settings file's own events get through the filter: the database, logs or seeds written beside it
+            # wake nothing (and make watchfiles log nothing).
+            for _ in watchfiles.watch(
+                *folders,
+                watch_filter=settings_filter(path),
+                stop_event=stop,
+                recursive=False,
+                rust_timeout=500,
+                raise_interrupt=False,
             ):
-                if any(os.path.realpath(changed) == target for _, changed in changes):
-                    on_change()
+                on_change()
         except Exception:  # without events, the periodic check still notices changes
             log.warning("settings: cannot watch %s for changes; checking it periodically", path, exc_info=True)
 
     threading.Thread(target=loop, name="settings-watch", daemon=True).start()
+
+
+def settings_paths(path: Path) -> frozenset[str]:
+    """Return the paths whose events mean the settings file changed: the path as given and the file it leads to."""
+    return frozenset({os.path.abspath(path), os.path.realpath(path)})
+
+
+def settings_filter(path: Path) -> Callable[[watchfiles.Change, str], bool]:
+    """Return a watchfiles filter that lets through the events of the settings file at ``path`` and no other."""
+    watched = settings_paths(path)
+    return lambda _change, changed: os.path.normpath(changed) in watched
 
 
 def _settings_check(scheduler: BackgroundScheduler, pipeline: Pipeline, reloader: Reloader) -> Callable[[str], None]:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import FIXTURES, ROOT, LoopbackServer
-from tests.daemon import start, stop
+from tests.daemon import start, stop, wait_for
 from tests.db import dump, read_only, write_lock_held
+from tests.tcpproxy import TcpProxy
 from tests.test_end_to_end import shipped_rules
 
 pytestmark = pytest.mark.integration
@@ -135,9 +137,14 @@ def test_daemon_serves_health_and_metrics_and_leaks_no_secret(
         "monitor_delivery_queue_depth ",
         "monitor_oldest_pending_delivery_age_seconds ",
         'monitor_feed_last_success_timestamp_seconds{feed="world"}',
+        'monitor_feed_last_success_timestamp_seconds{feed="broken"} 0.0',  # never succeeded
         'monitor_feed_fetch_seconds_bucket{feed="world",le="0.5"}',
+        'monitor_articles_ingested_total{feed="seeds"} 1.0',
+        "monitor_database_up 1.0",
+        'monitor_build_info{matcher="',
     ):
         assert line in metrics
+    assert 'feed="seeds/' not in metrics
 
     # Every failure mode was met.
     assert loopback.received_on(f"/hooks/{PATH_SECRET}/500")
@@ -201,3 +208,53 @@ def test_healthz_probes_for_a_write_and_answers_whatever_holds_the_database(tmp_
     }
     assert (again.status_code, again.json()["database"]) == (200, "ok")
     assert "health check: the database cannot take a write: monitor.db is read-only" in errors
+
+
+def test_metrics_answer_and_every_log_line_is_json_while_the_database_refuses_connections(
+    tmp_path: Path, loopback: LoopbackServer, postgres_url: str
+) -> None:
+    loopback.serve_file("/rss.xml", FIXTURES / "feeds" / "rss2.xml")
+    loopback.routes["/broken.xml"] = lambda _h: (503, {}, b"try later")
+    database = make_url(postgres_url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    stderr_path = tmp_path / "stderr.log"
+    with TcpProxy(database.host or "127.0.0.1", database.port or 5432) as proxy:
+        # The daemon reaches PostgreSQL through the proxy: cutting it is the database host going away.
+        through = database.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        config = write_settings(tmp_path, loopback, through, "json")
+        environ = {"SIGNING_SECRET": SIGNING_SECRET, "LISTEN": f"127.0.0.1:{port}"}
+        with stderr_path.open("w") as stderr:
+            daemon = start(config, environ, stderr=stderr)
+            try:
+                before = healthz(base, time.monotonic() + 30)
+                assert wait_for(lambda: 'feed="world",outcome="ok"' in httpx.get(f"{base}/metrics").text, 30)
+                up = httpx.get(f"{base}/metrics", timeout=5)
+                proxy.cut()
+                down = [httpx.get(f"{base}/metrics", timeout=5) for _ in range(3)]
+                health = httpx.get(f"{base}/healthz", timeout=5)
+                time.sleep(3)  # the jobs meet the database gone: delivery every second, retries
+                last = httpx.get(f"{base}/metrics", timeout=5)
+            finally:
+                stop(daemon)
+    assert daemon.returncode == 0
+    assert before.status_code == 200
+    assert up.status_code == 200 and "monitor_database_up 1.0" in up.text
+    assert 'monitor_feed_last_success_timestamp_seconds{feed="broken"} 0.0' in up.text
+    for answer in (*down, last):
+        assert answer.status_code == 200
+        assert "monitor_database_up 0.0" in answer.text
+        assert 'monitor_feed_polls_total{feed="world",outcome="ok"} 1.0' in answer.text  # counted in memory
+        assert "monitor_delivery_queue_depth" not in answer.text  # read from the database: left out
+        assert "monitor_build_info{" in answer.text
+    assert health.status_code == 503
+    assert health.json()["database"] == "error"
+
+    logs = stderr_path.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in logs.splitlines()]  # every line is one JSON object
+    messages = [record["message"] for record in records]
+    assert sum(m.startswith("metrics: cannot read the database, monitor_database_up is 0: ") for m in messages) == 1
+    assert any(m.startswith("health check: the database cannot take a write") for m in messages)
+    assert "Traceback" not in "".join(line for line in logs.splitlines() if '"exception"' not in line)
+    for part in SECRET_PARTS:
+        assert part not in logs

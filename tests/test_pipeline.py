@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,3 +135,33 @@ def test_apply_swaps_rules_and_matcher_together(pipeline: tuple[Pipeline, list[A
     alerts = pipe.refresh_feed(pipe.settings.feeds[0])
     assert [(a.rule, a.article.title) for a in alerts] == [("weather", "Weather: a warm week ahead")]
     assert printed == alerts
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "matched_level"),
+    [
+        ("", logging.DEBUG),  # printed on the console, one line each: not logged as well
+        ('[webhooks.chat]\nurl = "http://hooks.test/x"\nformat = "generic"\n', logging.INFO),
+    ],
+)
+def test_each_event_is_one_line_and_quiet_polls_are_debug(
+    pipeline: tuple[Pipeline, list[AlertMessage]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    database_url: str,
+    webhooks: str,
+    matched_level: int,
+) -> None:
+    pipe, printed = pipeline
+    (tmp_path / "settings.toml").write_text(SETTINGS + webhooks, encoding="utf-8")
+    pipe.apply(load_settings(tmp_path / "settings.toml", {"MONITOR_DATABASE_URL": database_url}))
+    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline"):
+        for _ in range(2):
+            for feed in pipe.settings.feeds:
+                pipe.refresh_feed(feed)
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "monitor.pipeline"]
+    assert (logging.DEBUG, "feed 'good': not modified") in said
+    assert [level for level, message in said if "not modified" in message] == [logging.DEBUG]
+    matched = [level for level, message in said if " matched " in message]
+    assert matched == [matched_level, matched_level]
+    assert len(printed) == (0 if webhooks else 2)

@@ -3,7 +3,8 @@
 Logs go to stderr as text lines, or with ``format="json"`` as one JSON object a line with ``time``, ``level``,
 ``logger``, ``message`` and, when the record has them, the stable keys ``feed``, ``rule``, ``webhook``,
 ``article_id``, ``alert_id`` and ``kind`` (``exception`` holds a traceback). ``RedactingFilter`` removes secrets
-from every record before any handler formats it.
+from every record before any handler formats it. An exception that nothing caught, in the main thread or any
+other, is logged as well rather than printed bare, so that every line on stderr has the chosen format.
 
 What ``redact`` replaces with ``***``, for each secret (a webhook URL or a signing secret):
 
@@ -36,8 +37,10 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -45,8 +48,9 @@ import httpx
 from monitor.settings.config import WebhookSettings
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-# httpx and httpcore log every request URL (webhook URLs carry their secret in the path): keep them quiet.
-_NOISY = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler")
+# httpx and httpcore log every request URL (webhook URLs carry their secret in the path), APScheduler each job
+# run and watchfiles each change it sees: keep them to warnings.
+_NOISY = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler", "watchfiles")
 
 
 STABLE_KEYS = ("feed", "rule", "webhook", "article_id", "alert_id", "kind")
@@ -69,6 +73,27 @@ def configure(
         if secrets is not None:
             handler.addFilter(RedactingFilter(secrets, public))
     set_level(level)
+    # An error no code caught, in any thread, is a log record too: formatted and redacted like the others.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """Log an exception that nothing caught (``sys.excepthook``)."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("monitor").critical("stopped on an unexpected error", exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """Log an exception that ended a thread (``threading.excepthook``)."""
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("monitor").error(
+        "thread %s stopped on an unexpected error", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+    )
 
 
 def set_level(level: str) -> None:

@@ -5,28 +5,46 @@ the queue and the feeds' last successes are read from the database at scrape tim
 
 | metric | type | labels |
 |---|---|---|
+| ``monitor_build_info`` | gauge (always 1) | ``version``, ``matcher`` (``compiled`` or ``python``) |
 | ``monitor_feed_polls_total`` | counter | ``feed``, ``outcome`` (``ok``, ``not_modified`` or the failure kind) |
 | ``monitor_feed_fetch_seconds`` | histogram | ``feed`` |
-| ``monitor_articles_ingested_total`` | counter | ``feed`` (the article source) |
+| ``monitor_articles_ingested_total`` | counter | ``feed`` (the feed's name, or ``seeds`` for every seed file) |
 | ``monitor_rule_matches_total`` | counter | ``rule`` |
 | ``monitor_deliveries_total`` | counter | ``webhook``, ``outcome`` (``sent``, ``retried``, ``dead``) |
+| ``monitor_database_up`` | gauge | (1 when the database answered the scrape, else 0) |
 | ``monitor_delivery_queue_depth`` | gauge | (pending deliveries) |
 | ``monitor_oldest_pending_delivery_age_seconds`` | gauge | |
-| ``monitor_feed_last_success_timestamp_seconds`` | gauge | ``feed`` |
+| ``monitor_feed_last_success_timestamp_seconds`` | gauge | ``feed`` (every configured feed; 0: never succeeded) |
+
+A scrape always answers: when the database cannot be read within ``READ_SECONDS``, or fails, the scrape says
+``monitor_database_up 0`` and leaves out the gauges read from it; the change is logged once, and once more when
+the database answers again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor import __version__
+from monitor.errors import StorageError
+from monitor.matching import native
+from monitor.observe.timed import TimedCheck
+
+log = logging.getLogger(__name__)
+
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+READ_SECONDS = 2.0  # well within Prometheus' default scrape timeout (10 s)
+SEEDS_PREFIX = "seeds/"
+SEEDS = "seeds"
 
 
 class QueueReader(Protocol):
@@ -66,8 +84,15 @@ class FeedSuccess(Protocol):
 class Metrics:
     """The metric objects of one daemon, and the functions that record its events."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = __version__, matcher: str | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.build = Gauge(
+            "monitor_build_info",
+            "The running version, and whether the matcher runs compiled or as pure Python.",
+            ["version", "matcher"],
+            registry=self.registry,
+        )
+        self.build.labels(version=version, matcher=matcher or matcher_kind()).set(1)
         self.polls = Counter(
             "monitor_feed_polls", "Feed polls by outcome.", ["feed", "outcome"], registry=self.registry
         )
@@ -92,8 +117,8 @@ class Metrics:
         self.fetch_seconds.labels(feed=feed).observe(seconds)
 
     def record_articles(self, sources: Iterable[str]) -> None:
-        """Count new articles, one per source given."""
-        for source, count in Tally(sources).items():
+        """Count new articles, one per source given; every seed file counts under ``seeds``."""
+        for source, count in Tally(source_label(source) for source in sources).items():
             self.articles.labels(feed=source).inc(count)
 
     def record_matches(self, rules: Iterable[str]) -> None:
@@ -112,9 +137,10 @@ class Metrics:
         feeds: FeedReader,
         configured: Callable[[], Sequence[tuple[str, str]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        seconds: float = READ_SECONDS,
     ) -> None:
-        """Read the queue and the feeds' last successes from the database at each scrape."""
-        self.registry.register(DatabaseCollector(queue, feeds, configured, clock))
+        """Read the queue and the feeds' last successes from the database at each scrape, ``seconds`` at most."""
+        self.registry.register(DatabaseCollector(queue, feeds, configured, clock, seconds))
 
     def exposition(self) -> bytes:
         """Return every metric in the Prometheus text format."""
@@ -122,7 +148,7 @@ class Metrics:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database when scraped: queue depth, oldest pending age, last success per feed."""
+    """Gauges read from the database when scraped: whether it answered, the queue, each feed's last success."""
 
     def __init__(
         self,
@@ -130,37 +156,82 @@ class DatabaseCollector(Collector):
         feeds: FeedReader,
         configured: Callable[[], Sequence[tuple[str, str]]],
         clock: Callable[[], datetime],
+        seconds: float = READ_SECONDS,
     ) -> None:
         self.queue = queue
         self.feeds = feeds
         self.configured = configured
         self.clock = clock
+        self._read = TimedCheck(self.read, seconds)
+        self._lock = threading.Lock()
+        self._failing: str | None = None  # why the last scrape could not read the database
 
     def describe(self) -> Iterable[Metric]:
         """Return nothing, so that registering does not query the database."""
         return []
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the gauges, read from the database now."""
+        """Yield ``monitor_database_up`` and, when the database answered, the gauges read from it now."""
+        up = GaugeMetricFamily("monitor_database_up", "1 when the database answered this scrape, else 0.")
+        try:
+            gauges = self._read()
+        except Exception as exc:  # a scrape must answer whatever the database does: it says so instead
+            self._note(_reason(exc))
+            up.add_metric([], 0)
+            yield up
+            return
+        self._note(None)
+        up.add_metric([], 1)
+        yield up
+        yield from gauges
+
+    def read(self) -> list[Metric]:
+        """Return the queue depth, the oldest pending age and each configured feed's last success, read now."""
         now = self.clock()
         depth = GaugeMetricFamily("monitor_delivery_queue_depth", "Deliveries pending.")
         depth.add_metric([], self.queue.counts().get("pending", 0))
-        yield depth
-        oldest = self.queue.oldest_pending()
         age = GaugeMetricFamily(
             "monitor_oldest_pending_delivery_age_seconds", "Age of the oldest pending delivery (0 when none)."
         )
-        age.add_metric([], _age(oldest, now))
-        yield age
+        age.add_metric([], _age(self.queue.oldest_pending(), now))
         last = GaugeMetricFamily(
             "monitor_feed_last_success_timestamp_seconds",
-            "Unix time of each feed's last successful poll.",
+            "Unix time of each feed's last successful poll (0 when it never succeeded).",
             labels=["feed"],
         )
         for health in self.feeds.feed_health(self.configured(), now):
-            if health.last_success_at is not None:
-                last.add_metric([health.name], _aware(health.last_success_at).timestamp())
-        yield last
+            # 0 for a feed that never succeeded: `time() - this > X` then holds for it as for a feed gone silent.
+            when = 0.0 if health.last_success_at is None else _aware(health.last_success_at).timestamp()
+            last.add_metric([health.name], when)
+        return [depth, age, last]
+
+    def _note(self, failing: str | None) -> None:
+        """Log when the database stops answering scrapes, and when it answers again (not at every scrape)."""
+        with self._lock:
+            before, self._failing = self._failing, failing
+        if failing is not None and before is None:
+            log.warning("metrics: cannot read the database, monitor_database_up is 0: %s", failing)
+        elif failing is None and before is not None:
+            log.info("metrics: the database answers again")
+
+
+def matcher_kind() -> str:
+    """Return ``compiled`` when the matcher runs as compiled modules, else ``python``."""
+    return "compiled" if native.compiled() else "python"
+
+
+def source_label(source: str) -> str:
+    """Return the ``feed`` label of an article source: the feed's name, or ``seeds`` for any seed file."""
+    return SEEDS if source.startswith(SEEDS_PREFIX) else source
+
+
+def _reason(exc: Exception) -> str:
+    """Return why reading failed, in one line: our errors' own words, else the type and the driver's first line."""
+    if isinstance(exc, StorageError):
+        return str(exc)
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0][:200] if detail else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def _aware(when: datetime) -> datetime:

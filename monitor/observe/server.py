@@ -6,7 +6,10 @@ and the database can take a write, else 503 with the part that failed (``"schedu
 (``Storage.probe``) run in a thread of its own, one at a time, and waited for ``PROBE_SECONDS`` at most: a probe
 that takes longer is an error, so ``/healthz`` always answers within about that long. A SQLite write lock held
 by another connection is ``"database": "busy"`` with 200: the database is there and writable, and in use.
-``/metrics`` is the Prometheus text exposition of the daemon's own registry (see ``monitor.observe.metrics``).
+``/metrics`` is the Prometheus text exposition of the daemon's own registry (see ``monitor.observe.metrics``); it
+answers 200 whatever the database does (``monitor_database_up 0`` when it cannot be read). Any other failure to
+answer is a 500 and an error logged through the logging set-up (JSON, redacted), never a bare traceback. A client
+that sends nothing for ``CLIENT_SECONDS`` is disconnected, so that idle connections do not pile up threads.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,15 +27,24 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.errors import StorageError
 from monitor.observe.metrics import Metrics
+from monitor.observe.timed import TimedCheck
 from monitor.settings.values import split_listen
 
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 1.5
+CLIENT_SECONDS = 10.0  # a client that sends nothing for this long is let go: it holds a thread meanwhile
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failed request through the logging set-up (JSON, redacted), never as a bare traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("server: the client went away", exc_info=True)
+        else:
+            log.error("server: cannot answer a request", exc_info=True)
 
 
 class _IPv6Server(_Server):
@@ -48,9 +60,11 @@ class StatusServer:
         metrics: Metrics,
         scheduler_running: Callable[[], bool],
         database_check: Callable[[], str],
+        client_seconds: float = CLIENT_SECONDS,
     ) -> None:
         host, port = split_listen(listen)
-        handler = _handler(metrics, scheduler_running, TimedCheck(database_check))
+        handler = _handler(metrics, scheduler_running, TimedCheck(database_check, PROBE_SECONDS))
+        handler.timeout = client_seconds
         server_class = _IPv6Server if ":" in host else _Server
         self.httpd = server_class((host, port), handler)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="status-server", daemon=True)
@@ -70,35 +84,6 @@ class StatusServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
-
-
-class TimedCheck:
-    """Run a check in a thread of its own, one at a time, and wait for its answer ``seconds`` at most."""
-
-    def __init__(self, check: Callable[[], str], seconds: float = PROBE_SECONDS) -> None:
-        self._check = check
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._running: Future[str] | None = None
-
-    def __call__(self) -> str:
-        """Return the check's answer; raise what it raised, or StorageError if it takes too long."""
-        with self._lock:
-            if self._running is None or self._running.done():
-                # A check still running from an earlier request is waited for again, never run twice at once.
-                self._running = Future()
-                threading.Thread(target=self._run, args=(self._running,), name="health-check", daemon=True).start()
-            running = self._running
-        try:
-            return running.result(timeout=self.seconds)
-        except TimeoutError:
-            raise StorageError(f"no answer within {self.seconds:g} s") from None
-
-    def _run(self, future: Future[str]) -> None:
-        try:
-            future.set_result(self._check())
-        except Exception as exc:  # handed to every request waiting on it
-            future.set_exception(exc)
 
 
 def health(scheduler_running: Callable[[], bool], database_check: Callable[[], str]) -> tuple[int, dict[str, str]]:
@@ -122,6 +107,15 @@ def _handler(
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
+            try:
+                self._answer(path)
+            except ConnectionError:
+                raise  # the client went away: nothing to answer
+            except Exception:
+                log.error("server: cannot answer %s", path, exc_info=True)
+                self._reply(500, "text/plain; charset=utf-8", b"internal error: see the daemon's log\n")
+
+        def _answer(self, path: str) -> None:
             if path == "/healthz":
                 code, body = health(scheduler_running, database_check)
                 self._reply(code, "application/json", json.dumps(body).encode())

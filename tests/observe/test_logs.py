@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.observe.logs import JsonFormatter, RedactingFilter, excerpt, redact
+from monitor.observe.logs import JsonFormatter, RedactingFilter, excerpt, redact, set_level
 
 URL = "https://hooks.example.org/services/T000/B111/abcdef123456?token=s3cr3tvalue"
 SECRET = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3ODk="
@@ -181,3 +182,59 @@ def test_json_lines_carry_stable_keys(extra: dict[str, object], keys: set[str]) 
     assert data["time"].endswith("+00:00")
     for key in keys:
         assert data[key] == extra[key]
+
+
+UNCAUGHT = """
+import threading
+from monitor.observe.logs import configure
+configure("INFO", {format!r}, lambda: ["https://hooks.example.org/services/T000/B111/abcdef123456"])
+thread = threading.Thread(target=lambda: 1 / 0, name="feed-7")
+thread.start()
+thread.join()
+raise RuntimeError("posting to https://hooks.example.org/services/T000/B111/abcdef123456 failed")
+"""
+
+
+@pytest.mark.parametrize("format", ["json", "text"])
+def test_uncaught_errors_are_log_records(format: str) -> None:
+    """An error nothing caught, in a thread or in the main one, is logged in the chosen format, redacted."""
+    done = subprocess.run(
+        [sys.executable, "-c", UNCAUGHT.format(format=format)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "abcdef123456" not in done.stderr
+    if format == "json":
+        records = [json.loads(line) for line in done.stderr.splitlines()]  # every line is JSON
+        assert [(r["level"], r["logger"], r["message"]) for r in records] == [
+            ("ERROR", "monitor", "thread feed-7 stopped on an unexpected error"),
+            ("CRITICAL", "monitor", "stopped on an unexpected error"),
+        ]
+        assert "ZeroDivisionError" in records[0]["exception"]
+        assert "RuntimeError: posting to *** failed" in records[1]["exception"]
+    else:
+        assert "ERROR   monitor: thread feed-7 stopped on an unexpected error\nTraceback" in done.stderr
+        assert "CRITICAL monitor: stopped on an unexpected error\nTraceback" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("logger", "level", "shown"),
+    [
+        ("watchfiles.main", logging.INFO, False),
+        ("watchfiles.main", logging.WARNING, True),
+        ("httpx", logging.INFO, False),
+        ("apscheduler.scheduler", logging.INFO, False),
+        ("monitor.pipeline", logging.INFO, True),
+        ("monitor.pipeline", logging.DEBUG, False),
+    ],
+)
+def test_noisy_libraries_log_warnings_only(logger: str, level: int, shown: bool) -> None:
+    root = logging.getLogger()
+    names = ("watchfiles", "httpx", "httpcore", "apscheduler.scheduler", "apscheduler.executors.default")
+    before = root.level, {name: logging.getLogger(name).level for name in names}
+    try:
+        set_level("INFO")
+        assert logging.getLogger(logger).isEnabledFor(level) is shown
+    finally:
+        root.setLevel(before[0])
+        for name, value in before[1].items():
+            logging.getLogger(name).setLevel(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import OperationalError
 
 from monitor.errors import StorageError
 from monitor.observe.metrics import Metrics
@@ -117,7 +121,7 @@ def test_a_slow_check_runs_once_however_many_ask() -> None:
         release.wait(10)
         return "ok"
 
-    check = TimedCheck(slow, seconds=0.05)
+    check = TimedCheck(slow, 0.05)
     for _ in range(3):
         with pytest.raises(StorageError, match=r"no answer within 0\.05 s"):
             check()
@@ -157,3 +161,74 @@ def test_daemon_exits_1_when_the_address_is_taken(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"server: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+class Refusing:
+    """A database that refuses every connection."""
+
+    def counts(self) -> dict[str, int]:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    def oldest_pending(self) -> None:
+        return None
+
+    def feed_health(self, feeds: object, since: object) -> list[object]:
+        return []
+
+
+def test_metrics_answer_while_the_database_refuses_connections(capfd: pytest.CaptureFixture[str]) -> None:
+    metrics = Metrics()
+    metrics.watch(Refusing(), Refusing(), lambda: [("world", "u1")])
+    server = StatusServer("127.0.0.1:0", metrics, lambda: True, broken)
+    server.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+        health = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+    finally:
+        server.stop()
+    assert answer.status_code == 200
+    assert "monitor_database_up 0.0" in answer.text
+    assert "monitor_build_info{" in answer.text
+    assert health.status_code == 503
+    assert "Traceback" not in capfd.readouterr().err
+
+
+class Broken(Collector):
+    def collect(self) -> Iterator[Metric]:
+        raise ValueError("a collector bug")
+
+
+def test_an_answer_that_fails_is_a_500_and_a_log_record_not_a_bare_traceback(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    metrics = Metrics()
+    metrics.registry.register(Broken())
+    server = StatusServer("127.0.0.1:0", metrics, lambda: True, fine)
+    server.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+        healthz = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+        try:
+            raise ValueError("outside any route")
+        except ValueError:
+            server.httpd.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.stop()
+    assert (answer.status_code, answer.text) == (500, "internal error: see the daemon's log\n")
+    assert healthz.status_code == 200  # the server goes on answering
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["server: cannot answer /metrics", "server: cannot answer a request"]
+    assert errors[0].exc_info is not None and "a collector bug" in str(errors[0].exc_info[1])
+    assert capfd.readouterr().err == ""
+
+
+def test_a_client_that_sends_nothing_is_let_go_and_others_are_answered() -> None:
+    server = StatusServer("127.0.0.1:0", Metrics(), lambda: True, fine, client_seconds=0.2)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+            answer = httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5)
+            assert idle.recv(1024) == b""  # closed by the server, not by this test's own timeout
+    finally:
+        server.stop()
+    assert answer.status_code == 200
