@@ -4,7 +4,9 @@
 feed or seed file is recorded and logged, never fatal to the others: a feed whose articles the database refuses
 (a value too large for it) is such a failure, while a database that fails whatever it is given fails the job.
 ``refresh_feed`` also records when the feed is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed
-job) hands a due feed to the feed poller, and ``refresh_feeds`` (``run --once``) fetches every feed at once.
+job) hands a due feed to the feed poller, and ``refresh_feeds`` (``run --once``) fetches every feed at once. For
+a feed with full text, the new articles get the main text of their pages before they are matched
+(``fulltext``); a page that fails is never its feed's failure.
 The settings in force, the rules and their matcher form one ``Ruleset`` (``ruleset.py``) that ``apply`` replaces
 whole; storing a batch of articles reads it once, so a batch never mixes the rules of one version of the settings
 with the matcher or webhooks of another.
@@ -25,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.delivery.dispatcher import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError, RefusedContentError
+from monitor.fulltext import FullText
 from monitor.ingest import fetcher, gate, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
@@ -85,6 +88,7 @@ class Pipeline:
         self.metrics.watch(self.outbox, storage, lambda: [(f.name, f.url) for f in self.settings.feeds], clock)
         self.dispatcher = Dispatcher(self.outbox, client, clock, metrics=self.metrics)
         self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
+        self.full_text = FullText(storage, self.metrics, clock)
         # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
         self._stories: StoryIndex | None = None
         self._filing_turn = 0  # the last filing turn the index knows of (``Tx.filed_after``)
@@ -94,6 +98,7 @@ class Pipeline:
     def close(self) -> None:
         """Let the fetches and deliveries in flight finish; the queue keeps the rest for the next start."""
         self.feeds.close()
+        self.full_text.close()
         self.dispatcher.close()
 
     @property
@@ -116,6 +121,8 @@ class Pipeline:
         now, settings = self.clock(), self.settings
         due_by = now + politeness.tolerance(settings.feed_interval(feed))
         lease = settings.http.timeout + FEED_LEASE_MARGIN
+        if settings.feed_full_text(feed):
+            lease += settings.ingest.full_text_wait  # its articles' pages are waited for too
         if self.storage.claim_feed_poll(feed.name, feed.url, now, due_by, lease):
             self.feeds.poll([feed])
 
@@ -170,6 +177,7 @@ class Pipeline:
         extra = {"feed": feed.name}
         settings = self.settings
         interval, max_text = settings.feed_interval(feed), settings.ingest.max_text
+        full_text = settings.feed_full_text(feed)
         if state is None:
             state = self.storage.feed_state(feed.name, feed.url)
         started, timer = self.clock(), time.monotonic()
@@ -195,7 +203,7 @@ class Pipeline:
             alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
             content = result.content or b""
             with gate.parsing(len(content)):  # a large body waits for its turn
-                if workers is not None and not state.polled and workers.ruleset is self.active:
+                if workers is not None and not state.polled and workers.ruleset is self.active and not full_text:
                     # None of its articles is known yet: parsed and analyzed in one trip to a worker.
                     parsed, analysis = workers.pool.parse_and_analyze(
                         content, feed.name, result.headers, result.url, fetched, alert_since, max_text
@@ -211,6 +219,9 @@ class Pipeline:
             return []
         elapsed = time.monotonic() - timer
         next_poll = started + politeness.after_success(interval, parsed.ttl, max_age)
+        if full_text:
+            pool = workers.pool if workers is not None else None
+            articles = self.full_text.complete(feed.name, articles, alert_since, not result.from_public, settings, pool)
 
         def record_success(tx: Tx) -> None:
             tx.record_feed_success(
