@@ -87,3 +87,13 @@ def test_registries_are_separate() -> None:
     first, second = Metrics(), Metrics()
     first.record_matches(["a"])
     assert ("monitor_rule_matches_total", (("rule", "a"),)) not in samples(second)
+
+
+def test_article_pages_are_counted_by_feed_and_failure_kind() -> None:
+    metrics = Metrics()
+    for outcome in ("ok", "ok", "timeout", "not_html", "timeout"):
+        metrics.record_page("gazette", outcome)
+    found = samples(metrics)
+    assert found[("monitor_full_text_pages_total", (("feed", "gazette"),))] == 2
+    assert found[("monitor_full_text_failures_total", (("feed", "gazette"), ("kind", "timeout")))] == 2
+    assert found[("monitor_full_text_failures_total", (("feed", "gazette"), ("kind", "not_html")))] == 1
