@@ -5,7 +5,9 @@ may alert (recent enough, ``analysis.recent``) and link to a page no one fetched
 (``ingest.pages``) and its main text extracted on a worker process: the run's parse pool when there is one,
 else a small pool of EXTRACT_WORKERS processes of its own, started on first need. Whatever is not read within
 ``[ingest] full_text_wait`` is matched on what it has. Each page's outcome is stored (``store.pages``), counted
-in the metrics and, when it failed, logged at INFO: a page is never its feed's error.
+in the metrics and, when it failed, logged at INFO: a page is never its feed's error. ``later`` runs the rest of
+a feed's refresh (its pages, then storing) on one of FINISHING threads, so that a feed waiting for its pages
+holds none of the feed poller's connections.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from monitor.analysis import recent
 from monitor.ingest.article import ParsedArticle
@@ -27,7 +31,9 @@ from monitor.store.pages import PageOutcome
 from monitor.store.storage import Storage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 EXTRACT_WORKERS = 2
+FINISHING = 64
 
 
 class FullText:
@@ -40,6 +46,19 @@ class FullText:
         self.pages = PageFetcher(self._record)
         self._pool: ParsePool | None = None
         self._lock = threading.Lock()
+        self._finishing = ThreadPoolExecutor(FINISHING, thread_name_prefix="full text")
+
+    def later(self, feed: str, work: Callable[[], T]) -> Future[T]:
+        """Return the future of ``work`` run on a finishing thread; a failure is logged there, and kept in it."""
+
+        def logged() -> T:
+            try:
+                return work()
+            except Exception:
+                log.exception("feed '%s': refresh failed", feed, extra={"feed": feed})
+                raise
+
+        return self._finishing.submit(logged)
 
     def complete(
         self,
@@ -91,7 +110,9 @@ class FullText:
         return [replace(a, full_text=texts[a.content_key]) if texts.get(a.content_key) else a for a in articles]
 
     def close(self) -> None:
-        """Let the pages under way finish, then stop the extraction workers."""
+        """Let the feeds and pages under way finish, then stop the extraction workers."""
+        self._finishing.shutdown(wait=True)
+        self._finishing = ThreadPoolExecutor(FINISHING, thread_name_prefix="full text")
         self.pages.close()
         with self._lock:
             pool, self._pool = self._pool, None

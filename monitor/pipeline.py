@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -87,7 +88,9 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.metrics.watch(self.outbox, storage, lambda: [(f.name, f.url) for f in self.settings.feeds], clock)
         self.dispatcher = Dispatcher(self.outbox, client, clock, metrics=self.metrics)
-        self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
+        self.feeds = FeedPoller(
+            lambda feed, client: self.refresh_feed(feed, client, defer=[]), lambda: self.settings.http.max_connections
+        )
         self.full_text = FullText(storage, self.metrics, clock)
         # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
         self._stories: StoryIndex | None = None
@@ -133,7 +136,7 @@ class Pipeline:
         """
         states = self.storage.feed_states([(f.name, f.url) for f in self.settings.feeds])
         feeds = [f for f in self.settings.feeds if states[f.name].disabled_reason is None]
-        failures: list[Exception] = []
+        failures: list[BaseException] = []
         # Many feeds at once: parse and analyze them on every core rather than one at a time under the GIL.
         active = self.active
         workers = None
@@ -141,9 +144,11 @@ class Pipeline:
             workers = Workers(ParsePool(rules=active.matcher.rules), active)
             workers.pool.start()  # they import and build their matcher while the first feeds are fetched
 
+        deferred: list[Future[list[AlertMessage]]] = []
+
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:
-                self.refresh_feed(feed, client, workers, states[feed.name])
+                self.refresh_feed(feed, client, workers, states[feed.name], deferred)
             except Exception as exc:  # raised here once all are done: a broken database fails the cycle
                 failures.append(exc)
             if done is not None:
@@ -153,6 +158,8 @@ class Pipeline:
         try:
             poller.poll(feeds)
             poller.wait()
+            wait(deferred)  # the feeds that wait for their pages, then store
+            failures.extend(exc for future in deferred if (exc := future.exception()) is not None)
         finally:
             poller.close()
             if workers is not None:
@@ -166,12 +173,14 @@ class Pipeline:
         client: httpx.Client | None = None,
         workers: Workers | None = None,
         state: FeedState | None = None,
+        defer: list[Future[list[AlertMessage]]] | None = None,
     ) -> list[AlertMessage]:
         """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
 
         The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client; it is
         parsed and its new articles analyzed on ``workers`` when given, else in this thread. ``state`` is what
-        its previous polls left, when the caller has read it already.
+        its previous polls left, when the caller has read it already. With ``defer``, a feed with full text
+        waits for its pages and is stored on a thread of ``FullText.later``, whose future is added to ``defer``.
         """
         parse = workers.pool.parse if workers is not None else parse_feed
         extra = {"feed": feed.name}
@@ -219,28 +228,40 @@ class Pipeline:
             return []
         elapsed = time.monotonic() - timer
         next_poll = started + politeness.after_success(interval, parsed.ttl, max_age)
-        if full_text:
-            pool = workers.pool if workers is not None else None
-            articles = self.full_text.complete(feed.name, articles, alert_since, not result.from_public, settings, pool)
 
         def record_success(tx: Tx) -> None:
             tx.record_feed_success(
                 feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
             )
 
-        try:
-            alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
-        except SQLAlchemyError as exc:
-            reason = refused_values(exc)
-            if reason is None:
-                raise  # the database itself failed: not this feed's doing
-            refused = RefusedContentError(f"feed '{feed.name}': the database refused its articles: {reason}")
-            self.metrics.record_poll(feed.name, _failure_kind(refused), elapsed)
-            self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
+        def finish() -> list[AlertMessage]:
+            stored = articles
+            if full_text:
+                pool = workers.pool if workers is not None else None
+                stored = self.full_text.complete(
+                    feed.name, articles, alert_since, not result.from_public, settings, pool
+                )
+            try:
+                alerts = self._store(
+                    stored, record_success, alert_since=alert_since, workers=workers, analysis=analysis
+                )
+            except SQLAlchemyError as exc:
+                reason = refused_values(exc)
+                if reason is None:
+                    raise  # the database itself failed: not this feed's doing
+                refused = RefusedContentError(f"feed '{feed.name}': the database refused its articles: {reason}")
+                self.metrics.record_poll(feed.name, _failure_kind(refused), elapsed)
+                self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
+                return []
+            self.metrics.record_poll(feed.name, "ok", elapsed)
+            log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
+            return alerts
+
+        if full_text and defer is not None:
+            # Waiting for its pages holds no connection: the feed's slot goes to the next feed meanwhile.
+            defer.append(self.full_text.later(feed.name, finish))
             return []
-        self.metrics.record_poll(feed.name, "ok", elapsed)
-        log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
-        return alerts
+        return finish()
 
     def _record_feed_failure(self, feed: FeedSettings, failures: int, exc: FeedFailure, started: datetime) -> None:
         """Record a failed poll: its kind, the back-off (or the server's Retry-After), disabled on 410 Gone."""
