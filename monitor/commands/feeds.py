@@ -4,7 +4,7 @@ Each feed of the settings is listed with its status (``new``, ``ok``, ``not_modi
 its last success, its last error and what kind it was, its consecutive failures, its next poll and how many
 articles it brought in the last 24 hours. When a feed reads its articles' full text, the table gains a
 PAGES FAILED column: how many of its article pages gave no text in the last 24 hours (``-`` for a feed without
-full text); the JSON gives each feed's ``page_failures_24h`` by kind.
+full text); the JSON gives such a feed's ``page_failures_24h`` by kind.
 
 ``feeds add URL [--name NAME] [--all]`` fetches the URL: a feed is added as it is; an HTML page is searched for
 its ``<link rel="alternate">`` feeds, and the first is added (every one with ``--all``; without it, several are
@@ -165,7 +165,7 @@ def _feed_title(content: bytes) -> str:
 def as_json(feed: FeedHealth, page_failures: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Return one feed's health as a JSON object (times in ISO 8601 UTC, absent values null); with full text, its
     article pages that failed in the last 24 hours, by kind."""
-    return {
+    shown: dict[str, Any] = {
         "name": feed.name,
         "url": feed.url,
         "status": feed.status,
@@ -179,8 +179,10 @@ def as_json(feed: FeedHealth, page_failures: Mapping[str, int] | None = None) ->
         "disabled": feed.disabled_reason is not None,
         "disabled_reason": feed.disabled_reason,
         "articles_24h": feed.recent_articles,
-        "page_failures_24h": dict(page_failures) if page_failures is not None else None,
     }
+    if page_failures is not None:
+        shown["page_failures_24h"] = dict(page_failures)
+    return shown
 
 
 def as_text(feeds: Sequence[FeedHealth], page_failures: Mapping[str, Mapping[str, int]] | None = None) -> str:
