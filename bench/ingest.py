@@ -1,6 +1,7 @@
 """Benchmark one ingestion cycle: 500 feeds from a slow loopback server, 1,000 rules, against a sequential loop.
 
-Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``).
+Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``,
+``--full-text``).
 
 A threaded HTTP server on 127.0.0.1 serves ``--feeds`` synthetic feeds (half RSS 2.0 with ``content:encoded``,
 half Atom with HTML content; ``--items`` entries of about 2 KB of HTML each, ~100 KB a feed), every answer
@@ -13,6 +14,11 @@ It prints:
 2. the sequential loop in this process: httpx GET, ``feedparser.parse``, SQLModel insert, one feed after another;
 3. feedparser alone on the same bytes (one core, sanitizing and URI resolution off, as the pipeline parses);
 4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's.
+
+With ``--full-text``, every item links to an article page on the same server (a news page of about 60 KB:
+menu, scripts, the article, related links, comments, footer; answered after ``--delay`` too), and the cycle is
+run twice on fresh databases, without and with ``[ingest] full_text = true``: it prints both, the pages read
+and how each failed, and the cost of full text in time and memory.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -75,14 +82,19 @@ class Corpus:
         return "<p>" + " ".join(words) + ".</p>"
 
 
-def make_feed(corpus: Corpus, paragraphs: list[str], number: int, items: int, now: datetime) -> bytes:
-    """Return feed ``number`` as RSS 2.0 (even numbers) or Atom (odd), ``items`` entries of HTML content."""
+def make_feed(
+    corpus: Corpus, paragraphs: list[str], number: int, items: int, now: datetime, pages: int | None = None
+) -> bytes:
+    """Return feed ``number`` as RSS 2.0 (even numbers) or Atom (odd), ``items`` entries of HTML content; with
+    ``pages`` (the server's port), each entry links to its article page there."""
     rng = corpus.rng
     entries = []
     for index in range(items):
         title = " ".join(corpus.words(9)).capitalize()
         body = "".join(rng.sample(paragraphs, 4))
         link = f"https://feed{number}.example.org/{index}/{title.split()[0]}"
+        if pages is not None:
+            link = f"http://feed{number}{HOST_SUFFIX}:{pages}/page/{number}/{index}"
         when = now - timedelta(minutes=37 * index + number)
         if number % 2 == 0:
             entries.append(
@@ -124,18 +136,58 @@ def make_rules(rng: random.Random, corpus: Corpus, paragraphs: list[str], count:
     return rules
 
 
-def serve(bodies: list[bytes], delay: float) -> tuple[ThreadingHTTPServer, int]:
-    """Start the feed server on 127.0.0.1 (path ``/feedN.xml``, each answer after ``delay``); return it, port."""
+def make_page(corpus: Corpus, paragraphs: list[str], key: str) -> bytes:
+    """Return the article page ``key`` (``N/I``): about 60 KB of menu, scripts, article, asides, comments, footer."""
+    rng = random.Random(key)
+    menu = "".join(
+        f'<li><a href="/section/{n}">{" ".join(rng.sample(corpus.vocabulary[:500], 2))}</a></li>' for n in range(150)
+    )
+    script = (
+        "<script>window.state = [" + ",".join(f'{{"id": {n}, "v": "{n * 7}"}}' for n in range(1200)) + "];</script>"
+    )
+    article = "".join(rng.sample(paragraphs, 8))
+    related = "".join(f'<li><a href="/r/{n}">{" ".join(rng.sample(corpus.vocabulary, 8))}</a></li>' for n in range(12))
+    comments = "".join(
+        f'<div class="comment"><p>{" ".join(rng.sample(corpus.vocabulary, 30))}</p></div>' for _ in range(8)
+    )
+    return (
+        f"<!DOCTYPE html><html><head><title>Article {key}</title>{script}</head><body>"
+        f'<header><nav><ul class="menu">{menu}</ul></nav></header><main><article><h1>Article {key}</h1>{article}'
+        f'</article><aside><h2>Related</h2><ul>{related}</ul></aside><section class="comments">{comments}</section>'
+        "</main><footer><p>Bench Gazette. All rights reserved. Terms. Privacy. Cookies.</p></footer></body></html>"
+    ).encode()
+
+
+def serve(
+    bodies: list[bytes], delay: float, page: Callable[[str], bytes] | None = None
+) -> tuple[ThreadingHTTPServer, int]:
+    """Start the feed server on 127.0.0.1 (path ``/feedN.xml``, each answer after ``delay``); return it, port.
+
+    With ``page``, it serves ``/page/N/I`` too (and no robots.txt)."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
             time.sleep(delay)
-            number = int(self.path.split("?")[0].removeprefix("/feed").removesuffix(".xml"))
+            path = self.path.split("?")[0]
+            if path.startswith("/page/") and page is not None:
+                self.answer(page(path.removeprefix("/page/")), "text/html")
+                return
+            if not path.startswith("/feed"):
+                self.answer(b"not found", "text/plain", 404)
+                return
+            number = int(path.removeprefix("/feed").removesuffix(".xml"))
             body = bodies[number]
             self.send_response(200)
             kind = "application/rss+xml" if number % 2 == 0 else "application/atom+xml"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def answer(self, body: bytes, kind: str, status: int = 200) -> None:
+            self.send_response(status)
             self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -198,9 +250,10 @@ def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int 
     return peak
 
 
-def write_settings(folder: Path, port: int, feeds: int, rules: list[str]) -> Path:
+def write_settings(folder: Path, port: int, feeds: int, rules: list[str], full_text: bool = False) -> Path:
     """Write the cycle's settings file: SQLite, no seeds, the feeds by host name, the rules; return its path."""
     lines = ['[database]\nurl = "sqlite:///cycle.db"\n', "[seeds]\nenabled = false\n", '[logging]\nlevel = "ERROR"\n']
+    lines.append(f"[ingest]\nfull_text = {'true' if full_text else 'false'}\n")
     for n in range(feeds):
         lines.append(f'[[feeds]]\nname = "feed{n}"\nurl = "http://feed{n}{HOST_SUFFIX}:{port}/feed{n}.xml"\n')
     for n, query in enumerate(rules):
@@ -273,6 +326,45 @@ def feedparser_alone(bodies: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
+def timed_cycle(settings: Path) -> tuple[float, float, float]:
+    """Run ``monitor run --once`` on ``settings`` in a subprocess; return its time, peak MB and own peak MB."""
+    started = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, __file__, "--cycle", str(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as cycle:
+        tree_peak = watch_peak(cycle)
+        errors = cycle.communicate()[1]
+    elapsed = time.perf_counter() - started
+    peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
+    if cycle.returncode != 0 or not peaks:
+        sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
+    own_kb = int(peaks[-1].split()[1])
+    return elapsed, max(tree_peak[0], own_kb) / 1024, own_kb / 1024
+
+
+def report_cycle(label: str, folder: Path, feeds: int, elapsed: float, peak_mb: float, own_mb: float) -> None:
+    """Print what a cycle stored and cost."""
+    with sqlite3.connect(folder / "cycle.db") as db:
+        articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        failed = db.execute("SELECT count(*) FROM feeds WHERE status != 'ok'").fetchone()[0]
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM pages GROUP BY outcome").fetchall())
+        texts = db.execute("SELECT count(*) FROM articles WHERE full_text IS NOT NULL").fetchone()[0]
+    print(
+        f"{label}: {elapsed:6.2f} s  {feeds / elapsed:7.1f} feeds/s  "
+        f"{articles / elapsed:8.0f} articles/s  {articles} articles, {alerts} alerts, {failed} feeds failed"
+    )
+    print(
+        f"   peak memory: {peak_mb:.0f} MB (RSS of the process and its workers together, sampled; "
+        f"main process alone {own_mb:.0f} MB)"
+    )
+    if outcomes:
+        print(f"   pages: {sum(outcomes.values())} requested, {texts} articles with full text, outcomes {outcomes}")
+
+
 def main() -> None:
     """Build the corpus and the server, run the cycle, the sequential loop and feedparser alone; print figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -281,6 +373,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--full-text", action="store_true", help="serve article pages and compare with full text")
     parser.add_argument("--cycle", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle:
@@ -290,43 +383,33 @@ def main() -> None:
     corpus = Corpus(rng, make_vocabulary(rng, 30_000))
     paragraphs = [corpus.paragraph() for _ in range(4000)]
     now = datetime.now(UTC).replace(microsecond=0)
-    bodies = [make_feed(corpus, paragraphs, n, args.items, now) for n in range(args.feeds)]
+    bodies: list[bytes] = []
+    page = (lambda key: make_page(corpus, paragraphs, key)) if args.full_text else None
+    server, port = serve(bodies, args.delay, page)
+    links = port if args.full_text else None
+    bodies.extend(make_feed(corpus, paragraphs, n, args.items, now, links) for n in range(args.feeds))
     rules = make_rules(rng, corpus, paragraphs, args.rules)
     size = sum(map(len, bodies))
     print(f"corpus: {args.feeds} feeds x {args.items} items, {size / args.feeds / 1024:.0f} KB a feed on average,")
     print(f"        {args.rules} rules, every answer delayed {args.delay * 1000:.0f} ms")
+    if args.full_text:
+        print(f"        article pages of {len(make_page(corpus, paragraphs, '0/0')) / 1024:.0f} KB each")
 
-    server, port = serve(bodies, args.delay)
     folder = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     try:
         settings = write_settings(folder, port, args.feeds, rules)
-        started = time.perf_counter()
-        with subprocess.Popen(
-            [sys.executable, __file__, "--cycle", str(settings)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as cycle:
-            tree_peak = watch_peak(cycle)
-            errors = cycle.communicate()[1]
-        cycle_time = time.perf_counter() - started
-        peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
-        if cycle.returncode != 0 or not peaks:
-            sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
-        own_kb = int(peaks[-1].split()[1])
-        with sqlite3.connect(folder / "cycle.db") as db:
-            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-            alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
-            failed = db.execute("SELECT count(*) FROM feeds WHERE status != 'ok'").fetchone()[0]
-        peak_mb = max(tree_peak[0], own_kb) / 1024
-        print(
-            f"cycle (monitor run --once): {cycle_time:6.2f} s  {args.feeds / cycle_time:7.1f} feeds/s  "
-            f"{articles / cycle_time:8.0f} articles/s  {articles} articles, {alerts} alerts, {failed} feeds failed"
-        )
-        print(
-            f"   peak memory: {peak_mb:.0f} MB (RSS of the process and its parsing workers together, sampled; "
-            f"main process alone {own_kb / 1024:.0f} MB)"
-        )
+        cycle_time, peak_mb, own_mb = timed_cycle(settings)
+        report_cycle("cycle (monitor run --once)", folder, args.feeds, cycle_time, peak_mb, own_mb)
+        if args.full_text:
+            (folder / "cycle.db").unlink()
+            settings = write_settings(folder, port, args.feeds, rules, full_text=True)
+            full_time, full_peak, full_own = timed_cycle(settings)
+            report_cycle("cycle with full text", folder, args.feeds, full_time, full_peak, full_own)
+            print(
+                f"full text costs: {full_time - cycle_time:+.2f} s ({full_time / cycle_time:.2f}x the time), "
+                f"{full_peak - peak_mb:+.0f} MB at peak; peak memory under 400 MB: {'yes' if full_peak < 400 else 'NO'}"
+            )
+            return
 
         loop_time, loop_articles = sequential(port, args.feeds, folder / "sequential.db")
         print(

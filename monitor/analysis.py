@@ -2,7 +2,9 @@
 
 It is pure CPU work and needs no lock, so the pipeline does it before its storing transaction, on the articles
 that look new: in the calling thread, or on the parse pool's worker processes (``ingest.parsepool``), which
-then hold a matcher built from the same rules.
+then hold a matcher built from the same rules. Rules read an article's title, and as its text the feed's text
+followed by its page's main text when it has one (``article.readable_text``); its sketch is of the title and the
+feed's text only, so that it compares with copies of the story from feeds read without full text.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from monitor.ingest import stories
-from monitor.ingest.article import ParsedArticle
+from monitor.ingest.article import ParsedArticle, readable_text
 from monitor.ingest.normalize import plausible_published
 from monitor.matching import Hit, Matcher
 from monitor.matching.text import fold_words
@@ -49,9 +51,10 @@ def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[s
     for article in articles:
         if article.content_key in to_match:
             # Tokenized once, for the rules and for the sketch.
-            document = matcher.document(article.title, article.text)
-            words = document.title.words + document.text.words
+            document = matcher.document(article.title, readable_text(article.text, article.full_text))
             hits[article.content_key] = matcher.match_document(document)
+            text_words = fold_words(article.text)[0] if article.full_text else document.text.words
+            words = document.title.words + text_words
         else:
             words = fold_words(article.title)[0] + fold_words(article.text)[0]
         sketches[article.content_key] = stories.sketch(words)

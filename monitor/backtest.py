@@ -1,7 +1,8 @@
 """Replay one rule over stored articles and say what it would have alerted; nothing is sent or written.
 
 ``replay`` reads the articles one by one (the caller streams them from the database), counts every match and
-keeps the first ``limit`` of them for display; ``as_text`` and ``as_json`` render the result.
+keeps the first ``limit`` of them for display; ``as_text`` and ``as_json`` render the result. An article read
+with its page's full text is matched on it as it was when stored (``article.readable_text``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.delivery.notify.text import iso
+from monitor.ingest.article import readable_text
 from monitor.matching import Hit, Matcher
 from monitor.store.storage import SavedArticle
 
@@ -38,7 +40,7 @@ def replay(matcher: Matcher, articles: Iterable[SavedArticle], limit: int | None
     report = Report()
     for article in articles:
         report.scanned += 1
-        hits = matcher.match(title=article.title, text=article.text)
+        hits = matcher.match(title=article.title, text=readable_text(article.text, article.full_text))
         if not hits:
             continue
         report.matched += 1

@@ -4,7 +4,9 @@
 feed or seed file is recorded and logged, never fatal to the others: a feed whose articles the database refuses
 (a value too large for it) is such a failure, while a database that fails whatever it is given fails the job.
 ``refresh_feed`` also records when the feed is next due (``ingest.politeness``); ``poll_feed`` (the daemon's feed
-job) hands a due feed to the feed poller, and ``refresh_feeds`` (``run --once``) fetches every feed at once.
+job) hands a due feed to the feed poller, and ``refresh_feeds`` (``run --once``) fetches every feed at once. For
+a feed with full text, the new articles get the main text of their pages before they are matched
+(``fulltext``); a page that fails is never its feed's failure.
 The settings in force, the rules and their matcher form one ``Ruleset`` (``ruleset.py``) that ``apply`` replaces
 whole; storing a batch of articles reads it once, so a batch never mixes the rules of one version of the settings
 with the matcher or webhooks of another.
@@ -16,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.delivery.dispatcher import Dispatcher, DrainReport
 from monitor.errors import FeedParseError, FetchError, RefusedContentError
+from monitor.fulltext import FullText
 from monitor.ingest import fetcher, gate, politeness, seeds
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.parsepool import ParsePool
@@ -84,7 +88,10 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.metrics.watch(self.outbox, storage, lambda: [(f.name, f.url) for f in self.settings.feeds], clock)
         self.dispatcher = Dispatcher(self.outbox, client, clock, metrics=self.metrics)
-        self.feeds = FeedPoller(self.refresh_feed, lambda: self.settings.http.max_connections)
+        self.feeds = FeedPoller(
+            lambda feed, client: self.refresh_feed(feed, client, defer=[]), lambda: self.settings.http.max_connections
+        )
+        self.full_text = FullText(storage, self.metrics, clock)
         # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
         self._stories: StoryIndex | None = None
         self._filing_turn = 0  # the last filing turn the index knows of (``Tx.filed_after``)
@@ -94,6 +101,7 @@ class Pipeline:
     def close(self) -> None:
         """Let the fetches and deliveries in flight finish; the queue keeps the rest for the next start."""
         self.feeds.close()
+        self.full_text.close()
         self.dispatcher.close()
 
     @property
@@ -116,6 +124,8 @@ class Pipeline:
         now, settings = self.clock(), self.settings
         due_by = now + politeness.tolerance(settings.feed_interval(feed))
         lease = settings.http.timeout + FEED_LEASE_MARGIN
+        if settings.feed_full_text(feed):
+            lease += settings.ingest.full_text_wait  # its articles' pages are waited for too
         if self.storage.claim_feed_poll(feed.name, feed.url, now, due_by, lease):
             self.feeds.poll([feed])
 
@@ -126,7 +136,7 @@ class Pipeline:
         """
         states = self.storage.feed_states([(f.name, f.url) for f in self.settings.feeds])
         feeds = [f for f in self.settings.feeds if states[f.name].disabled_reason is None]
-        failures: list[Exception] = []
+        failures: list[BaseException] = []
         # Many feeds at once: parse and analyze them on every core rather than one at a time under the GIL.
         active = self.active
         workers = None
@@ -134,9 +144,11 @@ class Pipeline:
             workers = Workers(ParsePool(rules=active.matcher.rules), active)
             workers.pool.start()  # they import and build their matcher while the first feeds are fetched
 
+        deferred: list[Future[list[AlertMessage]]] = []
+
         def refresh(feed: FeedSettings, client: httpx.Client) -> None:
             try:
-                self.refresh_feed(feed, client, workers, states[feed.name])
+                self.refresh_feed(feed, client, workers, states[feed.name], deferred)
             except Exception as exc:  # raised here once all are done: a broken database fails the cycle
                 failures.append(exc)
             if done is not None:
@@ -146,6 +158,8 @@ class Pipeline:
         try:
             poller.poll(feeds)
             poller.wait()
+            wait(deferred)  # the feeds that wait for their pages, then store
+            failures.extend(exc for future in deferred if (exc := future.exception()) is not None)
         finally:
             poller.close()
             if workers is not None:
@@ -159,17 +173,20 @@ class Pipeline:
         client: httpx.Client | None = None,
         workers: Workers | None = None,
         state: FeedState | None = None,
+        defer: list[Future[list[AlertMessage]]] | None = None,
     ) -> list[AlertMessage]:
         """Fetch one feed, store its new articles, record their alerts and its next poll; return the new alerts.
 
         The feed is fetched with ``client`` (the feed poller's), or else with the pipeline's shared client; it is
         parsed and its new articles analyzed on ``workers`` when given, else in this thread. ``state`` is what
-        its previous polls left, when the caller has read it already.
+        its previous polls left, when the caller has read it already. With ``defer``, a feed with full text
+        waits for its pages and is stored on a thread of ``FullText.later``, whose future is added to ``defer``.
         """
         parse = workers.pool.parse if workers is not None else parse_feed
         extra = {"feed": feed.name}
         settings = self.settings
         interval, max_text = settings.feed_interval(feed), settings.ingest.max_text
+        full_text = settings.feed_full_text(feed)
         if state is None:
             state = self.storage.feed_state(feed.name, feed.url)
         started, timer = self.clock(), time.monotonic()
@@ -195,7 +212,7 @@ class Pipeline:
             alert_since = None if state.polled else fetched - settings.ingest.first_poll_window
             content = result.content or b""
             with gate.parsing(len(content)):  # a large body waits for its turn
-                if workers is not None and not state.polled and workers.ruleset is self.active:
+                if workers is not None and not state.polled and workers.ruleset is self.active and not full_text:
                     # None of its articles is known yet: parsed and analyzed in one trip to a worker.
                     parsed, analysis = workers.pool.parse_and_analyze(
                         content, feed.name, result.headers, result.url, fetched, alert_since, max_text
@@ -217,19 +234,34 @@ class Pipeline:
                 feed.name, feed.url, result.etag, result.last_modified, result.status, self.clock(), next_poll
             )
 
-        try:
-            alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
-        except SQLAlchemyError as exc:
-            reason = refused_values(exc)
-            if reason is None:
-                raise  # the database itself failed: not this feed's doing
-            refused = RefusedContentError(f"feed '{feed.name}': the database refused its articles: {reason}")
-            self.metrics.record_poll(feed.name, _failure_kind(refused), elapsed)
-            self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
+        def finish() -> list[AlertMessage]:
+            stored = articles
+            if full_text:
+                pool = workers.pool if workers is not None else None
+                stored = self.full_text.complete(
+                    feed.name, articles, alert_since, not result.from_public, settings, pool
+                )
+            try:
+                alerts = self._store(
+                    stored, record_success, alert_since=alert_since, workers=workers, analysis=analysis
+                )
+            except SQLAlchemyError as exc:
+                reason = refused_values(exc)
+                if reason is None:
+                    raise  # the database itself failed: not this feed's doing
+                refused = RefusedContentError(f"feed '{feed.name}': the database refused its articles: {reason}")
+                self.metrics.record_poll(feed.name, _failure_kind(refused), elapsed)
+                self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
+                return []
+            self.metrics.record_poll(feed.name, "ok", elapsed)
+            log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
+            return alerts
+
+        if full_text and defer is not None:
+            # Waiting for its pages holds no connection: the feed's slot goes to the next feed meanwhile.
+            defer.append(self.full_text.later(feed.name, finish))
             return []
-        self.metrics.record_poll(feed.name, "ok", elapsed)
-        log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
-        return alerts
+        return finish()
 
     def _record_feed_failure(self, feed: FeedSettings, failures: int, exc: FeedFailure, started: datetime) -> None:
         """Record a failed poll: its kind, the back-off (or the server's Retry-After), disabled on 410 Gone."""

@@ -62,3 +62,56 @@ def test_max_text_out_of_bounds_is_refused(tmp_path: Path, value: str, message: 
     path.write_text(f"[ingest]\nmax_text = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"ingest\.max_text: .*{message}.* \(line 2\)"):
         load_settings(path, {})
+
+
+@pytest.mark.parametrize(
+    ("ingest", "feed", "expected"),
+    [
+        ("", "", False),
+        ("", "full_text = true\n", True),
+        ("full_text = true\n", "", True),
+        ("full_text = true\n", "full_text = false\n", False),
+    ],
+    ids=["off", "the feed's", "every feed's", "the feed's own wins"],
+)
+def test_full_text_is_the_feeds_own_else_ingests(tmp_path: Path, ingest: str, feed: str, expected: bool) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[ingest]\n{ingest}[[feeds]]\nname = "f"\nurl = "https://x.example/rss"\n{feed}', encoding="utf-8")
+    settings = load_settings(path, {})
+    assert settings.feed_full_text(settings.feeds[0]) is expected
+
+
+def test_full_text_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('[ingest]\nfull_text_wait = "1m"\npage_gap = "250ms"\nrobots = false\n', encoding="utf-8")
+    ingest = load_settings(path, {}).ingest
+    assert (ingest.full_text_wait, ingest.page_gap, ingest.robots) == (
+        timedelta(minutes=1),
+        timedelta(0.25 / 86400),
+        False,
+    )
+    path.write_text("", encoding="utf-8")
+    ingest = load_settings(path, {}).ingest
+    assert (ingest.full_text, ingest.full_text_wait, ingest.page_gap, ingest.robots) == (
+        False,
+        timedelta(seconds=30),
+        timedelta(seconds=1),
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('full_text_wait = "10m"', "ingest.full_text_wait: 10m is too long: the most is 5m"),
+        ('full_text_wait = "0s"', "ingest.full_text_wait: duration 0s must be positive"),
+        ('page_gap = "10ms"', "ingest.page_gap: 10ms is too short: the least is 100ms, since requesting pages faster"),
+        ('page_gap = "2m"', "ingest.page_gap: 2m is too long: the most is 1m"),
+        ('full_text = "sometimes"', "ingest.full_text: Input should be a valid boolean"),
+    ],
+)
+def test_full_text_settings_out_of_bounds_are_refused(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(f"[ingest]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.", 1)):
+        load_settings(path, {})

@@ -2,7 +2,9 @@
 
 Each feed of the settings is listed with its status (``new``, ``ok``, ``not_modified``, ``error``, ``disabled``),
 its last success, its last error and what kind it was, its consecutive failures, its next poll and how many
-articles it brought in the last 24 hours.
+articles it brought in the last 24 hours. When a feed reads its articles' full text, the table gains a
+PAGES FAILED column: how many of its article pages gave no text in the last 24 hours (``-`` for a feed without
+full text); the JSON gives such a feed's ``page_failures_24h`` by kind.
 
 ``feeds add URL [--name NAME] [--all]`` fetches the URL: a feed is added as it is; an HTML page is searched for
 its ``<link rel="alternate">`` feeds, and the first is added (every one with ``--all``; without it, several are
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,10 +58,13 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     def show(storage: Storage) -> int:
         since = datetime.now(UTC) - RECENT
         health = storage.feed_health([(feed.name, feed.url) for feed in settings.feeds], since)
+        full = [feed.name for feed in settings.feeds if settings.feed_full_text(feed)]
+        found = storage.page_failures(full, since) if full else {}
+        pages = {name: found.get(name, {}) for name in full}
         if args.json:
-            print(json.dumps([as_json(feed) for feed in health], ensure_ascii=False, indent=2))
+            print(json.dumps([as_json(feed, pages.get(feed.name)) for feed in health], ensure_ascii=False, indent=2))
         else:
-            print(as_text(health))
+            print(as_text(health, pages or None))
         return EXIT_OK
 
     return with_storage(context, show)
@@ -157,9 +162,10 @@ def _feed_title(content: bytes) -> str:
     return str(title).strip() if title else ""
 
 
-def as_json(feed: FeedHealth) -> dict[str, Any]:
-    """Return one feed's health as a JSON object (times in ISO 8601 UTC, absent values null)."""
-    return {
+def as_json(feed: FeedHealth, page_failures: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Return one feed's health as a JSON object (times in ISO 8601 UTC, absent values null); with full text, its
+    article pages that failed in the last 24 hours, by kind."""
+    shown: dict[str, Any] = {
         "name": feed.name,
         "url": feed.url,
         "status": feed.status,
@@ -174,14 +180,21 @@ def as_json(feed: FeedHealth) -> dict[str, Any]:
         "disabled_reason": feed.disabled_reason,
         "articles_24h": feed.recent_articles,
     }
+    if page_failures is not None:
+        shown["page_failures_24h"] = dict(page_failures)
+    return shown
 
 
-def as_text(feeds: Sequence[FeedHealth]) -> str:
-    """Return the feeds' health as an aligned table, one feed a line, times in UTC."""
+def as_text(feeds: Sequence[FeedHealth], page_failures: Mapping[str, Mapping[str, int]] | None = None) -> str:
+    """Return the feeds' health as an aligned table, one feed a line, times in UTC; with ``page_failures`` (by
+    feed with full text), a column of their failed pages."""
     if not feeds:
         return "no feeds in the settings"
     rows = [_HEADER, *(_row(feed) for feed in feeds)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(_HEADER) - 1)]
+    if page_failures is not None:
+        counts = [str(sum(page_failures[f.name].values())) if f.name in page_failures else "-" for f in feeds]
+        rows = [(*row[:-1], count, row[-1]) for row, count in zip(rows, ["PAGES FAILED", *counts], strict=True)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     lines = [
         "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]) for row in rows
     ]

@@ -1,4 +1,4 @@
-"""The value every ingest path produces and storage consumes."""
+"""The value every ingest path produces and storage consumes, and the text that rules read of it."""
 
 from __future__ import annotations
 
@@ -20,3 +20,18 @@ class ParsedArticle:
     published: datetime | None = None
     # Further keys the article is known by (``normalize.article_keys``): any one already seen makes it a copy.
     keys: tuple[str, ...] = ()
+    # The main text of its page, for a feed with full text (``ingest.pages``); "" when none was read.
+    full_text: str = ""
+
+
+def readable_text(text: str, full_text: str | None) -> str:
+    """Return what a rule's ``text:`` field reads: the feed's text, then the page's main text.
+
+    The feed's text is left out when the page's text holds it already (a teaser that is the article's first
+    paragraph), so that it is not matched, nor its snippet cut, twice.
+    """
+    if not full_text:
+        return text
+    if not text or text in full_text:
+        return full_text
+    return f"{text}\n\n{full_text}"

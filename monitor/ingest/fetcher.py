@@ -5,7 +5,9 @@ policy of ``netguard`` (a redirect from a public address must lead to a public o
 here, a bounded piece at a time, so the cap counts decompressed bytes and a gzip bomb is cut off at the cap.
 ``FetchError.kind`` classifies a failure: ``dns``, ``connect``, ``timeout``, ``http`` (an error status, raised
 as ``StatusError``), ``too_large``, ``redirect`` (too many, or to another scheme), ``blocked`` (a redirect to a
-non-public address) and ``decode`` (a body that does not decompress).
+non-public address), ``decode`` (a body that does not decompress) and ``type`` (a Content-Type the caller did not
+ask for, refused before the body is read). Article pages are fetched with the same function (``ingest.pages``):
+their requests start from the address policy of their feed (``allow_private``) and accept only ``types``.
 """
 
 from __future__ import annotations
@@ -93,48 +95,66 @@ def fetch(
     last_modified: str | None = None,
     deadline: float = 20.0,
     max_bytes: int = 15 * 1024 * 1024,
+    accept: str = ACCEPT,
+    label: str | None = None,
+    allow_private: bool = True,
+    types: tuple[str, ...] | None = None,
 ) -> FetchResult:
-    """Return the feed at ``url``, asking only for changes since ``etag``/``last_modified``; raise FetchError."""
-    headers = {"Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    """Return the feed at ``url``, asking only for changes since ``etag``/``last_modified``; raise FetchError.
+
+    Errors start with ``label`` (``feed 'NAME'`` by default). ``allow_private`` says whether the first request
+    may reach a non-public address (the operator's own URL may); with ``types``, an answer whose Content-Type is
+    none of them is refused (kind ``type``) before its body is read.
+    """
+    headers = {"Accept": accept, "Accept-Encoding": ACCEPT_ENCODING}
+    prefix = label or f"feed '{name}'"
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     expires = time.monotonic() + deadline
     target = httpx.URL(url)
-    allow_private = True  # the operator's own URL may point anywhere
     for _ in range(MAX_REDIRECTS + 1):
         host = target.host
         if target.scheme not in SCHEMES:
-            raise FetchError(f"feed '{name}': redirect to a {target.scheme}: URL refused", "redirect")
-        with netguard.hop(allow_private, expires), _classified(name, host, deadline):
+            raise FetchError(f"{prefix}: redirect to a {target.scheme}: URL refused", "redirect")
+        with netguard.hop(allow_private, expires), _classified(prefix, host, deadline):
             request = client.build_request("GET", target, headers=headers, timeout=max(expires - time.monotonic(), 0))
-            response = _send(client, request, name)
+            response = _send(client, request, prefix)
             try:
                 address = netguard.peer(response)
                 from_public = address is None or address.public  # not known to be private: judged as public
                 if response.next_request is None:
-                    result = _result(response, name, host, etag, last_modified, max_bytes, expires, deadline)
+                    _check_type(response, prefix, host, types)
+                    result = _result(response, prefix, host, etag, last_modified, max_bytes, expires, deadline)
                     return replace(result, from_public=from_public)
                 allow_private = allow_private and not from_public
                 target = response.next_request.url
             finally:
                 response.close()
-    raise FetchError(f"feed '{name}': more than {MAX_REDIRECTS} redirects from {httpx.URL(url).host}", "redirect")
+    raise FetchError(f"{prefix}: more than {MAX_REDIRECTS} redirects from {httpx.URL(url).host}", "redirect")
 
 
-def _send(client: httpx.Client, request: httpx.Request, name: str) -> httpx.Response:
+def _send(client: httpx.Client, request: httpx.Request, prefix: str) -> httpx.Response:
     """Return the response to one request (one hop), its body not read yet."""
     try:
         return client.send(request, stream=True, follow_redirects=False)
     except FetchError as exc:  # netguard's: a name that does not resolve, an address refused
-        raise FetchError(f"feed '{name}': {exc}", exc.kind) from None
+        raise FetchError(f"{prefix}: {exc}", exc.kind) from None
+
+
+def _check_type(response: httpx.Response, prefix: str, host: str, types: tuple[str, ...] | None) -> None:
+    """Raise FetchError (``type``) if a successful answer has a Content-Type other than ``types`` (when given)."""
+    if types is None or not 200 <= response.status_code < 300:
+        return
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind not in types:
+        raise FetchError(f"{prefix}: {host} sent {kind[:100]}, not {' or '.join(types)}", "type")
 
 
 @contextmanager
-def _classified(name: str, host: str, deadline: float) -> Iterator[None]:
+def _classified(prefix: str, host: str, deadline: float) -> Iterator[None]:
     """Turn the httpx exceptions raised inside the block into FetchError with a kind."""
-    prefix = f"feed '{name}'"
     try:
         yield
     except httpx.TimeoutException:
@@ -149,7 +169,7 @@ def _classified(name: str, host: str, deadline: float) -> Iterator[None]:
 
 def _result(
     response: httpx.Response,
-    name: str,
+    prefix: str,
     host: str,
     etag: str | None,
     modified: str | None,
@@ -160,10 +180,10 @@ def _result(
     """Return the result of a final (not redirected) answer, reading its body; raise FetchError on an error."""
     status = response.status_code
     if not (200 <= status < 300 or status == 304):
-        raise StatusError(f"feed '{name}': HTTP {status} from {host}", status, response.headers.get("retry-after"))
+        raise StatusError(f"{prefix}: HTTP {status} from {host}", status, response.headers.get("retry-after"))
     content = None
     if status != 304:
-        content = _read_body(response, name, host, max_bytes, expires, deadline)
+        content = _read_body(response, prefix, host, max_bytes, expires, deadline)
     return FetchResult(
         status=status,
         content=content,
@@ -175,14 +195,14 @@ def _result(
 
 
 def _read_body(
-    response: httpx.Response, name: str, host: str, max_bytes: int, expires: float, deadline: float
+    response: httpx.Response, prefix: str, host: str, max_bytes: int, expires: float, deadline: float
 ) -> bytes:
     """Return the decompressed body, cut off with FetchError past ``max_bytes`` or past the deadline."""
-    too_large = FetchError(f"feed '{name}': response from {host} exceeds {max_bytes} bytes", "too_large")
+    too_large = FetchError(f"{prefix}: response from {host} exceeds {max_bytes} bytes", "too_large")
     encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
     decoder = _Decoder.of(encoding)
     if decoder is None:
-        raise FetchError(f"feed '{name}': {host} sent an unsupported Content-Encoding {encoding!r}", "decode")
+        raise FetchError(f"{prefix}: {host} sent an unsupported Content-Encoding {encoding!r}", "decode")
     length = response.headers.get("content-length", "")
     if encoding == "identity" and length.isdigit() and int(length) > max_bytes:
         raise too_large
@@ -197,10 +217,10 @@ def _read_body(
                 if len(body) > max_bytes:
                     raise too_large
             if time.monotonic() > expires:
-                raise FetchError(f"feed '{name}': {host} did not answer within {deadline:g} s", "timeout")
+                raise FetchError(f"{prefix}: {host} did not answer within {deadline:g} s", "timeout")
         body += decoder.flush()
     except zlib.error as exc:
-        raise FetchError(f"feed '{name}': cannot decompress the {encoding} body from {host}: {exc}", "decode") from None
+        raise FetchError(f"{prefix}: cannot decompress the {encoding} body from {host}: {exc}", "decode") from None
     if len(body) > max_bytes:
         raise too_large
     return bytes(body)

@@ -5,7 +5,9 @@ CPU work in Python and hold the GIL; fetching many feeds at once on threads woul
 The workers start from a fresh interpreter (``spawn``), importing only what they run, so they stay small;
 each builds a matcher from the rules the pool was given, once. ``parse`` has the signature and errors of
 ``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher; ``parse_and_analyze``
-does both in one trip, for a feed polled for the first time, whose articles are all new.
+does both in one trip, for a feed polled for the first time, whose articles are all new; ``extract`` finds the
+main text of an article's page (``extract.main_text``). A pool whose worker died (a crash in a native library)
+is replaced at the next call, which fails as ``BrokenProcessPool`` meanwhile.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import os
 import threading
 from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import datetime
 
 from monitor.analysis import Analysis, analyze, recent, with_plausible_dates
 from monitor.ingest.article import ParsedArticle
+from monitor.ingest.extract import main_text
 from monitor.ingest.parser import MAX_ENTRIES, MAX_TEXT, ParsedFeed, parse_feed
 from monitor.matching import Matcher
 from monitor.matching.query import Node
@@ -77,6 +81,18 @@ class ParsePool:
     def analyze(self, articles: Sequence[ParsedArticle], to_match: Set[str]) -> Analysis:
         """Return the articles' analysis with the pool's rules, worked out on a worker process."""
         return self._start().submit(_analyze, list(articles), frozenset(to_match)).result()
+
+    def extract(self, markup: str, url: str, max_text: int) -> str:
+        """Return the main text of a page's markup, worked out on a worker process."""
+        executor = self._start()
+        try:
+            return executor.submit(main_text, markup, url, max_text).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._executor is executor:
+                    self._executor = None  # started afresh at the next call
+            executor.shutdown(wait=False)
+            raise
 
     def start(self) -> None:
         """Start every worker process now rather than at the first parse, so that they are ready for it."""

@@ -10,6 +10,8 @@ the queue and the feeds' last successes are read from the database at scrape tim
 | ``monitor_feed_fetch_seconds`` | histogram | ``feed`` |
 | ``monitor_articles_ingested_total`` | counter | ``feed`` (the feed's name, or ``seeds`` for every seed file) |
 | ``monitor_rule_matches_total`` | counter | ``rule`` |
+| ``monitor_full_text_pages_total`` | counter | ``feed`` (article pages whose main text was read) |
+| ``monitor_full_text_failures_total`` | counter | ``feed``, ``kind`` (``timeout``, ``not_html``, ``too_large``, ...) |
 | ``monitor_deliveries_total`` | counter | ``webhook``, ``outcome`` (``sent``, ``retried``, ``dead``) |
 | ``monitor_database_up`` | gauge | (1 when the database answered the scrape, else 0) |
 | ``monitor_delivery_queue_depth`` | gauge | (pending deliveries) |
@@ -107,6 +109,18 @@ class Metrics:
             "monitor_articles_ingested", "New articles stored, by source.", ["feed"], registry=self.registry
         )
         self.matches = Counter("monitor_rule_matches", "Alerts recorded, by rule.", ["rule"], registry=self.registry)
+        self.pages = Counter(
+            "monitor_full_text_pages",
+            "Article pages whose main text was read, by feed.",
+            ["feed"],
+            registry=self.registry,
+        )
+        self.page_failures = Counter(
+            "monitor_full_text_failures",
+            "Article pages that gave no main text, by feed and kind.",
+            ["feed", "kind"],
+            registry=self.registry,
+        )
         self.deliveries = Counter(
             "monitor_deliveries", "Delivery outcomes, by webhook.", ["webhook", "outcome"], registry=self.registry
         )
@@ -125,6 +139,13 @@ class Metrics:
         """Count recorded alerts, one per rule name given."""
         for rule, count in Tally(rules).items():
             self.matches.labels(rule=rule).inc(count)
+
+    def record_page(self, feed: str, outcome: str) -> None:
+        """Count one article page fetched for a feed: read (``ok``), or failed with the kind ``outcome``."""
+        if outcome == "ok":
+            self.pages.labels(feed=feed).inc()
+        else:
+            self.page_failures.labels(feed=feed, kind=outcome).inc()
 
     def record_delivery(self, webhook: str, outcome: str, count: int = 1) -> None:
         """Count ``count`` deliveries to a webhook that ended in ``outcome`` (sent, retried, dead)."""

@@ -124,6 +124,17 @@ class IngestSettings(_Section):
     ] = timedelta(hours=48)
     # Characters of an article's text kept (after HTML is stripped): at least a title's worth, at most 2 million.
     max_text: Count = Field(default=200_000, ge=1_000, le=2_000_000)
+    # Fetch the page of each new article that may alert and match its main text too (a feed's own key wins).
+    full_text: bool = False
+    # How long the alerts of a feed's new articles may wait for their pages; then they are matched on what they have.
+    full_text_wait: Annotated[
+        timedelta, within("1s", "5m", why_ceiling="an alert should not wait longer for its article's page")
+    ] = timedelta(seconds=30)
+    # The least time between two page requests to one host (robots.txt may ask for more, up to a minute).
+    page_gap: Annotated[timedelta, within("100ms", "1m", "requesting pages faster burdens the site")] = timedelta(
+        seconds=1
+    )
+    robots: bool = True  # honour each site's robots.txt for article pages
 
 
 class LoggingSettings(_Section):
@@ -145,6 +156,7 @@ class FeedSettings(_Section):
     name: str
     url: str
     interval: PollInterval | None = None
+    full_text: bool | None = None  # fetch each new article's page; None follows [ingest] full_text
 
     @field_validator("url")
     @classmethod
@@ -231,6 +243,10 @@ class Settings(_Section):
     def feed_interval(self, feed: FeedSettings) -> timedelta:
         """Return how often a feed is polled: its own interval, else the scheduler's default."""
         return feed.interval or self.scheduler.poll_interval
+
+    def feed_full_text(self, feed: FeedSettings) -> bool:
+        """Return whether the pages of a feed's new articles are fetched: its own key, else ``[ingest] full_text``."""
+        return self.ingest.full_text if feed.full_text is None else feed.full_text
 
     def rule_webhooks(self, rule: RuleSettings) -> list[str]:
         """Return the names of the webhooks a rule's alerts go to (every webhook when it names none)."""

@@ -1,4 +1,5 @@
-"""SQLModel tables: feeds and seed files (sources), articles with their keys and stories, alerts, deliveries."""
+"""SQLModel tables: feeds and seed files (sources), articles with their keys, stories and pages, alerts,
+deliveries."""
 
 from __future__ import annotations
 
@@ -89,6 +90,23 @@ class Article(SQLModel, table=True):
     # The turn in which it was filed in its story: filing is serialized across instances, so an instance learns
     # the sketches others filed since its last turn by this number.
     story_seq: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    # The main text of its page, for a feed with full text and a page that gave one (``ingest.pages``).
+    full_text: str | None = Field(default=None, sa_type=Text)
+
+
+class Page(SQLModel, table=True):
+    """An article page fetched for its full text, once per canonical URL: what came of it, and its validators."""
+
+    __tablename__ = "pages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url_key: str = Field(unique=True, max_length=600)  # ``normalize.url_key`` of the article's link
+    feed: str = Field(max_length=200, index=True)  # the feed it was fetched for
+    outcome: str = Field(max_length=20)  # ``ok``, or the kind of failure
+    status_code: int | None = None
+    etag: str | None = Field(default=None, sa_type=Text)
+    last_modified: str | None = Field(default=None, max_length=100)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class ArticleKey(SQLModel, table=True):

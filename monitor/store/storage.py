@@ -29,6 +29,7 @@ from monitor.store.alerts import AlertWrites, StoredArticle
 from monitor.store.engine import READ_ONLY, make_engine, redact_url
 from monitor.store.feeds import FeedStore, feed_row
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
+from monitor.store.pages import PageStore
 from monitor.store.probe import Answer, can_write
 from monitor.store.tx import table_of
 
@@ -47,9 +48,10 @@ class SavedArticle:
     source: str
     published: datetime | None
     fetched: datetime
+    full_text: str | None = None
 
 
-class Storage(FeedStore):
+class Storage(FeedStore, PageStore):
     """The database: opened once, shared by every job."""
 
     def __init__(self, url: str) -> None:
@@ -276,6 +278,7 @@ class Tx(AlertWrites):
                     "title": a.title,
                     "url": a.url,
                     "text": a.text,
+                    "full_text": a.full_text or None,
                     "author": a.author,
                     "language": a.language,
                     "published_at": a.published,
@@ -396,4 +399,5 @@ def _saved(article: Article) -> SavedArticle:
         source=article.source,
         published=article.published_at,
         fetched=article.fetched_at,
+        full_text=article.full_text,
     )

@@ -201,3 +201,13 @@ def test_exposition_passes_promtool() -> None:
     checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout + checked.stderr == b""  # no lint problem either
+
+
+def test_article_pages_are_counted_by_feed_and_failure_kind() -> None:
+    metrics = Metrics()
+    for outcome in ("ok", "ok", "timeout", "not_html", "timeout"):
+        metrics.record_page("gazette", outcome)
+    found = samples(metrics)
+    assert found[("monitor_full_text_pages_total", (("feed", "gazette"),))] == 2
+    assert found[("monitor_full_text_failures_total", (("feed", "gazette"), ("kind", "timeout")))] == 2
+    assert found[("monitor_full_text_failures_total", (("feed", "gazette"), ("kind", "not_html")))] == 1

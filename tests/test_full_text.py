@@ -1,0 +1,186 @@
+"""Full text through real sockets: a feed of bare titles, its article pages and robots.txt on a page server, a
+webhook receiver, and ``monitor run --once`` as a subprocess, twice.
+
+The article whose page mentions the rule's word in its body alerts once, with a snippet of that body; the page
+where only the navigation, an aside and the footer mention it does not; a PDF, a page past the body cap, a page
+robots.txt forbids, one that redirects and one that never ends do no harm. The second run fetches no page again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, LoopbackServer
+from tests.daemon import monitor
+from tests.db import rows
+from tests.feedserver import MB, FeedServer, Route, drip, redirect, reply, serve_file
+
+pytestmark = pytest.mark.integration
+PAGES = FIXTURES / "pages"
+HTML = "text/html; charset=utf-8"
+ITEMS = {
+    "news": "Économie : la forme 10 rouvre",  # fr-news.html: Marioupol in its body (and in its nav and aside)
+    "sport": "Tour de France : la dixième étape",  # fr-aside-only.html: Marioupol in nav, aside and footer only
+    "report": "Le rapport annuel",  # a PDF
+    "huge": "Dossier complet",  # 40 MB of HTML, past the 15 MB cap
+    "moved": "Verkehr in Hamburg",  # a redirect to de-news.html: "Elbtunnels" in its body
+    "private": "Réservé aux abonnés",  # robots.txt disallows /private/
+    "slow": "En direct",  # a page that drips a byte at a time: past the deadline
+}
+PATHS = {"private": "/private/article", "report": "/report.pdf"}
+
+
+def feed(server: FeedServer, names: list[str]) -> bytes:
+    """Return an RSS feed of title-only items, each linking to its page on ``server``."""
+    items = "".join(
+        f"<item><title>{ITEMS[name]}</title><link>{server.url(PATHS.get(name, '/' + name))}</link></item>"
+        for name in names
+    )
+    channel = f"<channel><title>Gazette</title>{items}</channel>"
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0">{channel}</rss>'.encode()
+
+
+def endless_html(size: int) -> Route:
+    """Answer 200 with ``size`` bytes of HTML links, sent 1 MB at a time without a length, until the client hangs up."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", HTML)
+        handler.send_header("Connection", "close")
+        handler.close_connection = True
+        handler.end_headers()
+        handler.wfile.write(b"<!DOCTYPE html><html><body><p>Marioupol</p>")
+        chunk = b'<a href="/x">Marioupol</a> ' * (MB // 27)
+        for _ in range(size // len(chunk)):
+            handler.wfile.write(chunk)
+
+    return answer
+
+
+def serve(server: FeedServer) -> None:
+    """Serve the feeds, the article pages and robots.txt."""
+    server.routes["/feed.xml"] = reply(200, feed(server, list(ITEMS)), {"Content-Type": "application/rss+xml"})
+    # Another feed links to the same article page under another title: the page is fetched once all the same.
+    server.routes["/other.xml"] = reply(200, feed(server, ["news"]).replace(b"forme 10", b"forme dix"), {})
+    server.routes["/news"] = serve_file(PAGES / "fr-news.html", HTML)
+    server.routes["/sport"] = serve_file(PAGES / "fr-aside-only.html", HTML)
+    server.routes["/report.pdf"] = reply(200, b"%PDF-1.7\n" + b"\x00" * 4096, {"Content-Type": "application/pdf"})
+    server.routes["/huge"] = endless_html(40 * MB)
+    server.routes["/moved"] = redirect("/de", 301)
+    server.routes["/de"] = serve_file(PAGES / "de-news.html", HTML)
+    server.routes["/private/article"] = serve_file(PAGES / "fr-news.html", HTML)
+    server.routes["/slow"] = drip(in_headers=True, seconds=8)
+    server.routes["/robots.txt"] = reply(200, b"User-agent: *\nDisallow: /private/\n", {"Content-Type": "text/plain"})
+
+
+def settings(tmp_path: Path, server: FeedServer, hook: str, database_url: str) -> Path:
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f"""
+[database]
+url = "{database_url}"
+
+[seeds]
+enabled = false
+
+[http]
+timeout = "5s"
+
+[ingest]
+full_text_wait = "4s"
+page_gap = "100ms"
+
+[[feeds]]
+name = "gazette"
+url = "{server.url("/feed.xml")}"
+full_text = true
+
+[[feeds]]
+name = "other"
+url = "{server.url("/other.xml")}"
+full_text = true
+
+[webhooks.newsroom]
+url = "{hook}"
+format = "generic"
+
+[[rules]]
+name = "marioupol"
+query = "Marioupol"
+
+[[rules]]
+name = "elbe"
+query = "text:Elbtunnels"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as running:
+        serve(running)
+        yield running
+
+
+def test_title_only_items_alert_on_the_body_of_their_pages(
+    tmp_path: Path, server: FeedServer, loopback: LoopbackServer, database_url: str
+) -> None:
+    loopback.routes["/hook"] = lambda _handler: (200, {}, b"ok")
+    config = settings(tmp_path, server, loopback.url("/hook"), database_url)
+
+    first = monitor("--config", str(config), "run", "--once", timeout=90)
+    assert first.returncode == 0, first.stderr
+
+    alerts = [r.json() for r in loopback.received_on("/hook")]
+    by_rule = {alert["rule"]["name"]: alert for alert in alerts}
+    assert sorted(by_rule) == ["elbe", "marioupol"] and len(alerts) == 2
+    marioupol = by_rule["marioupol"]
+    assert marioupol["article"]["title"] in (ITEMS["news"], ITEMS["news"].replace("forme 10", "forme dix"))
+    assert "au large de **Marioupol**" in marioupol["snippet"]  # the body, not the menu nor "À lire aussi"
+    assert "Die Oströhre des **Elbtunnels** wird" in by_rule["elbe"]["snippet"]  # reached through a redirect
+
+    # One request per page, the page two feeds link to included; none for what robots.txt forbids.
+    for path in ("/news", "/sport", "/report.pdf", "/huge", "/moved", "/de", "/slow"):
+        assert server.hits(path) == 1, path
+    assert server.hits("/private/article") == 0 and server.hits("/robots.txt") == 1
+    outcomes = dict(rows(database_url, "SELECT url_key, outcome FROM pages"))
+    assert {key.rsplit("/", 1)[-1]: outcome for key, outcome in outcomes.items()} == {
+        "news": "ok",
+        "sport": "ok",
+        "report.pdf": "not_html",
+        "huge": "too_large",
+        "moved": "ok",
+        "article": "robots",
+        "slow": "late",
+    }
+    stored = dict(rows(database_url, "SELECT title, full_text FROM articles"))
+    news = stored.get(ITEMS["news"]) or stored.get(ITEMS["news"].replace("forme 10", "forme dix"))
+    assert "Dans la forme de radoub numéro 10" in (news or "") and "Jean_du_13" not in (news or "")
+    assert stored[ITEMS["report"]] is None and stored[ITEMS["slow"]] is None
+    assert "Dossier Marioupol" not in (stored[ITEMS["sport"]] or "")
+
+    # The failures are the feed's page failures, never its own errors.
+    shown = json.loads(monitor("--config", str(config), "feeds", "--json").stdout)
+    gazette = next(f for f in shown if f["name"] == "gazette")
+    assert gazette["status"] == "ok" and gazette["last_error"] is None
+    assert gazette["page_failures_24h"] == {"not_html": 1, "too_large": 1, "robots": 1, "late": 1}
+    table = monitor("--config", str(config), "feeds").stdout
+    assert "PAGES FAILED" in table.splitlines()[0]
+
+    # A rule replayed over the stored articles reads the full text too.
+    replayed = monitor("--config", str(config), "rules", "backtest", "elbe", "--json")
+    assert [m["title"] for m in json.loads(replayed.stdout)] == [ITEMS["moved"]]
+
+    # A second run, a new process: nothing new to alert, no page fetched again.
+    requests = len(server.requests)
+    second = monitor("--config", str(config), "run", "--once", timeout=90)
+    assert second.returncode == 0, second.stderr
+    assert sorted(path for path, _ in server.requests[requests:]) == ["/feed.xml", "/other.xml"]
+    assert len(loopback.received_on("/hook")) == 2
