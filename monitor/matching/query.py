@@ -9,6 +9,10 @@ Terms (all case- and accent-insensitive, see ``text.fold``)::
     北约                so is a word in Chinese or Japanese, one character per word ("北 约")
     secur*              a prefix: any word starting with "secur" (at least 3 characters before the star,
                         after folding); in "nato summ*" the last word of the phrase is a prefix
+    =nato  ="l'Otan"    the exact form: without ``=``, a word matches its inflected forms in the article's
+                        language too (``summit`` finds "summits", ``Донбасс`` finds "Донбассе", see ``forms.py``);
+                        with it, only the word as written (case and accents still do not matter). ``=`` goes
+                        right before a word or a phrase, after a field or ``-``: title:=nato, -="a b"
     title:nato          only in the title; text:nato only in the body; a term without a field looks at both
     title:(a OR b)      a field before a group applies to every term in it (a different field inside is an
                         error). A word such as http://x or foo:bar is not a field, just words.
@@ -37,14 +41,14 @@ Grammar::
     and_expr = unary { [ "AND" ] unary }
     unary    = { "NOT" | "-" } operand
     operand  = term [ "NEAR/" n term ] | [ field ] "(" or_expr ")"
-    term     = [ field ] ( word | word "*" | phrase )
+    term     = [ field ] [ "=" ] ( word | word "*" | phrase )
     field    = "title:" | "text:"
 
 An invalid query raises ``QueryError`` with the reason and the 0-based position of the fault: an empty
 query, phrase or group; an unclosed quote or parenthesis, or an unmatched ``)``; an operator with no term on
 one side (``NATO AND``, ``OR x``, ``NOT``); ``NEAR`` without ``/n`` or with n outside 0..100; a prefix shorter
-than 3 characters; ``*`` inside a word; a term with no words (``"!!!"``, ``-``); parentheses nested deeper
-than 50 levels.
+than 3 characters; ``*`` inside a word; a term with no words (``"!!!"``, ``-``); ``=`` before a prefix (a prefix
+is a literal start already) or before anything but a word or phrase; parentheses nested deeper than 50 levels.
 """
 
 from __future__ import annotations
@@ -71,11 +75,13 @@ _OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A word or phrase of folded words; ``prefix`` makes the last word a prefix; ``field`` scopes it."""
+    """A word or phrase of folded words; ``prefix`` makes the last word a prefix; ``field`` scopes it; ``exact``
+    leaves out the words' other forms."""
 
     words: tuple[str, ...]
     prefix: bool = False
     field: str | None = None
+    exact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +169,19 @@ class _Lexer:
             elif c == "-" and i + 1 < len(query) and not query[i + 1].isspace() and query[i + 1] != ")":
                 self.out.append(_Token("NOT", i, "-"))
                 i += 1
+            elif c == "=":
+                i = self.exact(i)
             else:
                 i = self.bare(i)
         return self.out
+
+    def exact(self, start: int) -> int:
+        """Add the exact-form mark at ``start``, which must touch a word or a phrase; return the position after it."""
+        following = self.query[start + 1 : start + 2]
+        if not following or following.isspace() or following in "()=":
+            self.fail("'=' must touch the word or phrase whose exact form it asks for: =word, =\"a phrase\"", start)
+        self.out.append(_Token("EXACT", start, "="))
+        return start + 1
 
     def phrase(self, start: int) -> int:
         """Add the phrase opening at ``start``; return the position after its closing quote."""
@@ -200,6 +216,10 @@ class _Lexer:
         if after < end:
             if query[after] == "-":
                 self.fail(f"write -{name}:word to exclude a word, not {name}:-word", after)
+            if query[after] == "=":
+                after = self.exact(after)
+                if after == end:  # a phrase follows
+                    return after
             self.out.append(_Token("word", after, query[after:end]))
             return end
         if after < len(query) and (query[after] == "(" or query[after] in _QUOTES):
@@ -308,6 +328,14 @@ class _Parser:
             return self.group(token, field, depth)
         if token.kind in ("word", "phrase"):
             return self.term(token, field)
+        if token.kind == "EXACT":
+            marked = self.take()
+            if marked.kind not in ("word", "phrase"):
+                self.fail("'=' must touch the word or phrase whose exact form it asks for", token.pos)
+            term = self.term(marked, field)
+            if term.prefix:
+                self.fail("'=' asks for a word's exact form; a prefix ('*') is literal already", token.pos)
+            return replace(term, exact=True)
         if token.kind == ")":
             self.fail("unmatched ')'", token.pos)
         self.fail(f"'{token.text}' needs a term before it", token.pos)

@@ -7,7 +7,8 @@ A rule combines its parts like an advanced search form::
 leaving out the parts it does not give. A rule needs at least one part; one made only of ``exclude`` matches
 the articles that hold none of those words. ``query`` is written in the rule language of ``query.py``. Each
 ``any`` and ``exclude`` entry is taken literally: a word or a phrase of words in this order (no operators, no
-fields, quotes not needed), and a trailing ``*`` makes its last word a prefix of at least 3 characters. An
+fields, quotes not needed), a leading ``=`` asks for its exact form (no other forms of its words), and a
+trailing ``*`` makes its last word a prefix of at least 3 characters. An
 entry with no words, or with ``*`` anywhere but at its end, raises ``QueryError`` naming it (``any[2]: ...``)
 with the position of the fault inside the entry.
 
@@ -65,6 +66,9 @@ def parse_entry(entry: str, label: str = "entry") -> Term:
         raise QueryError(f"{label}: {reason}", position, entry)
 
     body = entry.rstrip()
+    exact = body.lstrip().startswith("=")
+    if exact:
+        body = body.lstrip()[1:]
     prefix = body.endswith("*")
     if prefix:
         body = body[:-1]
@@ -78,7 +82,9 @@ def parse_entry(entry: str, label: str = "entry") -> Term:
         fail("'*' must directly follow a word", len(body))
     if prefix and len(tokens[-1].text) < MIN_PREFIX:
         fail(f"a prefix needs at least {MIN_PREFIX} characters before '*'", tokens[-1].start)
-    return Term(tuple(token.text for token in tokens), prefix)
+    if prefix and exact:
+        fail("'=' asks for an exact form; a prefix ('*') is literal already", 0)
+    return Term(tuple(token.text for token in tokens), prefix, exact=exact)
 
 
 def _either(terms: list[Term]) -> Node:
@@ -86,6 +92,13 @@ def _either(terms: list[Term]) -> Node:
 
 
 def _alternatives(entries: Sequence[str]) -> str:
-    """Return entries as quoted phrases joined by OR, in parentheses."""
-    quoted = ['"' + " ".join(entry.replace('"', " ").split()) + '"' for entry in entries]
+    """Return entries as quoted phrases joined by OR, in parentheses (``="..."`` for an exact one)."""
+    quoted = [_quoted(entry) for entry in entries]
     return "(" + " OR ".join(quoted) + ")"
+
+
+def _quoted(entry: str) -> str:
+    body = entry.strip()
+    mark = "=" if body.startswith("=") else ""
+    return mark + '"' + " ".join(body.removeprefix(mark).replace('"', " ").split()) + '"'
+

@@ -8,8 +8,8 @@ from monitor.errors import MonitorError, QueryError
 from monitor.matching.query import And, Near, Node, Not, Or, Term, parse, terms
 
 
-def w(*words: str, prefix: bool = False, field: str | None = None) -> Term:
-    return Term(words, prefix, field)
+def w(*words: str, prefix: bool = False, field: str | None = None, exact: bool = False) -> Term:
+    return Term(words, prefix, field, exact)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,17 @@ def w(*words: str, prefix: bool = False, field: str | None = None) -> Term:
         ("Sécu*", w("secu", prefix=True)),
         ('"nato summ*"', w("nato", "summ", prefix=True)),
         ("NATO-sum*", w("nato", "sum", prefix=True)),
+        ("=nato", w("nato", exact=True)),
+        ('="sommet de l’OTAN"', w("sommet", "de", "l", "otan", exact=True)),
+        ("=l'Otan", w("l", "otan", exact=True)),
+        ("title:=nato", w("nato", field="title", exact=True)),
+        ('title:="nato summit"', w("nato", "summit", field="title", exact=True)),
+        ("-=nato", Not(w("nato", exact=True))),
+        ("NOT =nato", Not(w("nato", exact=True))),
+        ("title:(=a OR b)", Or((w("a", field="title", exact=True), w("b", field="title")))),
+        ("=a NEAR/2 b", Near(w("a", exact=True), w("b"), 2)),
+        ("nato =summit", And((w("nato"), w("summit", exact=True)))),
+        ("x=y", w("x", "y")),
         ("a b", And((w("a"), w("b")))),
         ("a AND b", And((w("a"), w("b")))),
         ("a OR b", Or((w("a"), w("b")))),
@@ -154,6 +165,14 @@ def test_precedence(query: str, same_as: str) -> None:
         ("title:-a", 6, "to exclude"),
         ("title:(text:a)", 7, "can never match"),
         ("(" * 60 + "a" + ")" * 60, 50, "nest deeper"),
+        ("=", 0, "'=' must touch"),
+        ("a = b", 2, "'=' must touch"),
+        ("= a", 0, "'=' must touch"),
+        ("=(a OR b)", 0, "'=' must touch"),
+        ("==a", 0, "'=' must touch"),
+        ("=nato*", 0, "literal already"),
+        ('="nato summ*"', 0, "literal already"),
+        ("title:= a", 6, "'=' must touch"),
     ],
 )
 def test_invalid_query_points_at_the_fault(query: str, position: int, reason: str) -> None:
