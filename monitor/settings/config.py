@@ -5,8 +5,8 @@ all; nothing in the file, however malformed or deeply nested, gets further than 
 ``${NAME}`` to take an environment variable, ``${NAME:-default}`` to fall back on a default when it is unset or
 empty (``$${`` writes a literal ``${``). Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a
 number of seconds); every duration and number has a floor and a ceiling (``values``). Relative paths are relative
-to the settings file, but for a relative SQLite file where ``$STATE_DIRECTORY`` is set (by systemd for a unit with
-``StateDirectory=``, and by the Docker image): it goes there, since the settings' folder may be read-only.
+to the settings file; a relative SQLite file goes in ``$STATE_DIRECTORY`` instead where that is set (by systemd for
+a unit with ``StateDirectory=``, and by the Docker image), since the settings' folder may be read-only.
 ``MONITOR_DATABASE_URL`` overrides ``[database] url``.
 A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language (``matching.rule``); each bad part
 is reported under its own key.
