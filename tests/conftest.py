@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -32,6 +33,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"{names} changed after the matcher was compiled: run `pip install -e .` again to rebuild it "
             "(or `MONITOR_PURE_PYTHON=1 pip install -e .` to run it as pure Python)"
         )
+
+
+def pure_python_sources(folder: Path) -> Path:
+    """Copy the package's sources without compiled modules into ``folder``; return it, for ``PYTHONPATH``.
+
+    That is what a build whose compile failed installs: the matcher as pure Python.
+    """
+    shutil.copytree(ROOT / "monitor", folder / "monitor", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    return folder
 
 
 @dataclass

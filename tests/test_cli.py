@@ -14,6 +14,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.ingest.article import ParsedArticle
+from monitor.matching import native
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage
 from tests.conftest import ROOT
@@ -266,6 +267,19 @@ def test_check_prints_every_rule_description(tmp_path: Path, capsys: pytest.Capt
         "  - b -> console",
         '      (nato) AND ("summit" OR "sommet de l\'Otan") AND NOT ("sport")',
     ]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_check_says_whether_the_matcher_is_compiled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    monkeypatch.setattr(native, "compiled", lambda: compiled)
+    config = tmp_path / "settings.toml"
+    config.write_text("[seeds]\nenabled = false\n")
+    code, out, _ = run(["--config", str(config), "check"], capsys)
+    assert code == 0
+    assert out.splitlines()[2] == f"matcher: {native.describe()}"
+    assert ("pure Python" in out) is not compiled
 
 
 def test_check_reports_every_invalid_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""``monitor check``: validate the settings file and print what it will watch."""
+"""``monitor check``: validate the settings file and print what it will watch, and whether the matcher is compiled."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor.commands import EXIT_OK, Context, human
 from monitor.ingest import seeds
+from monitor.matching import native
 from monitor.observe.logs import safe_url
 from monitor.settings.config import Settings
 from monitor.store.engine import redact_url
@@ -26,7 +27,11 @@ def handle(args: argparse.Namespace, context: Context) -> int:
 
 def describe(settings: Settings) -> str:
     """Return a readable summary of what the settings will watch, secrets hidden."""
-    lines = [f"settings: {settings.path}", f"database: {redact_url(settings.database.url)}"]
+    lines = [
+        f"settings: {settings.path}",
+        f"database: {redact_url(settings.database.url)}",
+        f"matcher: {native.describe()}",
+    ]
     if settings.seeds.enabled:
         count = len(seeds.scan(settings.seeds.path))
         every = human(settings.seeds.interval)

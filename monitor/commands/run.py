@@ -12,6 +12,7 @@ from monitor import scheduler
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
 from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
+from monitor.matching import native
 from monitor.observe import progress
 from monitor.observe.logs import configure, secrets_of
 from monitor.observe.memory import limit_malloc_arenas
@@ -48,6 +49,8 @@ def handle(args: argparse.Namespace, context: Context) -> int:
         return list((pipelines[0].settings if pipelines else settings).webhooks)
 
     configure(settings.logging.level, settings.logging.format, secrets, webhook_names)
+    if not native.compiled():  # the install said why only to `pip install -v`
+        log.warning("matcher: %s", native.describe())
     try:
         storage = Storage.open(settings.database.url)
     except StorageError as exc:

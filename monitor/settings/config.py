@@ -4,8 +4,10 @@ Every problem is reported as ``FILE: KEY: message (line N)`` and raised as one `
 all; nothing in the file, however malformed or deeply nested, gets further than that. String values may use
 ``${NAME}`` to take an environment variable, ``${NAME:-default}`` to fall back on a default when it is unset or
 empty (``$${`` writes a literal ``${``). Durations are written ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` (or a
-number of seconds); every duration and number has a floor and a ceiling (``values``). Relative paths, including a
-relative SQLite file, are relative to the settings file. ``MONITOR_DATABASE_URL`` overrides ``[database] url``.
+number of seconds); every duration and number has a floor and a ceiling (``values``). Relative paths are relative
+to the settings file; a relative SQLite file goes in ``$STATE_DIRECTORY`` instead where that is set (by systemd for
+a unit with ``StateDirectory=``, and by the Docker image), since the settings' folder may be read-only.
+``MONITOR_DATABASE_URL`` overrides ``[database] url``.
 A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language (``matching.rule``); each bad part
 is reported under its own key.
 """
@@ -49,6 +51,7 @@ from monitor.settings.values import (
 )
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
+STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
 FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
 
 PollInterval = Annotated[
@@ -260,7 +263,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     data = interpolate(raw, environ, (), lambda loc, msg: problems.append(problem(path, source, loc, msg)))
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
-    from_env = _set_database_url(data, environ, path.parent)
+    from_env = _set_database_url(data, environ, path)
     if "path" in data:
         problems.append(problem(path, source, ("path",), "Extra inputs are not permitted"))
     data["path"] = path.resolve()
@@ -282,7 +285,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     return settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path, source)})
 
 
-def _set_database_url(data: dict[str, Any], environ: Mapping[str, str], base: Path) -> bool:
+def _set_database_url(data: dict[str, Any], environ: Mapping[str, str], path: Path) -> bool:
     """Put the database URL in force in ``data`` (the environment's wins); return whether it came from there."""
     database = data.setdefault("database", {})
     if not isinstance(database, dict):
@@ -292,8 +295,19 @@ def _set_database_url(data: dict[str, Any], environ: Mapping[str, str], base: Pa
         return True
     url = database.get("url", DatabaseSettings().url)
     if isinstance(url, str):
-        database["url"] = _relative_sqlite(url, base)
+        database["url"] = _relative_sqlite(url, partial(_sqlite_folder, path, environ))
     return False
+
+
+def _sqlite_folder(path: Path, environ: Mapping[str, str]) -> Path:
+    """Return the folder of a relative SQLite file: the first state directory systemd gives, else the settings'."""
+    state = environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]
+    if not state:
+        return path.parent
+    if not Path(state).is_absolute():
+        why = f"a relative SQLite file goes in ${STATE_DIRECTORY_ENV}, which must be an absolute path, not {state!r}"
+        raise ConfigError(f"{path}: database.url: {why}")
+    return Path(state)
 
 
 def _fast_polling(data: dict[str, Any]) -> bool:
@@ -322,13 +336,14 @@ def _resolve_seeds(seeds: SeedsSettings, path: Path, source: str) -> SeedsSettin
     return seeds.model_copy(update={"path": resolved})
 
 
-def _relative_sqlite(url: str, base: Path) -> str:
+def _relative_sqlite(url: str, folder: Callable[[], Path]) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return url
     file, _, query = url[len(prefix) :].partition("?")
     if not file or file == ":memory:" or Path(file).is_absolute():
         return url
+    base = folder()  # outside the try: a bad $STATE_DIRECTORY is reported, not passed over
     try:
         resolved = (base / file).resolve()
     except (OSError, ValueError, RuntimeError):

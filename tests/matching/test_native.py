@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.matching import native
+from tests.conftest import pure_python_sources
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -81,3 +82,75 @@ def test_the_matcher_runs_compiled_where_the_install_compiled_it() -> None:
     if os.environ.get("MONITOR_EXPECT_COMPILED") != "1":
         pytest.skip("MONITOR_EXPECT_COMPILED=1 says the install compiled the matcher (CI sets it)")
     assert native.compiled(), [sys.modules[f"monitor.matching.{name}"].__file__ for name in native.COMPILED]
+
+
+@pytest.mark.parametrize(
+    ("compiled", "line"),
+    [
+        (True, "compiled (mypyc)"),
+        (False, "pure Python (about 1.3x slower; install gcc and python3-dev, then reinstall)"),
+    ],
+)
+def test_describe_says_how_the_matcher_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], compiled: bool, line: str
+) -> None:
+    monkeypatch.setattr(native, "compiled", lambda: compiled)
+    assert native.describe() == line
+    assert native.main() == (0 if compiled else 1)
+    assert capsys.readouterr().out == f"matcher: {line}\n"
+
+
+def test_an_installed_matcher_is_not_called_stale_for_its_unpacking_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pip unpacks a wheel's files one after another, each with the time it was written: a source a moment newer
+    # than its extension module means nothing outside a working copy.
+    for name in native.COMPILED:
+        built, source = tmp_path / f"{name}{native.importlib.machinery.EXTENSION_SUFFIXES[0]}", tmp_path / f"{name}.py"
+        built.write_bytes(b"")
+        source.write_text("")
+        os.utime(built, (1_000.0, 1_000.0))
+        os.utime(source, (1_000.001, 1_000.001))
+    monkeypatch.setattr(native, "__file__", str(tmp_path / "native.py"))
+    monkeypatch.setattr(native, "compiled", lambda: True)
+    assert native.stale() and native.describe() == "compiled (mypyc)"
+
+
+PURE = "matcher: pure Python (about 1.3x slower; install gcc and python3-dev, then reinstall)"
+
+
+def check_and_run(tmp_path: Path, pure: bool) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """Return what ``monitor check`` prints and how ``monitor run --once`` went, on an installed or pure matcher."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MONITOR_")}
+    if pure:
+        env["PYTHONPATH"] = str(pure_python_sources(tmp_path / "pure"))
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[seeds]\nenabled = false\n', "utf-8")
+    results = [
+        subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(settings), *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for command in (["check"], ["run", "--once"])
+    ]
+    assert [result.returncode for result in results] == [0, 0], [result.stderr for result in results]
+    return results[0].stdout.splitlines(), results[1]
+
+
+@pytest.mark.integration
+def test_a_pure_python_matcher_is_said_by_check_and_run(tmp_path: Path) -> None:
+    check, run = check_and_run(tmp_path, pure=True)
+    assert PURE in check
+    said = [line.split(" ", 2)[2] for line in run.stderr.splitlines() if "matcher:" in line]  # after the time
+    assert said == [f"WARNING monitor: {PURE}"]
+
+
+@pytest.mark.integration
+def test_the_installed_matcher_is_said_by_check_and_run(tmp_path: Path) -> None:
+    check, run = check_and_run(tmp_path, pure=False)
+    assert f"matcher: {native.describe()}" in check
+    assert ("matcher:" in run.stderr) is not native.compiled(), run.stderr

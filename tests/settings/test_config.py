@@ -111,6 +111,47 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert settings.seeds.path == tmp_path.resolve() / "articles"
 
 
+@pytest.mark.parametrize(
+    ("url", "state", "expected"),
+    [
+        ("sqlite:///monitor.db", "{state}", "sqlite:///{state}/monitor.db"),
+        ("sqlite:///data/m.db?timeout=5", "{state}", "sqlite:///{state}/data/m.db?timeout=5"),
+        ("sqlite:///monitor.db", "{state}:/var/lib/other", "sqlite:///{state}/monitor.db"),  # systemd joins with :
+        ("sqlite:///monitor.db", "", "sqlite:///{settings}/monitor.db"),  # set but empty: not under systemd
+        ("sqlite:////srv/kept.db", "{state}", "sqlite:////srv/kept.db"),  # absolute: the settings say where
+        ("sqlite:///:memory:", "{state}", "sqlite:///:memory:"),
+        ("postgresql+psycopg://monitor@db/monitor", "{state}", "postgresql+psycopg://monitor@db/monitor"),
+    ],
+)
+def test_a_relative_sqlite_file_goes_in_the_state_directory(
+    tmp_path: Path, url: str, state: str, expected: str
+) -> None:
+    folders = {"state": tmp_path.resolve() / "state", "settings": tmp_path.resolve() / "etc"}
+    (tmp_path / "etc").mkdir()
+    path = write(tmp_path / "etc", f'[database]\nurl = "{url}"\n[seeds]\npath = "seeds"\n')
+    settings = load_settings(path, {"STATE_DIRECTORY": state.format(**folders)})
+    assert settings.database.url == expected.format(**folders)
+    assert settings.seeds.path == folders["settings"] / "seeds"  # only the database moves
+
+
+def test_the_database_url_from_the_environment_ignores_the_state_directory(tmp_path: Path) -> None:
+    environ = {"MONITOR_DATABASE_URL": "sqlite:///here.db", "STATE_DIRECTORY": str(tmp_path / "state")}
+    assert load_settings(write(tmp_path, ""), environ).database.url == "sqlite:///here.db"
+
+
+def test_a_relative_state_directory_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = write(tmp_path, '[database]\nurl = "sqlite:///monitor.db"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {"STATE_DIRECTORY": "var/lib/monitor"})
+    assert str(caught.value) == (
+        f"{path}: database.url: a relative SQLite file goes in $STATE_DIRECTORY, which must be an absolute path, "
+        "not 'var/lib/monitor'"
+    )
+    # Not needed, so not checked, where the database is elsewhere.
+    other = write(tmp_path, '[database]\nurl = "postgresql+psycopg://monitor@db/monitor"\n')
+    assert load_settings(other, {"STATE_DIRECTORY": "var/lib/monitor"}).database.url.startswith("postgresql")
+
+
 def test_dollar_escape(tmp_path: Path) -> None:
     path = write(tmp_path, '[[rules]]\nname = "cost"\nquery = "price $${literal}"\n')
     assert load_settings(path, {}).rules[0].query == "price ${literal}"
