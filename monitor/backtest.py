@@ -71,7 +71,8 @@ def as_text(report: Report, since: datetime) -> str:
         when = (article.published or article.fetched).strftime("%Y-%m-%d %H:%M UTC")
         where = " · ".join(part for part in (article.source, when, article.url) if part)
         blocks.append(f"{article.title}\n  {where}\n  {match.hit.snippet}\n")
-    count = f"{report.matched} of {report.scanned} articles matched since {since:%Y-%m-%d %H:%M} UTC"
+    scanned = "article" if report.scanned == 1 else "articles"
+    count = f"{report.matched} of {report.scanned} {scanned} matched since {since:%Y-%m-%d %H:%M} UTC"
     if len(report.matches) < report.matched:
         count += f" ({len(report.matches)} listed)"
     return "\n".join([*blocks, count])

@@ -38,6 +38,7 @@ from monitor.store.feeds import FeedState
 from monitor.store.message import AlertMessage
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage, Tx, lone_stories
+from monitor.words import count
 
 log = logging.getLogger(__name__)
 FEED_LEASE_MARGIN = timedelta(seconds=10)  # parsing and storing, after the fetch's own deadline
@@ -209,7 +210,8 @@ class Pipeline:
             )
 
         alerts = self._store(articles, record_success, alert_since=alert_since, workers=workers, analysis=analysis)
-        log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
+        entries, found = count(len(parsed.articles), "entry", "entries"), count(len(alerts), "alert")
+        log.info("feed '%s': %s, %s", feed.name, entries, found, extra=extra)
         return alerts
 
     def _record_feed_failure(
@@ -255,7 +257,7 @@ class Pipeline:
                 tx.record_seed(source, digest, self.clock())
 
             new = self._store([article] if article else [], record_seed, once_per_story=False)
-            log.info("seed '%s': ingested, %d alerts", source, len(new), extra={"feed": source})
+            log.info("seed '%s': ingested, %s", source, count(len(new), "alert"), extra={"feed": source})
             alerts.extend(new)
         return alerts
 

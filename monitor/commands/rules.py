@@ -37,7 +37,7 @@ def register(commands: Any) -> None:
     )
     replay.add_argument("--limit", metavar="N", type=positive, help="list at most N matches (all are counted)")
     replay.add_argument("--json", action="store_true", help="print the matches as a JSON list")
-    replay.set_defaults(handler=handle_backtest, needs_settings=True)
+    replay.set_defaults(handler=handle_backtest, needs_settings=True, needs_webhooks=False)
 
 
 def handle_test(args: argparse.Namespace, context: Context) -> int:
