@@ -1,5 +1,7 @@
 """Replay one rule over stored articles and say what it would have alerted; nothing is sent or written.
 
+Snippets are printed with their matches in ``**``, as ``monitor rules test`` prints them.
+
 ``replay`` reads the articles one by one (the caller streams them from the database), counts every match and
 keeps the first ``limit`` of them for display; ``as_text`` and ``as_json`` render the result.
 """
@@ -13,6 +15,7 @@ from typing import Any
 
 from monitor.delivery.notify.text import iso
 from monitor.matching import Hit, Matcher
+from monitor.matching.snippet import marked
 from monitor.store.storage import SavedArticle
 
 
@@ -59,7 +62,7 @@ def as_json(match: Match) -> dict[str, Any]:
         "fetched": iso(article.fetched),
         "matched": list(hit.matched),
         "field": hit.field,
-        "snippet": hit.snippet,
+        "snippet": marked(hit.snippet, hit.highlights),
     }
 
 
@@ -70,7 +73,7 @@ def as_text(report: Report, since: datetime) -> str:
         article = match.article
         when = (article.published or article.fetched).strftime("%Y-%m-%d %H:%M UTC")
         where = " · ".join(part for part in (article.source, when, article.url) if part)
-        blocks.append(f"{article.title}\n  {where}\n  {match.hit.snippet}\n")
+        blocks.append(f"{article.title}\n  {where}\n  {marked(match.hit.snippet, match.hit.highlights)}\n")
     scanned = "article" if report.scanned == 1 else "articles"
     count = f"{report.matched} of {report.scanned} {scanned} matched since {since:%Y-%m-%d %H:%M} UTC"
     if len(report.matches) < report.matched:
