@@ -17,6 +17,8 @@ from monitor.store.storage import Storage
 from monitor.store.webhooks import WebhookHealth
 from monitor.words import count
 
+_LISTED = 10  # missing alert ids named in an error, at most
+
 
 def register(commands: Any) -> None:
     """Add the ``alerts`` command and its ``retry`` action."""
@@ -48,7 +50,8 @@ def handle_retry(args: argparse.Namespace, context: Context) -> int:
         outbox = Outbox(storage)
         missing = [] if args.dead else outbox.missing_alerts(args.ids)
         if missing:
-            names = ", ".join(str(alert_id) for alert_id in missing)
+            names = ", ".join(str(alert_id) for alert_id in missing[:_LISTED])
+            names += f" and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
             print(
                 f"error: alerts retry: no {'alert' if len(missing) == 1 else 'alerts'} {names}; nothing requeued",
                 file=sys.stderr,

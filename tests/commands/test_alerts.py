@@ -69,6 +69,11 @@ def test_alerts_retry(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["999"], "error: alerts retry: no alert 999; nothing requeued\n"),
         (["{dead}", "999", "1000", "999"], "error: alerts retry: no alerts 999, 1000; nothing requeued\n"),
+        (
+            ["{dead}", *map(str, range(1000, 1012))],
+            "error: alerts retry: no alerts 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009 and 2 more;"
+            " nothing requeued\n",
+        ),
     ],
 )
 def test_alerts_retry_of_an_unknown_alert_exits_2_and_requeues_nothing(
