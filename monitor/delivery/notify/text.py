@@ -194,7 +194,7 @@ def lead(text: str, title: str) -> str:
     """Return the first sentence of text, after the title when the text starts with it, at most LEAD_CHARS long."""
     body = one_line(_MARKERS.sub("", text))
     head = one_line(title)
-    if head and body.casefold().startswith(head.casefold()):
+    if head and body[: len(head)].casefold() == head.casefold():
         body = body[len(head) :].lstrip(" .:;,!?-–—|")
     for end in _SENTENCE_END.finditer(body):
         if end.end() >= _SHORTEST_SENTENCE or end.group()[0] in "。！？।":
