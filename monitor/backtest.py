@@ -1,5 +1,7 @@
 """Replay one rule over stored articles and say what it would have alerted; nothing is sent or written.
 
+Snippets are printed with their matches in ``**``, as ``monitor rules test`` prints them.
+
 ``replay`` reads the articles one by one (the caller streams them from the database), counts every match and
 keeps the first ``limit`` of them for display; ``as_text`` and ``as_json`` render the result. An article read
 with its page's full text is matched on it as it was when stored (``article.readable_text``).
@@ -15,6 +17,7 @@ from typing import Any
 from monitor.delivery.notify.text import iso
 from monitor.ingest.article import readable_text
 from monitor.matching import Hit, Matcher
+from monitor.matching.snippet import marked
 from monitor.store.storage import SavedArticle
 
 
@@ -61,7 +64,7 @@ def as_json(match: Match) -> dict[str, Any]:
         "fetched": iso(article.fetched),
         "matched": list(hit.matched),
         "field": hit.field,
-        "snippet": hit.snippet,
+        "snippet": marked(hit.snippet, hit.highlights),
     }
 
 
@@ -72,8 +75,9 @@ def as_text(report: Report, since: datetime) -> str:
         article = match.article
         when = (article.published or article.fetched).strftime("%Y-%m-%d %H:%M UTC")
         where = " · ".join(part for part in (article.source, when, article.url) if part)
-        blocks.append(f"{article.title}\n  {where}\n  {match.hit.snippet}\n")
-    count = f"{report.matched} of {report.scanned} articles matched since {since:%Y-%m-%d %H:%M} UTC"
+        blocks.append(f"{article.title}\n  {where}\n  {marked(match.hit.snippet, match.hit.highlights)}\n")
+    scanned = "article" if report.scanned == 1 else "articles"
+    count = f"{report.matched} of {report.scanned} {scanned} matched since {since:%Y-%m-%d %H:%M} UTC"
     if len(report.matches) < report.matched:
         count += f" ({len(report.matches)} listed)"
     return "\n".join([*blocks, count])

@@ -46,6 +46,7 @@ from monitor.store.feeds import FeedState
 from monitor.store.message import AlertMessage
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage, Tx, lone_stories
+from monitor.words import count
 
 log = logging.getLogger(__name__)
 # Why a poll failed: the feed could not be fetched, could not be read, or the database refused what it holds.
@@ -254,7 +255,8 @@ class Pipeline:
                 self._record_feed_failure(feed, state.consecutive_failures + 1, refused, started)
                 return []
             self.metrics.record_poll(feed.name, "ok", elapsed)
-            log.info("feed '%s': %d entries, %d alerts", feed.name, len(parsed.articles), len(alerts), extra=extra)
+            entries, found = count(len(parsed.articles), "entry", "entries"), count(len(alerts), "alert")
+            log.info("feed '%s': %s, %s", feed.name, entries, found, extra=extra)
             return alerts
 
         if full_text and defer is not None:
@@ -304,7 +306,7 @@ class Pipeline:
                 tx.record_seed(source, digest, self.clock())
 
             new = self._store([article] if article else [], record_seed, once_per_story=False)
-            log.info("seed '%s': ingested, %d alerts", source, len(new), extra={"feed": source})
+            log.info("seed '%s': ingested, %s", source, count(len(new), "alert"), extra={"feed": source})
             alerts.extend(new)
         return alerts
 

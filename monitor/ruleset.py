@@ -54,6 +54,7 @@ class Ruleset:
                 matched=hit.matched,
                 field=hit.field,
                 snippet=hit.snippet,
+                highlights=hit.highlights,
                 webhooks=tuple(self.settings.rule_webhooks(self.rules[hit.rule])),
                 digest_every=_digest_every(self.rules[hit.rule]),
                 story_id=filed.get(item.id),

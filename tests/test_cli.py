@@ -304,3 +304,100 @@ def test_importing_the_command_line_module_stays_light() -> None:
     code = "import sys, monitor.cli; print(sorted({'sqlalchemy', 'httpx', 'feedparser', 'numpy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "where", "hint"),
+    [
+        ([], {}, "{cwd}/settings.toml", "(the default; name another with --config PATH or MONITOR_CONFIG)"),
+        ([], {"MONITOR_CONFIG": "conf/m.toml"}, "{cwd}/conf/m.toml", "(given by MONITOR_CONFIG; --config PATH names"),
+        (["--config", "{tmp}/x.toml"], {"MONITOR_CONFIG": "m.toml"}, "{tmp}/x.toml", "(given by --config)"),
+    ],
+)
+def test_a_missing_settings_file_is_named_with_how_to_give_another(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    environ: dict[str, str],
+    where: str,
+    hint: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [arg.format(tmp=tmp_path) for arg in argv]
+    assert main([*args, "status"], environ=environ) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"error: settings file not found: {where.format(cwd=tmp_path, tmp=tmp_path)} {hint}")
+
+
+class ClosedPipe(io.StringIO):
+    """Standard output whose reader is gone, as when `| head` has exited."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_output_ends_the_command_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["rules", "test", "otan", "--text", "OTAN"], environ={}) == 141
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture
+def many_feeds(tmp_path: Path) -> Path:
+    """Write settings with 500 feeds and a rule, and a database holding one article; return the settings file."""
+    feeds = "".join(f'[[feeds]]\nname = "feed-{n}"\nurl = "https://feed{n}.example.org/rss"\n' for n in range(500))
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[seeds]\nenabled = false\n{feeds}'
+        '[[rules]]\nname = "NATO summit"\nquery = "nato"\n',
+        encoding="utf-8",
+    )
+    storage = Storage.open(f"sqlite:///{tmp_path / 'm.db'}")
+    with storage.transaction() as tx:
+        tx.save_new_articles([ParsedArticle("k", "world", "NATO summit opens", "In Vilnius.")], datetime.now(UTC))
+    storage.close()
+    return config
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["feeds", "--json"],
+        ["feeds"],
+        ["status"],
+        ["alerts", "--json"],
+        ["rules", "backtest", "NATO summit"],
+        ["check"],
+        ["db", "current"],
+    ],
+)
+def test_output_piped_into_a_reader_that_is_gone(many_feeds: Path, command: list[str]) -> None:
+    # `monitor feeds --json | head -1` once head has exited: no reader is left on the pipe.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(many_feeds), *command],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.integration
+def test_output_piped_into_head(many_feeds: Path) -> None:
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}, "PYTHONPATH": str(ROOT)}
+    command = f'{sys.executable} -m monitor --config {many_feeds} feeds --json | head -n 2; echo "${{PIPESTATUS[0]}}"'
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=environ, timeout=60)
+    assert done.stdout.splitlines() == ["[", "  {", "141"]
+    assert done.stderr == ""

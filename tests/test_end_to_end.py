@@ -142,7 +142,18 @@ format = "generic"
     assert len(flaky_first) == 1  # a 500: the other alerts wait behind it, in order
 
     seed_alert = next(p for p in hook if p["rule"]["name"] == "NATO summit" and p["article"]["source"] == SEED_SOURCE)
-    assert set(seed_alert) == {"type", "id", "rule", "article", "snippet", "matched", "created_at", "also_in"}
+    assert set(seed_alert) == {
+        "type",
+        "id",
+        "rule",
+        "article",
+        "snippet",
+        "highlights",
+        "field",
+        "matched",
+        "created_at",
+        "also_in",
+    }
     assert seed_alert["type"] == "monitor.alert"
     assert seed_alert["article"] == {
         "title": SEED_TITLE,
@@ -151,7 +162,10 @@ format = "generic"
         "published": "2022-06-01T00:00:00Z",
         "language": "fr",
     }
-    assert "**sommet** de l'**Otan**" in seed_alert["snippet"]
+    assert "sommet de l'Otan" in seed_alert["snippet"] and "**" not in seed_alert["snippet"]
+    assert seed_alert["field"] == "text"
+    words = [seed_alert["snippet"][start:end] for start, end in seed_alert["highlights"]]
+    assert words == ["sommet", "Otan"]
     assert seed_alert["rule"]["query"].startswith("NATO NEAR/3 summit OR OTAN NEAR/3 sommet")
     assert seed_alert["created_at"].endswith("Z")
     rss_alert = next(p for p in hook if p["article"]["source"] == "world")

@@ -1,7 +1,9 @@
 """The subcommands of ``monitor``, one module each, listed by ``cli.commands()``.
 
 Each module has ``register(commands)``, which adds its parser and sets ``handler`` (called with the parsed
-arguments and a ``Context``) and ``needs_settings`` (whether the settings file is read first).
+arguments and a ``Context``) and ``needs_settings`` (whether the settings file is read first). A command that
+sends nothing also sets ``needs_webhooks=False``: it then runs where the webhooks' ``${NAME}`` variables are
+unset (``load_settings(webhooks_needed=False)``); ``run`` and ``check`` leave it at its default, true.
 """
 
 from __future__ import annotations

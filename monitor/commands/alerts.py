@@ -1,4 +1,7 @@
-"""``monitor alerts``: list alerts with their deliveries; ``monitor alerts retry ID|--dead`` requeues dead ones."""
+"""``monitor alerts``: list alerts with their deliveries; ``monitor alerts retry ID|--dead`` requeues dead ones.
+
+``alerts retry ID ...`` checks every ID first: one that names no alert exits 2, naming it, and requeues nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from monitor.commands import EXIT_BAD_INPUT, EXIT_OK, Context, positive, with_st
 from monitor.store.outbox import STATUSES, AlertView, Outbox
 from monitor.store.storage import Storage
 from monitor.store.webhooks import WebhookHealth
+from monitor.words import count
+
+_LISTED = 10  # missing alert ids named in an error, at most
 
 
 def register(commands: Any) -> None:
@@ -20,13 +26,13 @@ def register(commands: Any) -> None:
     alerts.add_argument("--status", choices=STATUSES, help="only alerts with a delivery in this status")
     alerts.add_argument("--limit", metavar="N", type=positive, default=50, help="at most N alerts (default: 50)")
     alerts.add_argument("--json", action="store_true", help="print JSON instead of text")
-    alerts.set_defaults(handler=handle_list, needs_settings=True)
+    alerts.set_defaults(handler=handle_list, needs_settings=True, needs_webhooks=False)
     actions = alerts.add_subparsers(dest="action", metavar="ACTION")
     retry = actions.add_parser("retry", help="put dead deliveries back in the queue")
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", metavar="ID", nargs="*", type=positive, default=[], help="alert ids")
     which.add_argument("--dead", action="store_true", help="every dead delivery")
-    retry.set_defaults(handler=handle_retry, needs_settings=True)
+    retry.set_defaults(handler=handle_retry, needs_settings=True, needs_webhooks=False)
 
 
 def handle_list(args: argparse.Namespace, context: Context) -> int:
@@ -41,8 +47,18 @@ def handle_retry(args: argparse.Namespace, context: Context) -> int:
         return EXIT_BAD_INPUT
 
     def retry(storage: Storage) -> int:
-        count = Outbox(storage).requeue_dead(datetime.now(UTC), None if args.dead else args.ids)
-        print(f"{count} dead deliveries put back in the queue")
+        outbox = Outbox(storage)
+        missing = [] if args.dead else outbox.missing_alerts(args.ids)
+        if missing:
+            names = ", ".join(str(alert_id) for alert_id in missing[:_LISTED])
+            names += f" and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
+            print(
+                f"error: alerts retry: no {'alert' if len(missing) == 1 else 'alerts'} {names}; nothing requeued",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        requeued = outbox.requeue_dead(datetime.now(UTC), None if args.dead else args.ids)
+        print(f"{count(requeued, 'dead delivery', 'dead deliveries')} put back in the queue")
         return EXIT_OK
 
     return with_storage(context, retry)
@@ -62,7 +78,7 @@ def _list(outbox: Outbox, status: str | None, limit: int, as_json: bool) -> int:
             when = f" next {_time(d.next_attempt_at)}" if d.next_attempt_at else ""
             sent = f" at {_time(d.sent_at)}" if d.sent_at else ""
             error = f" — {d.last_error}" if d.last_error and d.status != "sent" else ""
-            print(f"    {d.webhook}: {d.status}{sent}, {d.attempts} attempts{when}{error}")
+            print(f"    {d.webhook}: {d.status}{sent}, {count(d.attempts, 'attempt')}{when}{error}")
     if not views:
         print("no alerts" + (f" with a {status} delivery" if status else ""))
     counts = outbox.counts()
@@ -70,7 +86,7 @@ def _list(outbox: Outbox, status: str | None, limit: int, as_json: bool) -> int:
     for health in troubled:
         state = f"disabled: {health.disabled_reason}" if health.disabled_reason else "failing"
         print(
-            f"webhook '{health.name}' {state}; {health.consecutive_dead} deliveries dead in a row"
+            f"webhook '{health.name}' {state}; {count(health.consecutive_dead, 'delivery', 'deliveries')} dead in a row"
             + (f"; last error: {health.last_error}" if health.last_error else "")
         )
     return EXIT_OK

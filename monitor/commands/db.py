@@ -20,9 +20,9 @@ def register(commands: Any) -> None:
     db = commands.add_parser("db", help="manage the database schema")
     actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     upgrade = actions.add_parser("upgrade", help="bring the schema up to date (creates it in a new database)")
-    upgrade.set_defaults(handler=handle_upgrade, needs_settings=True)
+    upgrade.set_defaults(handler=handle_upgrade, needs_settings=True, needs_webhooks=False)
     show = actions.add_parser("current", help="print the schema's revision and the newest this version knows")
-    show.set_defaults(handler=handle_current, needs_settings=True)
+    show.set_defaults(handler=handle_current, needs_settings=True, needs_webhooks=False)
 
 
 def _engine_action(context: Context, action: Any) -> int:

@@ -42,13 +42,13 @@ def register(commands: Any) -> None:
     """Add the ``feeds`` command."""
     feeds = commands.add_parser("feeds", help="show each feed's status, last success and error, and next poll")
     feeds.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    feeds.set_defaults(handler=handle, needs_settings=True)
+    feeds.set_defaults(handler=handle, needs_settings=True, needs_webhooks=False)
     actions = feeds.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add the feed at URL, or the feed an HTML page at URL links to")
     add.add_argument("url", metavar="URL", help="a feed, or a page with <link rel=alternate> feeds")
     add.add_argument("--name", help="the feed's name (default: from its title)")
     add.add_argument("--all", action="store_true", help="add every feed the page links to")
-    add.set_defaults(handler=handle_add, needs_settings=True)
+    add.set_defaults(handler=handle_add, needs_settings=True, needs_webhooks=False)
 
 
 def handle(args: argparse.Namespace, context: Context) -> int:
@@ -102,7 +102,7 @@ def handle_add(args: argparse.Namespace, context: Context) -> int:
         names.append(name)
         added.append((name, feed.url))
     try:
-        add_feeds(settings.path, added, context.environ)
+        add_feeds(settings.path, added, context.environ, webhooks_needed=False)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

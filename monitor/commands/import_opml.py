@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("import-opml", help="add the feeds of an OPML file to the settings file")
     parser.add_argument("file", type=Path, metavar="FILE", help="the OPML file")
     parser.add_argument("--dry-run", action="store_true", help="print what would be added, change nothing")
-    parser.set_defaults(handler=handle, needs_settings=True)
+    parser.set_defaults(handler=handle, needs_settings=True, needs_webhooks=False)
 
 
 def handle(args: argparse.Namespace, context: Context) -> int:
@@ -48,11 +48,14 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     if not args.dry_run:
         try:
             with progress.bar("import-opml", len(added)) as advance:
-                add_feeds(settings.path, added, context.environ, advance)
+                add_feeds(settings.path, added, context.environ, advance, webhooks_needed=False)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    print(f"{len(added)} added, {len(skipped)} skipped" + (" (dry run: nothing written)" if args.dry_run else ""))
+    if args.dry_run:
+        print(f"{len(added)} would be added, {len(skipped)} skipped (dry run: nothing written)")
+    else:
+        print(f"{len(added)} added, {len(skipped)} skipped")
     return EXIT_OK
 
 

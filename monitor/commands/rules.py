@@ -14,6 +14,7 @@ from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, dur
 from monitor.errors import QueryError
 from monitor.ingest import seeds
 from monitor.matching import Matcher, compile_rule
+from monitor.matching.snippet import marked
 from monitor.observe import progress
 from monitor.store.storage import Storage
 
@@ -37,7 +38,7 @@ def register(commands: Any) -> None:
     )
     replay.add_argument("--limit", metavar="N", type=positive, help="list at most N matches (all are counted)")
     replay.add_argument("--json", action="store_true", help="print the matches as a JSON list")
-    replay.set_defaults(handler=handle_backtest, needs_settings=True)
+    replay.set_defaults(handler=handle_backtest, needs_settings=True, needs_webhooks=False)
 
 
 def handle_test(args: argparse.Namespace, context: Context) -> int:
@@ -62,7 +63,10 @@ def rules_test(query: str, *, text: str | None, file: str | None, title: str | N
         text, default_title = (article.text, article.title) if article else ("", "")
         title = default_title if title is None else title
     hits = Matcher({query: tree}).match(title=title or "", text=text or "")
-    found = [{"rule": h.rule, "matched": list(h.matched), "field": h.field, "snippet": h.snippet} for h in hits]
+    found = [
+        {"rule": h.rule, "matched": list(h.matched), "field": h.field, "snippet": marked(h.snippet, h.highlights)}
+        for h in hits
+    ]
     print(json.dumps({"matched": bool(hits), "hits": found}, ensure_ascii=False, indent=2))
     return EXIT_OK if hits else EXIT_FAILURE
 

@@ -3,6 +3,8 @@
 Four tables: the feeds (status, last success, consecutive failures, next poll, articles in the last 24 hours),
 the rules (alerts recorded in the last 24 hours), the delivery queue (pending, sent, dead, the oldest pending
 delivery's age) and the dead deliveries per webhook. Colours only on a terminal; piped, the tables are plain text.
+Nothing is ever cut short: piped, each table is as wide as its longest cells need; on a terminal too narrow for
+it, a long cell wraps within its column.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ from monitor.store.feeds import FeedHealth
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage
 
-PLAIN_WIDTH = 160
+# Wide enough for any table's natural width: piped output is never cut or wrapped (each line is stripped after).
+PLAIN_WIDTH = 100_000
 _STYLES = {"ok": "green", "not_modified": "green", "new": "cyan", "error": "red", "disabled": "yellow"}
 
 
 def register(commands: Any) -> None:
     """Add the ``status`` command."""
     status = commands.add_parser("status", help="summarise feeds, rules, the delivery queue and dead deliveries")
-    status.set_defaults(handler=handle, needs_settings=True)
+    status.set_defaults(handler=handle, needs_settings=True, needs_webhooks=False)
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,10 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     return with_storage(context, show)
 
 
-def render(summary: Summary, stream: TextIO) -> None:
-    """Print the summary's tables to ``stream``: coloured on a terminal, plain text otherwise."""
+def render(summary: Summary, stream: TextIO, width: int | None = None) -> None:
+    """Print the summary's tables to ``stream``: coloured on a terminal (``width`` wide if given), else plain."""
     if stream.isatty():
-        console = Console(file=stream)
+        console = Console(file=stream, width=width)
         for table in tables(summary):
             console.print(table)
         return
@@ -127,5 +130,5 @@ def age(now: datetime, then: datetime) -> str:
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, overflow="fold")
     return table

@@ -37,6 +37,7 @@ from monitor.observe.metrics import Metrics
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings
 from monitor.store.outbox import DueDelivery, Outbox
 from monitor.store.webhooks import PaceState
+from monitor.words import count
 
 log = logging.getLogger(__name__)
 
@@ -374,10 +375,10 @@ class Dispatcher:
             self.metrics.record_delivery(name, "dead", len(bury))
             for due in bury:
                 log.error(
-                    "%s; giving up on alert %d after %d attempts",
+                    "%s; giving up on alert %d after %s",
                     outcome.error,
                     due.alert.id,
-                    due.attempts + 1,
+                    count(due.attempts + 1, "attempt"),
                     extra={"webhook": name, "alert_id": due.alert.id},
                 )
         return when
@@ -397,7 +398,9 @@ class Dispatcher:
         report.dead += len(batch)
         self.metrics.record_delivery(name, "dead", len(batch))
         in_a_row = self.outbox.webhooks.note(name, url, self.clock(), dead=len(batch), error=error, disable=disable)
-        log.error("%s; %d deliveries dead, not retried", error, len(batch), extra={"webhook": name})
+        log.error(
+            "%s; %s dead, not retried", error, count(len(batch), "delivery", "deliveries"), extra={"webhook": name}
+        )
         if disable:
             log.error("webhook '%s': disabled (%s) until its URL changes", name, disable, extra={"webhook": name})
         elif in_a_row >= DEAD_IN_A_ROW_WARNING:

@@ -53,8 +53,9 @@ class Field:
         # found per prefix.
         self.prefixed: list[str] | None = None
         self.prefixes: dict[str, list[int]] = {}
-        # Snippets already cut from this field, by their marks: rules that hit the same words share one.
-        self.snippets: dict[tuple[tuple[int, int], ...], str] = {}
+        # Snippets already cut from this field (text and highlights), by their marks: rules that hit the same words
+        # share one.
+        self.snippets: dict[tuple[tuple[int, int], ...], tuple[str, tuple[tuple[int, int], ...]]] = {}
 
     def offsets(self) -> tuple[list[int], list[int]]:
         """Return where each word starts and ends in ``source``, worked out on the first call."""

@@ -8,8 +8,9 @@ A phrase lies within one field, never across title and text; ``NEAR`` pairs lie 
 
 A ``Hit`` lists the positive terms that made the rule match as the article spells them (a NOT never adds
 any), says which field holds the first of them (the title when both do) and carries a snippet of about 200
-characters of that field around it, cut at words, with ``…`` where it is cut and each match in ``**``. A rule
-that matches only through NOT gets no terms and the start of the text (or of the title) as its snippet.
+characters of that field around it, cut at words, with ``…`` where it is cut, and the matches' places in it
+(``snippet.py``). A rule that matches only through NOT gets no terms and the start of the text (or of the title)
+as its snippet.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from monitor.matching.document import Document, Field, Occurrence
 __all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
 from monitor.matching.index import RuleIndex
 from monitor.matching.query import And, Near, Node, Not, Term, parse
-from monitor.matching.snippet import snippet
+from monitor.matching.snippet import Highlights, snippet
 
 
 class Hit(NamedTuple):
@@ -40,7 +41,8 @@ class Hit(NamedTuple):
     rule: str
     matched: tuple[str, ...]
     field: str
-    snippet: str
+    snippet: str  # plain text, as the field writes it
+    highlights: Highlights  # (start, end) of each match in the snippet, in characters
 
 
 class Matcher:
@@ -171,14 +173,14 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
     """Return the hit of ``rule`` from the occurrences of its positive terms."""
     if not occurrences:
         field = document.text if document.text.source.strip() else document.title
-        return Hit(rule, (), field.name, _cached_snippet(field, ()))
+        return Hit(rule, (), field.name, *_cached_snippet(field, ()))
     title, text = document.title, document.text
     if len(occurrences) == 1:
         field, first, after = occurrences[0]
         starts, ends = field.offsets()
         mark = (starts[first], ends[after - 1])
-        cut = field.snippets.get((mark,)) or _cached_snippet(field, (mark,))
-        return Hit(rule, (_spelling(field.source, mark, after - first),), field.name, cut)
+        cut, highlights = field.snippets.get((mark,)) or _cached_snippet(field, (mark,))
+        return Hit(rule, (_spelling(field.source, mark, after - first),), field.name, cut, highlights)
     # Title spans first, each field's in order; the snippet marks those of the first field.
     spans = sorted({(field is text, first, after) for field, first, after in occurrences})
     field = text if spans[0][0] else title
@@ -191,7 +193,7 @@ def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
         matched[_spelling(holder.source, mark, after - first)] = None
         if holder is field:
             marks.append(mark)
-    return Hit(rule, tuple(matched), field.name, _cached_snippet(field, tuple(marks)))
+    return Hit(rule, tuple(matched), field.name, *_cached_snippet(field, tuple(marks)))
 
 
 def _spelling(source: str, mark: tuple[int, int], size: int) -> str:
@@ -200,7 +202,7 @@ def _spelling(source: str, mark: tuple[int, int], size: int) -> str:
     return written if size == 1 else " ".join(written.split())
 
 
-def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> str:
+def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> tuple[str, Highlights]:
     cut = field.snippets.get(marks)
     if cut is None:
         cut = field.snippets[marks] = snippet(field, list(marks))

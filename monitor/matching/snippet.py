@@ -1,4 +1,9 @@
-"""Cut about 200 characters of a field around the first match, at words, with each match marked in ``**``.
+"""Cut about 200 characters of a field around the first match, at words, and say where each match lies in them.
+
+A snippet is plain text, exactly as the field writes it, and its highlights: the ``(start, end)`` character
+offsets of the matches within it, sorted, overlapping or touching ones merged. Keeping them apart means that a
+field's own ``**`` or ``_`` is never taken for a match. ``marked`` writes a snippet with each highlight in
+``**``, the form ``monitor rules test`` and ``monitor rules backtest`` print for people to read.
 
 Where the cut falls inside the field, ``…`` says so; up to 3 punctuation characters that open or close the
 cut (quotes, brackets) are kept with it. Whitespace is collapsed to single spaces.
@@ -6,6 +11,7 @@ cut (quotes, brackets) are kept with it. Whitespace is collapsed to single space
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 
@@ -15,22 +21,51 @@ SNIPPET_WIDTH = 200
 ELLIPSIS = "…"
 MARK = "**"
 
+Highlights = tuple[tuple[int, int], ...]
 
-def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> str:
-    """Return about ``width`` characters of ``field`` around the first mark, each mark wrapped in ``**``."""
+_RUN = re.compile(r"\S+")  # what str.split() keeps
+
+
+def snippet(field: Field, marks: list[tuple[int, int]], width: int = SNIPPET_WIDTH) -> tuple[str, Highlights]:
+    """Return about ``width`` characters of ``field`` around the first mark, and where the marks lie in them."""
     source = field.source
     low, high, before, after = _cut(field, marks[0] if marks else (0, 0), width)
-    if len(marks) == 1:
-        start, end = marks[0]
-        cut = f"{before}{source[low:start]}{MARK}{source[start:end]}{MARK}{source[end:high]}"
-    else:
-        pieces, cursor = [before], low
-        for start, end in _merge([m for m in marks if low <= m[0] and m[1] <= high]):
-            pieces += [source[cursor:start], MARK, source[start:end], MARK]
-            cursor = end
-        pieces.append(source[cursor:high])
-        cut = "".join(pieces)
-    return (cut if field.single_spaced else " ".join(cut.split())) + after
+    spans = _merge([m for m in marks if low <= m[0] and m[1] <= high]) if marks else []
+    cut = source[low:high]
+    local = [(start - low, end - low) for start, end in spans]
+    if not field.single_spaced:
+        cut, local = _collapse(cut, local)
+    shift = len(before)
+    return before + cut + after, tuple((start + shift, end + shift) for start, end in local)
+
+
+def marked(text: str, highlights: Highlights, mark: str = MARK) -> str:
+    """Return ``text`` with each highlight wrapped in ``mark``."""
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in highlights:
+        pieces += [text[cursor:start], mark, text[start:end], mark]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _collapse(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """Return ``" ".join(text.split())`` and the spans moved to where their characters went in it."""
+    runs = [match.span() for match in _RUN.finditer(text)]
+    starts = [start for start, _ in runs]
+    moved: list[int] = []  # where each run starts in the collapsed text
+    length = 0
+    for start, end in runs:
+        moved.append(length)
+        length += end - start + 1
+
+    def where(position: int) -> int:
+        # A span starts and ends on a word, so within a run (or at its end).
+        index = max(0, bisect_right(starts, position) - 1)
+        return moved[index] + position - starts[index] if runs else 0
+
+    return " ".join(text[start:end] for start, end in runs), [(where(start), where(end)) for start, end in spans]
 
 
 def _cut(field: Field, mark: tuple[int, int], width: int) -> tuple[int, int, str, str]:

@@ -9,7 +9,11 @@ to the settings file; a relative SQLite file goes in ``$STATE_DIRECTORY`` instea
 a unit with ``StateDirectory=``, and by the Docker image), since the settings' folder may be read-only.
 ``MONITOR_DATABASE_URL`` overrides ``[database] url``.
 A rule's ``query``, ``any`` and ``exclude`` are checked with the rule language (``matching.rule``); each bad part
-is reported under its own key.
+is reported under its own key. An unknown key is reported with the closest known one (``suggest``).
+
+``load_settings(..., webhooks_needed=False)`` is for commands that send nothing: a webhook whose ``url`` or
+``secret`` names an unset environment variable loads as unusable (``Settings.unusable_webhooks``) rather than
+failing, so that reading the database needs no webhook secrets. ``run`` and ``check`` load with them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -38,7 +43,8 @@ from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
 from monitor.matching.rule import parse_entry
 from monitor.settings.lines import problem
-from monitor.settings.source import interpolate, read_toml
+from monitor.settings.source import fill_in, read_toml
+from monitor.settings.suggest import unknown_key
 from monitor.settings.values import (
     FAST_POLLING,
     database_problem,
@@ -242,6 +248,12 @@ class Settings(_Section):
     feeds: list[FeedSettings] = []
     webhooks: dict[str, WebhookSettings] = {}
     rules: list[RuleSettings] = []
+    # Webhooks loaded without their URL or secret (an unset variable, for a command that sends nothing): name, why.
+    _unusable: Mapping[str, str] = PrivateAttr(default_factory=dict)
+
+    def unusable_webhooks(self) -> Mapping[str, str]:
+        """Return the webhooks that cannot be used, each with the reason (none when loaded for ``run``)."""
+        return self._unusable
 
     def feed_interval(self, feed: FeedSettings) -> timedelta:
         """Return how often a feed is polled: its own interval, else the scheduler's default."""
@@ -256,16 +268,24 @@ class Settings(_Section):
         return list(self.webhooks) if rule.webhooks is None else list(rule.webhooks)
 
 
-def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
-    """Return the validated settings read from ``path``; raise ConfigError listing every problem."""
+def load_settings(path: Path, environ: Mapping[str, str], *, webhooks_needed: bool = True) -> Settings:
+    """Return the validated settings read from ``path``; raise ConfigError listing every problem.
+
+    Without ``webhooks_needed``, a webhook URL or secret from an unset variable makes the webhook unusable, not
+    the settings invalid.
+    """
     source, raw = read_toml(path)
     problems: list[str] = []
-    data = interpolate(raw, environ, (), lambda loc, msg: problems.append(problem(path, source, loc, msg)))
+
+    def report(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(problem(path, source, loc, message))
+
+    data, unusable = fill_in(raw, environ, report, webhooks_needed)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else "\n".join(problems), problems)
     from_env = _set_database_url(data, environ, path)
     if "path" in data:
-        problems.append(problem(path, source, ("path",), "Extra inputs are not permitted"))
+        problems.append(problem(path, source, ("path",), unknown_key(Settings, ("path",))))
     data["path"] = path.resolve()
 
     try:
@@ -273,7 +293,9 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             loc, message = tuple(error["loc"]), _message(error)
-            if from_env and loc == ("database", "url"):
+            if error["type"] == "extra_forbidden":
+                problems.append(problem(path, source, loc, unknown_key(Settings, loc)))
+            elif from_env and loc == ("database", "url"):
                 problems.append(f"{path}: database.url: {message} (set by {DATABASE_URL_ENV})")
             else:
                 problems.append(problem(path, source, loc, message))
@@ -282,7 +304,9 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     problems.extend(_check_references(settings, path, source))
     if problems:
         raise ConfigError("\n".join(problems), problems)
-    return settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path, source)})
+    loaded = settings.model_copy(update={"seeds": _resolve_seeds(settings.seeds, path, source)})
+    loaded._unusable = unusable
+    return loaded
 
 
 def _set_database_url(data: dict[str, Any], environ: Mapping[str, str], path: Path) -> bool:

@@ -4,6 +4,11 @@ A file that cannot be read, is not TOML, or nests tables and arrays more than ``
 refused with a ``ConfigError`` naming the file (and the line, when it is known); whatever the TOML parser fails
 with, RecursionError included, ends there rather than in a traceback. ``interpolate`` replaces ``${NAME}``
 with the environment variable, ``${NAME:-default}`` with a default when it is unset or empty, ``$${`` with ``${``.
+
+``fill_in`` does that for a whole file. Commands that send nothing (``status``, ``feeds``, ``alerts``, ``rules
+backtest``...) need no webhook secrets: for them (``webhooks_needed=False``) a webhook's ``url`` or ``secret``
+naming an unset variable is no error. The URL then stands in as ``UNSET_URL`` (``.invalid`` never resolves, so
+nothing could ever be sent there), the secret is left out, and the webhook is reported as unusable.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from monitor.settings.lines import problem
 from monitor.settings.values import too_deep
 
 MAX_DEPTH = 16  # tables and arrays within each other; the settings' own keys go 4 deep
+
+UNSET_URL = "https://unset.invalid/"
+_SECRET_KEYS = ("url", "secret")  # the keys of a [webhooks.NAME] table that a command sending nothing can do without
 
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -50,6 +58,33 @@ def _parse_toml(path: Path, source: str) -> dict[str, Any]:
         message = f"tables and arrays nested more than {MAX_DEPTH} levels deep"
         raise ConfigError(problem(path, source, deep[:MAX_DEPTH], message))
     return raw
+
+
+Loc = tuple[str | int, ...]
+
+
+def fill_in(
+    raw: dict[str, Any], environ: Mapping[str, str], report: Callable[[Loc, str], None], webhooks_needed: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the tables with ``${NAME}`` filled in and the unusable webhooks (name: why); ``report`` hears the rest."""
+    unusable: dict[str, str] = {}
+    tolerated: list[Loc] = []
+
+    def heard(loc: Loc, message: str) -> None:
+        if not webhooks_needed and len(loc) == 3 and loc[0] == "webhooks" and loc[2] in _SECRET_KEYS:
+            tolerated.append(loc)
+            unusable.setdefault(str(loc[1]), f"webhooks.{loc[1]}.{loc[2]}: {message}")
+        else:
+            report(loc, message)
+
+    data: dict[str, Any] = interpolate(raw, environ, (), heard)
+    for _, name, key in tolerated:
+        table = data["webhooks"][name]
+        if key == "url":
+            table["url"] = UNSET_URL
+        else:
+            table.pop("secret", None)
+    return data, unusable
 
 
 def interpolate(

@@ -18,7 +18,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from monitor.ingest.article import ParsedArticle
-from monitor.store.message import AlertMessage, ArticleRef
+from monitor.store.message import OPENING_CHARS, AlertMessage, ArticleRef, Highlights, unmark
 from monitor.store.models import Alert, Article, Delivery
 from monitor.store.tx import Writes, table_of
 
@@ -46,6 +46,7 @@ class NewAlert:
     snippet: str
     webhooks: tuple[str, ...]
     digest_every: timedelta | None = None
+    highlights: Highlights = ()
     # With a window, the rule alerts once per story: not again for a copy of a story it alerted within the window.
     story_id: int | None = None
     story_window: timedelta | None = None
@@ -85,6 +86,7 @@ class AlertWrites(Writes):
                     "matched": list(alert.matched),
                     "field": alert.field,
                     "snippet": alert.snippet,
+                    "highlights": [list(span) for span in alert.highlights],
                     "created_at": now,
                 }
                 for alert in chunk
@@ -185,18 +187,27 @@ def _new_message(alert_id: int, alert: NewAlert, now: datetime, also_in: tuple[A
         created_at=now,
         field=alert.field,
         also_in=also_in,
+        highlights=alert.highlights,
+        opening=article.text[:OPENING_CHARS],
     )
 
 
 def message_of(alert: Alert, article: Article, also_in: tuple[ArticleRef, ...] = ()) -> AlertMessage:
+    """Return the message of a stored alert (one stored with ``**`` marks in its snippet read as highlights)."""
+    if alert.highlights is None:
+        snippet, highlights = unmark(alert.snippet)
+    else:
+        snippet, highlights = alert.snippet, tuple((start, end) for start, end in alert.highlights)
     return AlertMessage(
         id=alert.id or 0,
         rule=alert.rule,
         query=alert.query,
         article=ArticleRef(article.title, article.url, article.source, article.published_at, article.language),
-        snippet=alert.snippet,
+        snippet=snippet,
         matched=tuple(alert.matched),
         created_at=alert.created_at,
         field=alert.field,
         also_in=also_in,
+        highlights=highlights,
+        opening=article.text[:OPENING_CHARS],
     )

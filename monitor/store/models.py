@@ -142,6 +142,8 @@ class Alert(SQLModel, table=True):
     matched: list[str] = Field(default_factory=list, sa_type=JSON)
     field: str = Field(default="text", max_length=20)
     snippet: str = Field(default="", sa_type=Text)
+    # [start, end] of each matched word in the snippet; null for an alert recorded with ``**`` marks in its snippet.
+    highlights: list[list[int]] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

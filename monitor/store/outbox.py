@@ -178,6 +178,12 @@ class Outbox:
                 deliveries.setdefault(d.alert_id, []).append(_view(d))
             return [AlertView(message_of(a, art), tuple(deliveries.get(a.id or 0, ()))) for a, art in rows]
 
+    def missing_alerts(self, alert_ids: Sequence[int]) -> list[int]:
+        """Return the ids among ``alert_ids`` that no stored alert has, in the order given."""
+        with Session(self.storage.reader) as session:
+            found = set(session.exec(select(Alert.id).where(col(Alert.id).in_(list(alert_ids)))).all())
+        return [alert_id for alert_id in dict.fromkeys(alert_ids) if alert_id not in found]
+
     def requeue_dead(self, now: datetime, alert_ids: Sequence[int] | None = None) -> int:
         """Put dead deliveries (of these alerts, or all) back in the queue; return how many."""
         with self.storage.transaction() as tx:

@@ -37,7 +37,8 @@ def test_alerts_lists_deliveries_and_troubled_webhooks(config: Path, capsys: pyt
     assert main(["--config", str(config), "alerts"]) == 0
     out = capsys.readouterr().out
     assert "[rule 1] Bataille du Donbass (world)" in out and "[rule 0] Sommet de l'Otan (world)" in out
-    assert "chat: dead, 1 attempts — webhook 'chat': HTTP 404" in out
+    assert "chat: dead, 1 attempt — webhook 'chat': HTTP 404" in out
+    assert "ops: pending, 0 attempts" in out
     assert "deliveries: 2 pending, 1 sent, 1 dead" in out
     assert "webhook 'chat' failing; 3 deliveries dead in a row" in out
     assert "s3cret" not in out
@@ -56,11 +57,35 @@ def test_alerts_retry(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(config), "alerts", "--json", "--status", "dead"]) == 0
     (alert,) = json.loads(capsys.readouterr().out)["alerts"]
     assert main(["--config", str(config), "alerts", "retry", str(alert["id"])]) == 0
-    assert "1 dead deliveries put back in the queue" in capsys.readouterr().out
+    assert capsys.readouterr().out == "1 dead delivery put back in the queue\n"
     assert main(["--config", str(config), "alerts", "retry", "--dead"]) == 0
-    assert "0 dead deliveries" in capsys.readouterr().out
+    assert capsys.readouterr().out == "0 dead deliveries put back in the queue\n"
     assert main(["--config", str(config), "alerts", "--status", "dead"]) == 0
     assert "no alerts with a dead delivery" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (["999"], "error: alerts retry: no alert 999; nothing requeued\n"),
+        (["{dead}", "999", "1000", "999"], "error: alerts retry: no alerts 999, 1000; nothing requeued\n"),
+        (
+            ["{dead}", *map(str, range(1000, 1012))],
+            "error: alerts retry: no alerts 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009 and 2 more;"
+            " nothing requeued\n",
+        ),
+    ],
+)
+def test_alerts_retry_of_an_unknown_alert_exits_2_and_requeues_nothing(
+    config: Path, capsys: pytest.CaptureFixture[str], ids: list[str], message: str
+) -> None:
+    assert main(["--config", str(config), "alerts", "--json", "--status", "dead"]) == 0
+    (alert,) = json.loads(capsys.readouterr().out)["alerts"]
+    argv = [i.format(dead=alert["id"]) for i in ids]
+    assert main(["--config", str(config), "alerts", "retry", *argv]) == 2
+    assert capsys.readouterr() == ("", message)
+    assert main(["--config", str(config), "alerts", "--status", "dead", "--json"]) == 0
+    assert [a["id"] for a in json.loads(capsys.readouterr().out)["alerts"]] == [alert["id"]]  # still dead
 
 
 @pytest.mark.parametrize("argv", [["alerts", "retry"], ["alerts", "--status", "lost"], ["alerts", "--limit", "0"]])

@@ -129,11 +129,34 @@ def test_import_opml_appends_feeds_and_keeps_comments(
     assert settings_file.read_text(encoding="utf-8") == text
 
 
-def test_import_opml_dry_run_writes_nothing(settings_file: Path, tmp_path: Path) -> None:
+def test_import_opml_dry_run_writes_nothing(
+    settings_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     opml = tmp_path / "subs.opml"
     opml.write_bytes(OPML)
     assert main(["--config", str(settings_file), "import-opml", "--dry-run", str(opml)], environ={}) == 0
     assert settings_file.read_text(encoding="utf-8") == SETTINGS
+    assert capsys.readouterr().out.splitlines() == [
+        "would add: le-monde-international https://www.lemonde.fr/rss.xml",
+        "would add: world-2 https://tech.example.org/feed",
+        "skipped: https://example.org/world.xml (already configured)",
+        "2 would be added, 1 skipped (dry run: nothing written)",
+    ]
+
+
+RULES_LAST = SETTINGS + '\n# What we watch\n[[rules]]\nname = "NATO summit"\nquery = "nato"\n'
+
+
+def test_import_opml_appends_after_everything_else(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text(RULES_LAST, encoding="utf-8")
+    opml = tmp_path / "subs.opml"
+    opml.write_bytes(OPML)
+    assert main(["--config", str(settings_file), "import-opml", str(opml)], environ={}) == 0
+    text = settings_file.read_text(encoding="utf-8")
+    assert text.startswith(RULES_LAST)  # the rules stay where they were; the new feeds come after them
+    assert text[len(RULES_LAST) :].count("[[feeds]]") == 2 and "[[rules]]" not in text[len(RULES_LAST) :]
+    assert "2 added, 1 skipped" in capsys.readouterr().out
 
 
 def subscriptions(count: int) -> bytes:
@@ -263,3 +286,17 @@ def test_feeds_add_takes_a_typed_internal_url_as_it_is(
         assert main(["--config", str(settings_file), "feeds", "add", server.url("/feed.xml")], environ={}) == 0
     assert f'url = "{server.url("/feed.xml")}"' in settings_file.read_text(encoding="utf-8")
     assert capsys.readouterr().out.startswith("added: ")
+
+
+@pytest.mark.integration
+def test_feeds_add_appends_at_the_end_of_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text(RULES_LAST, encoding="utf-8")
+    feed = (FIXTURES / "feeds" / "rss2.xml").read_bytes()
+    with FeedServer() as server:
+        server.routes["/feed.xml"] = reply(200, feed, {"Content-Type": "application/rss+xml"})
+        config = ["--config", str(settings_file)]
+        assert main([*config, "feeds", "add", server.url("/feed.xml"), "--name", "desk"], environ={}) == 0
+    text = settings_file.read_text(encoding="utf-8")
+    assert text == f'{RULES_LAST}\n[[feeds]]\nname = "desk"\nurl = "{server.url("/feed.xml")}"\n'
+    assert capsys.readouterr().out == f"added: desk {server.url('/feed.xml')}\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -65,6 +67,42 @@ def test_render_plain_when_not_a_terminal() -> None:
     assert ["gone", "(not", "in", "the", "settings)", "1"] in lines
     assert ["2", "0", "4", "7m"] in lines
     assert ["team", "4"] in lines
+
+
+LONG_NAME = "agence-france-presse-international-" * 4 + "end"
+LONG_RULE = "NATO summit in Vilnius, Madrid or Washington " * 3 + "end"
+
+
+def long_summary() -> Summary:
+    feed = FeedHealth(LONG_NAME, "http://x", "ok", NOW - timedelta(hours=1), NOW, None, None, 200, 0, NOW, None, 7)
+    return Summary(NOW, [feed], [LONG_RULE], {LONG_RULE: 2}, {"sent": 2}, None, {"a-webhook-with-a-long-name": 1})
+
+
+def test_piped_tables_keep_every_cell_whole() -> None:
+    out = io.StringIO()
+    render(long_summary(), out)
+    text = out.getvalue()
+    assert "…" not in text
+    (feed_line,) = [line for line in text.splitlines() if line.lstrip().startswith(LONG_NAME)]
+    assert feed_line.split() == [LONG_NAME, "ok", "2026-01-01", "11:00", "UTC", "0", "2026-01-01", "12:00", "UTC", "7"]
+    assert any(line.lstrip().startswith(LONG_RULE) and line.split()[-1] == "2" for line in text.splitlines())
+
+
+@pytest.mark.parametrize("width", [40, 60, 100])
+def test_a_narrow_terminal_wraps_cells_and_loses_nothing(width: int) -> None:
+    wide, narrow = io.StringIO(), Terminal()
+    render(long_summary(), wide)
+    render(long_summary(), narrow, width=width)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", narrow.getvalue())
+    assert "…" not in plain
+    assert all(len(line) <= width for line in plain.splitlines())
+    # Wrapping moves characters to other lines; none is dropped.
+    assert cells(plain) == cells(wide.getvalue())
+
+
+def cells(text: str) -> Counter[str]:
+    """Return how often each character of the tables' cells occurs (spaces and rules left out)."""
+    return Counter(c for c in text if not c.isspace() and c != "─")
 
 
 def test_render_colours_on_a_terminal() -> None:

@@ -9,6 +9,7 @@ from monitor.matching import Hit, Matcher, parse
 from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree
 from monitor.matching.matcher import Document, evaluate
 from monitor.matching.query import Or, Term
+from monitor.matching.snippet import marked
 
 SAMPLE = (
     "Renforcer le soutien à l'Ukraine et améliorer les capacités de défense de l'OTAN. Ces questions étaient "
@@ -35,8 +36,8 @@ def test_french_sample_matches_both_rules() -> None:
         ("NATO summit", ("sommet de l'Otan",), "text"),
         ("Donbass", ("Donbass",), "text"),
     ]
-    assert "**sommet de l'Otan**" in hits[0].snippet
-    assert "la bataille du **Donbass** est à un moment critique" in hits[1].snippet
+    assert "**sommet de l'Otan**" in marked(hits[0].snippet, hits[0].highlights)
+    assert "la bataille du **Donbass** est à un moment critique" in marked(hits[1].snippet, hits[1].highlights)
 
 
 @pytest.mark.parametrize(
@@ -141,8 +142,8 @@ def test_hits_come_in_rule_order_and_prefer_the_title() -> None:
     matcher = Matcher({"b": "madrid", "a": "nato", "none": "paris"})
     hits = matcher.match(title="NATO", text="NATO summit in Madrid")
     assert hits == [
-        Hit("b", ("Madrid",), "text", "NATO summit in **Madrid**"),
-        Hit("a", ("NATO",), "title", "**NATO**"),
+        Hit("b", ("Madrid",), "text", "NATO summit in Madrid", ((15, 21),)),
+        Hit("a", ("NATO",), "title", "NATO", ((0, 4),)),
     ]
 
 
@@ -185,7 +186,42 @@ LONG = " ".join(f"word{i}" for i in range(100)) + " the NATO summit " + " ".join
 )
 def test_snippet_marks_the_matched_words(query: str, title: str, text: str, snippet: str) -> None:
     hits = Matcher({"rule": query}).match(title=title, text=text)
-    assert hits[0].snippet == snippet
+    assert marked(hits[0].snippet, hits[0].highlights) == snippet
+    assert hits[0].snippet == snippet.replace("**", "")
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "snippet", "words"),
+    [
+        # The field's own asterisks and underscores are text, never a match.
+        ("nato", "**Breaking** NATO __now__", "**Breaking** NATO __now__", ["NATO"]),
+        ("breaking", "**Breaking** news", "**Breaking** news", ["Breaking"]),
+        # Whitespace collapsed around and inside the matches; the offsets follow.
+        ("nato summit", " NATO\t\t and\n\n the   summit ", "NATO and the summit", ["NATO", "summit"]),
+        ('"sommet de l otan"', "Le  sommet\nde   l'OTAN, enfin", "Le sommet de l'OTAN, enfin", ["sommet de l'OTAN"]),
+        ("otan*", "l'OTAN et l'Otanie", "l'OTAN et l'Otanie", ["OTAN", "Otanie"]),
+        ("北约", "北约峰会 北约", "北约峰会 北约", ["北约", "北约"]),
+        ("NOT sport", "Politics  today", "Politics today", []),
+    ],
+)
+def test_snippet_is_plain_text_with_highlight_offsets(query: str, text: str, snippet: str, words: list[str]) -> None:
+    (hit,) = Matcher({"rule": query}).match(text=text)
+    assert hit.snippet == snippet
+    assert [hit.snippet[start:end] for start, end in hit.highlights] == words
+    assert list(hit.highlights) == sorted(hit.highlights)
+
+
+@pytest.mark.parametrize(
+    ("text", "highlights", "mark", "written"),
+    [
+        ("NATO summit", ((0, 4),), "**", "**NATO** summit"),
+        ("NATO summit", ((0, 4), (5, 11)), "**", "**NATO** **summit**"),
+        ("NATO summit", (), "**", "NATO summit"),
+        ("a **b** c", ((8, 9),), "__", "a **b** __c__"),
+    ],
+)
+def test_marked(text: str, highlights: tuple[tuple[int, int], ...], mark: str, written: str) -> None:
+    assert marked(text, highlights, mark) == written
 
 
 @pytest.mark.parametrize(
@@ -198,10 +234,10 @@ def test_snippet_marks_the_matched_words(query: str, title: str, text: str, snip
 )
 def test_snippet_is_about_200_characters_cut_at_words(text: str, starts_cut: bool, ends_cut: bool) -> None:
     hit = Matcher({"rule": '"nato summit"'}).match(text=text)[0]
-    assert "**NATO summit**" in hit.snippet
+    assert [hit.snippet[start:end] for start, end in hit.highlights] == ["NATO summit"]
     assert hit.snippet.startswith("…") is starts_cut
     assert hit.snippet.endswith("…") is ends_cut
-    plain = hit.snippet.replace("**", "").strip("…")
+    plain = hit.snippet.strip("…")
     assert 150 <= len(plain) <= 200
     assert plain in text
     words = plain.split()
@@ -215,6 +251,7 @@ def test_snippet_of_a_not_only_match_is_the_start_of_the_text() -> None:
     assert hit.snippet.startswith("word0 word1 ")
     assert hit.snippet.endswith("…")
     assert len(hit.snippet) <= 201
+    assert hit.highlights == ()
 
 
 @settings(max_examples=300, deadline=None)
@@ -223,6 +260,8 @@ def test_match_never_fails_on_any_article(title: str, text: str) -> None:
     rules = {"a": "nato OR otan*", "b": "NOT sport", "c": '"a b" NEAR/2 title:c', "d": "北约 OR l'Otan"}
     for hit in Matcher(rules).match(title=title, text=text):
         assert hit.field in ("title", "text")
+        assert all(0 <= start < end <= len(hit.snippet) for start, end in hit.highlights)
+        assert all(a[1] <= b[0] for a, b in zip(hit.highlights, hit.highlights[1:], strict=False))
         assert all(
             term in title or term in " ".join(text.split()) or term in " ".join(title.split()) for term in hit.matched
         )

@@ -9,6 +9,7 @@ from monitor.errors import ConfigError
 from monitor.matching import Matcher, parse
 from monitor.settings.config import load_settings, parse_duration
 from monitor.settings.lines import locate_key
+from monitor.settings.source import UNSET_URL
 from tests.conftest import ROOT
 
 MINIMAL = """
@@ -162,7 +163,10 @@ def test_dollar_escape(tmp_path: Path) -> None:
     [
         ("[database\nurl = 1\n", ["TOML syntax error", "line 1"]),
         ('[scheduler]\npoll_interval = "soon"\n', ["scheduler.poll_interval", "invalid duration", "(line 2)"]),
-        ('[scheduler]\npol_interval = "1m"\n', ["scheduler.pol_interval", "Extra inputs", "(line 2)"]),
+        (
+            '[scheduler]\npol_interval = "1m"\n',
+            ["scheduler.pol_interval: unknown key 'pol_interval' (did you mean 'poll_interval'?)", "(line 2)"],
+        ),
         (
             '[[feeds]]\nname = "a"\nurl = "http://x.test/"\n[[feeds]]\nname = "b"\nurl = "ftp://x.test/"\n',
             ["feeds[1].url", "http:// or https://", "(line 6)"],
@@ -214,7 +218,10 @@ def test_dollar_escape(tmp_path: Path) -> None:
         ('[[rules]]\nname = "x"\nany = "Donbass"\n', ["rules[0].any", "valid list", "(line 3)"]),
         ('[[rules]]\nname = "x"\nwebhooks = []\n', ["rules[0]:", "rule 'x' has nothing to match", "(line 1)"]),
         ('[[rules]]\nname = "x"\nany = []\n', ["rules[0]:", "rule 'x' has nothing to match", "(line 1)"]),
-        ('[[rules]]\nname = "x"\nqeury = "a"\n', ["rules[0].qeury", "Extra inputs", "(line 3)"]),
+        (
+            '[[rules]]\nname = "x"\nqeury = "a"\n',
+            ["rules[0].qeury: unknown key 'qeury' (did you mean 'query'?)", "(line 3)"],
+        ),
     ],
 )
 def test_bad_settings_name_file_key_and_line(tmp_path: Path, text: str, expected: list[str]) -> None:
@@ -303,3 +310,93 @@ def test_locate_key(loc: tuple[str | int, ...], line: int) -> None:
         '[webhooks."a b"]\nurl = "u"\nformat = "slack"\n[[rules]]\nname = "r"\nquery = """q\nstill q"""\n'
     )
     assert locate_key(source, loc) == line
+
+
+WEBHOOKS = """
+[[feeds]]
+name = "world"
+url = "http://127.0.0.1:1/feed.xml"
+
+[webhooks.newsroom]
+url = "${SLACK_WEBHOOK_URL}"
+format = "slack"
+
+[webhooks.pipeline]
+url = "https://hooks.example.org/services/${PIPELINE_TOKEN}"
+format = "generic"
+secret = "${PIPELINE_SECRET}"
+
+[webhooks.fixed]
+url = "https://example.org/hook"
+format = "discord"
+
+[[rules]]
+name = "NATO summit"
+query = "nato"
+webhooks = ["newsroom", "pipeline"]
+"""
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.mark.parametrize(
+    ("environ", "unset"),
+    [
+        ({}, ["newsroom.url", "pipeline.url", "pipeline.secret"]),
+        ({"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, ["pipeline.url", "pipeline.secret"]),
+        ({"PIPELINE_TOKEN": "abc", "PIPELINE_SECRET": SECRET}, ["newsroom.url"]),
+        ({"PIPELINE_TOKEN": "abc"}, ["newsroom.url", "pipeline.secret"]),
+    ],
+)
+def test_unset_webhook_variables_make_webhooks_unusable_for_commands_that_send_nothing(
+    tmp_path: Path, environ: dict[str, str], unset: list[str]
+) -> None:
+    path = write(tmp_path, WEBHOOKS)
+    settings = load_settings(path, environ, webhooks_needed=False)
+    first = {}
+    for loc in unset:
+        first.setdefault(loc.split(".")[0], f"webhooks.{loc}")
+    assert {name: why.split(": ")[0] for name, why in settings.unusable_webhooks().items()} == first
+    assert all(why.endswith(" is not set") for why in settings.unusable_webhooks().values())
+    assert list(settings.webhooks) == ["newsroom", "pipeline", "fixed"]  # rules still name them
+    for loc in unset:
+        name, key = loc.split(".")
+        if key == "url":
+            assert settings.webhooks[name].url.get_secret_value() == UNSET_URL
+        else:
+            assert settings.webhooks[name].secret is None
+    assert settings.webhooks["fixed"].url.get_secret_value() == "https://example.org/hook"
+    # The same file, read for `run` or `check`, names every unset variable.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ)
+    assert [p.split(": ")[1] for p in caught.value.problems] == [f"webhooks.{loc}" for loc in unset]
+
+
+def test_settings_read_for_run_have_no_unusable_webhook(tmp_path: Path) -> None:
+    environ = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/x", "PIPELINE_TOKEN": "t", "PIPELINE_SECRET": SECRET}
+    settings = load_settings(write(tmp_path, WEBHOOKS), environ)
+    assert settings.unusable_webhooks() == {}
+    assert settings.webhooks["pipeline"].url.get_secret_value() == "https://hooks.example.org/services/t"
+    assert load_settings(write(tmp_path, WEBHOOKS), environ, webhooks_needed=False) == settings
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[database]\nurl = "${DB}"\n', "database.url"),
+        ('[[feeds]]\nname = "a"\nurl = "${FEED_URL}"\n', "feeds[0].url"),
+        ('[webhooks.a]\nurl = "https://x.test/"\nformat = "${FORMAT}"\n', "webhooks.a.format"),
+        ('[webhooks.a]\nurl = ["${HOOK}"]\nformat = "slack"\n', "webhooks.a.url[0]"),
+        ('[[rules]]\nname = "${RULE}"\nquery = "x"\n', "rules[0].name"),
+    ],
+)
+def test_unset_variables_elsewhere_are_still_errors(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {}, webhooks_needed=False)
+    assert f": {key}: environment variable " in str(caught.value) and "is not set" in str(caught.value)
+
+
+def test_an_unusable_webhook_is_still_validated_otherwise(tmp_path: Path) -> None:
+    text = '[webhooks.a]\nurl = "${HOOK}"\nformat = "telegram"\n'
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {}, webhooks_needed=False)
+    assert [p.split(": ")[1] for p in caught.value.problems] == ["webhooks.a.format"]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlmodel import SQLModel
 
 from monitor.errors import StorageError
 from monitor.store import migrate
+from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage
 from tests.daemon import monitor
 
@@ -143,3 +145,34 @@ def test_opening_a_database_leaves_alembic_unloaded_and_alembic_reads_its_stamp(
         assert migrate.current(engine) == migrate.HEAD
     finally:
         engine.dispose()
+
+
+def test_alerts_recorded_before_highlights_are_read_from_their_marks(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "0003")
+            statements = [
+                "INSERT INTO articles (id, content_key, source, title, text, fetched_at) "
+                "VALUES (1, 'k', 'feed', 'Le sommet', 'Le sommet de l''Otan.', '2026-11-25 10:00:00')",
+                "INSERT INTO alerts (id, rule, query, article_id, matched, field, snippet, created_at) "
+                "VALUES (1, 'r', 'q', 1, '[\"sommet\", \"Otan\"]', 'text', 'Le **sommet** de l''**Otan**.', "
+                "'2026-11-25 10:00:00')",
+                "INSERT INTO deliveries (uid, alert_id, webhook, status, attempts, next_attempt_at, created_at, "
+                "queued_at) VALUES ('msg_1', 1, 'hook', 'pending', 0, '2026-11-25 10:00:00', '2026-11-25 10:00:00', "
+                "'2026-11-25 10:00:00')",
+            ]
+            for statement in statements:
+                connection.execute(text(statement))
+        with engine.begin() as connection:
+            command.upgrade(migrate._config(connection), "head")
+    finally:
+        engine.dispose()
+    storage = Storage.open(database_url)
+    try:
+        (due,) = Outbox(storage).claim(datetime(2026, 11, 25, 11, tzinfo=UTC), timedelta(minutes=1), 10)
+    finally:
+        storage.close()
+    assert due.alert.snippet == "Le sommet de l'Otan."
+    assert [due.alert.snippet[a:b] for a, b in due.alert.highlights] == ["sommet", "Otan"]
+    assert due.alert.opening == "Le sommet de l'Otan."

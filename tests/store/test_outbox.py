@@ -8,6 +8,7 @@ import pytest
 
 from monitor.ingest.article import ParsedArticle
 from monitor.store.alerts import NewAlert, digest_window
+from monitor.store.message import OPENING_CHARS
 from monitor.store.outbox import Outbox
 from monitor.store.storage import Storage
 from monitor.store.webhooks import url_digest
@@ -136,3 +137,15 @@ def test_concurrent_workers_never_claim_the_same_delivery(outbox: Outbox) -> Non
         thread.join()
     ids = [i for batch in claimed for i in batch]
     assert len(ids) == len(set(ids)) == 40
+
+
+def test_a_message_carries_plain_snippet_highlights_and_the_opening_of_the_text(outbox: Outbox) -> None:
+    text = "**Breaking**: " + "word " * 400
+    with outbox.storage.transaction() as tx:
+        (stored,) = tx.save_new_articles([ParsedArticle("h", "feed", "NATO summit opens", text)], NOW)
+        alert = NewAlert(stored, "r", "q", ("NATO",), "title", "NATO summit opens", ("hook",), highlights=((0, 4),))
+        (recorded,) = tx.record_alerts([alert], NOW)
+    (due,) = outbox.claim(NOW, timedelta(minutes=1), 10)
+    for message in (recorded, due.alert, outbox.alerts()[0].alert):
+        assert (message.snippet, message.highlights, message.field) == ("NATO summit opens", ((0, 4),), "title")
+        assert message.opening == text[:OPENING_CHARS] and len(message.opening) == OPENING_CHARS

@@ -1,14 +1,15 @@
-"""Discord webhook payload: a short ``content`` line and one rich embed.
+"""Discord webhook payload: the rule as the ``content`` line and one rich embed.
 
 The embed carries the title (linked when the article URL is a usable http(s) URL), the snippet as the
-description, ``rule · source`` in the footer, the publication time as ``timestamp`` and the matched terms in a
-field. Discord counts characters as code points, and the title, description, footer and field texts of all
+description (or the text's first sentence when the match is in the title: ``text.excerpt``), the source in the
+footer, the publication time as ``timestamp`` and the matched terms in a field: the title and the rule appear
+once each. Discord counts characters as code points, and the title, description, footer and field texts of all
 embeds together must stay within ``EMBED_TOTAL_LIMIT``; the description gets whatever the others leave.
 
 Escaping: article text in content, title, description and fields is Markdown, so ``\\``, ``*``, ``_``,
 ``~``, backtick, ``|``, ``[``, ``]`` and ``<`` (mentions, custom emoji, timestamps) get a backslash, as do
 ``>``, ``#``, ``-``, ``+`` and ``1.`` at the start of a line (quotes, headings, lists). The footer is not
-Markdown and is only cleaned. The snippet's ``**word**`` marks stay bold.
+Markdown and is only cleaned. The snippet's matched words are in ``**bold**``.
 
 Mentions: ``allowed_mentions: {"parse": []}`` is what stops Discord pinging anyone. ``@everyone``, ``@here``
 and any other ``@name`` are also split with U+200B (after ``clean``, which would remove it) so that a message
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.delivery.notify import digest
-from monitor.delivery.notify.text import bold_marked, break_mentions, clean, fit, iso, one_line, web_url
+from monitor.delivery.notify.text import bold_marked, break_mentions, excerpt, fit, iso, one_line, web_url
 from monitor.store.message import AlertMessage
 
 CONTENT_LIMIT = 2000
@@ -57,15 +58,15 @@ _UNTITLED = "(untitled)"
 
 
 def render(alert: AlertMessage) -> dict[str, Any]:
-    """Return the Discord webhook payload (content, one embed, no allowed mentions) for alert."""
+    """Return the Discord webhook payload (the rule as content, one embed, no allowed mentions) for alert."""
     article = alert.article
     rule, source = one_line(alert.rule), one_line(article.source)
     title = fit(one_line(article.title) or _UNTITLED, TITLE_LIMIT, _markdown)
-    footer = fit(" · ".join(part for part in (rule, source) if part), FOOTER_LIMIT, break_mentions)
+    footer = fit(source, FOOTER_LIMIT, break_mentions)
     fields = _fields(alert.matched)
     used = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
     budget = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used)
-    description = fit(clean(alert.snippet), budget, _snippet)
+    description = fit(excerpt(alert), budget, _snippet)
 
     embed: dict[str, Any] = {"title": title}
     url = web_url(article.url)
@@ -80,12 +81,8 @@ def render(alert: AlertMessage) -> dict[str, Any]:
         embed["timestamp"] = published
     embed["fields"] = fields
 
-    content = f"**{fit(rule, _RULE_CHARS, _markdown)}** · {title}" if rule else title
-    return {
-        "content": fit(content, CONTENT_LIMIT, str),
-        "embeds": [embed],
-        "allowed_mentions": {"parse": []},
-    }
+    payload: dict[str, Any] = {"content": f"**{fit(rule, _RULE_CHARS, _markdown)}**"} if rule else {}
+    return {**payload, "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
 def render_digest(alerts: Sequence[AlertMessage], rule: str, window: str) -> list[dict[str, Any]]:
@@ -120,7 +117,7 @@ def _digest_embed(alert: AlertMessage) -> dict[str, Any]:
     url = web_url(article.url)
     if url:
         embed["url"] = url
-    description = fit(clean(alert.snippet), _DIGEST_SNIPPET_CHARS, _snippet)
+    description = fit(excerpt(alert), _DIGEST_SNIPPET_CHARS, _snippet)
     if description:
         embed["description"] = description
     source = fit(one_line(article.source), _SOURCE_CHARS, break_mentions)

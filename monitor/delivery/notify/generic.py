@@ -5,16 +5,23 @@ Shape (times are ISO 8601 UTC such as ``2022-06-15T10:00:00Z``; unknown values a
     {"type": "monitor.alert", "id": 42,
      "rule": {"name": ..., "query": ...},
      "article": {"title": ..., "url": ..., "source": ..., "published": ..., "language": ...},
-     "snippet": "... **matched words** ...", "matched": [...], "created_at": ...,
+     "snippet": "... matched words ...", "highlights": [[start, end], ...], "field": "text",
+     "matched": [...], "created_at": ...,
      "also_in": [{"title": ..., "url": ..., "source": ..., "published": ...}, ...]}
+
+``snippet`` is plain text, as the article writes it, from the ``field`` that matched (``title`` or ``text``);
+``highlights`` are the ``[start, end]`` offsets of its matched words, counted in characters (Unicode code points,
+as Python and Go's ``[]rune`` count them, not UTF-16 units or bytes), sorted and apart: ``snippet[start:end]`` is a
+matched word. An asterisk or underscore in the snippet is the article's own.
 
 ``also_in`` lists the other articles of the alert's story (the same story from other outlets) known when it is
 sent, at most ``ALSO_IN_LIMIT`` of them; it is an empty list when there are none.
 
 Text is only passed through ``clean``: it travels as JSON, and escaping it for display is the receiver's job.
-The snippet keeps its ``**word**`` marks. So that a body stays under ``MAX_BYTES``, each text is cut (on a
-grapheme boundary, with an ellipsis) past ``TEXT_LIMIT`` characters, a matched term past ``TERM_LIMIT`` and the
-list past ``TERMS_LIMIT`` terms; a URL longer than ``TEXT_LIMIT`` is ``null`` rather than cut.
+The highlights are counted on the snippet as sent, cleaned and cut. So that a body stays under ``MAX_BYTES``,
+each text is cut (on a grapheme boundary, with an ellipsis) past ``TEXT_LIMIT`` characters, a matched term past
+``TERM_LIMIT`` and the list past ``TERMS_LIMIT`` terms; a URL longer than ``TEXT_LIMIT`` is ``null`` rather than
+cut.
 
 URLs (the article's and each ``also_in`` one) are only ever ``http`` or ``https`` URLs with a host and no spaces
 or control characters, passed as the feed wrote them; anything else (``javascript:``, ``data:``, ``file:``, a
@@ -37,7 +44,7 @@ from urllib.parse import urlsplit
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import size
-from monitor.delivery.notify.text import clean, iso, truncate
+from monitor.delivery.notify.text import clean, iso, marked, truncate, unmarked
 from monitor.store.message import AlertMessage, ArticleRef
 
 TYPE = "monitor.alert"
@@ -62,6 +69,7 @@ _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 def render(alert: AlertMessage) -> dict[str, Any]:
     """Return the generic JSON object for alert."""
     article = alert.article
+    snippet, highlights = unmarked(truncate(clean(marked(alert.snippet, alert.highlights)), TEXT_LIMIT))
     return {
         "type": TYPE,
         "id": alert.id,
@@ -73,7 +81,9 @@ def render(alert: AlertMessage) -> dict[str, Any]:
             "published": iso(article.published),
             "language": None if article.language is None else truncate(clean(article.language), TERM_LIMIT),
         },
-        "snippet": _text(alert.snippet),
+        "snippet": snippet,
+        "highlights": highlights,
+        "field": alert.field,
         "matched": [truncate(clean(term), TERM_LIMIT) for term in alert.matched[:TERMS_LIMIT]],
         "created_at": iso(alert.created_at),
         "also_in": [_ref(other) for other in alert.also_in[:ALSO_IN_LIMIT]],

@@ -1,21 +1,24 @@
-"""Google Chat incoming-webhook payload: a ``cardsV2`` card with a one-line ``text`` fallback.
+"""Google Chat incoming-webhook payload: a ``cardsV2`` card with a one-line ``fallbackText``.
 
 Layout: the card header shows the rule and ``source · time``; its section holds the linked title in bold, the
-snippet (matched words in bold), the matched terms and an "Open article" button when the URL is a usable web
-link. ``text`` (``rule: title``) is what notifications show.
+snippet (matched words in bold; the text's first sentence when the match is in the title: ``text.excerpt``), the
+matched terms and an "Open article" button when the URL is a usable web link. ``fallbackText`` (``rule:
+title``) is what notifications show; a message's ``text`` would be shown above the card, saying it all twice.
 
 Escaping, applied to all article text:
 
 - card text is Chat's small HTML subset, so ``&``, ``<`` and ``>`` become entities and line breaks ``<br>``;
   the header is plain text and is only cleaned;
-- ``text`` uses Chat's own syntax, where ``<users/all>`` notifies everyone and ``<url|label>`` is a link: ``<``
+- ``fallbackText`` is plain text, but is written as Chat's ``text`` syntax would need it, where ``<users/all>``
+  notifies everyone and ``<url|label>`` is a link: ``<``
   and ``>`` become the lookalikes U+FF1C and U+FF1E, ``*``, ``_``, ``~`` and backtick become U+2217, U+02CD,
   U+223C and U+02CB, and ``](`` gets a zero-width space so Markdown-mode apps see no link either;
 - ``@here``, ``<users/all>`` and the like are split with U+200B everywhere (``break_mentions``): Chat only
   notifies through ``<users/...>`` in ``text``, but the header is plain text and any text may be copied elsewhere.
+- the snippet's own ``*`` or ``<b>`` are text: card HTML shows them as written.
 
 Limits: a message, text and cards together, must stay within 32,000 bytes (``MAX_BYTES``, measured on the
-encoded body); the snippet is shortened until it fits. ``text`` may hold 4,096 characters.
+encoded body); the snippet is shortened until it fits.
 
 Digest: the header names the rule, the window and the part (``5 alerts, part 1/2``); each alert is one
 section (linked title, source and time, short snippet).
@@ -29,10 +32,18 @@ from typing import Any
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import first_within, size
-from monitor.delivery.notify.text import break_mentions, clean, fit, one_line, split_marked, utc_label, web_url
+from monitor.delivery.notify.text import (
+    break_across_marks,
+    break_mentions,
+    excerpt,
+    fit,
+    one_line,
+    split_marked,
+    utc_label,
+    web_url,
+)
 from monitor.store.message import AlertMessage, ArticleRef
 
-TEXT_LIMIT = 4096
 MAX_BYTES = 32_000
 
 # Layout budgets (not platform limits); card budgets count the HTML as written.
@@ -68,7 +79,7 @@ def _alert(alert: AlertMessage, snippet_chars: int) -> dict[str, Any]:
     article = alert.article
     rule, title = one_line(alert.rule), one_line(article.title) or _UNTITLED
     widgets: list[dict[str, Any]] = [{"textParagraph": {"text": f"<b>{_link(article)}</b>"}}]
-    snippet = fit(clean(alert.snippet), snippet_chars, _snippet)
+    snippet = fit(excerpt(alert), snippet_chars, _snippet)
     if snippet:
         widgets.append({"textParagraph": {"text": snippet}})
     terms = ", ".join(term for term in (one_line(t) for t in alert.matched) if term)
@@ -85,7 +96,7 @@ def _alert(alert: AlertMessage, snippet_chars: int) -> dict[str, Any]:
         header["subtitle"] = meta
     card = {"header": header, "sections": [{"widgets": widgets}]}
     return {
-        "text": fit(f"{rule}: {title}" if rule else title, _FALLBACK_CHARS, _chat),
+        "fallbackText": fit(f"{rule}: {title}" if rule else title, _FALLBACK_CHARS, _chat),
         "cardsV2": [{"cardId": "alert", "card": card}],
     }
 
@@ -96,7 +107,7 @@ def _digest(rule: str, window: str, part: digest.Part, sections: Sequence[dict[s
     line = f"{fit(window, _RULE_CHARS, break_mentions)} · {part.label()}" if window else part.label()
     header = {"title": f"Digest: {fit(rule, _RULE_CHARS, break_mentions)}", "subtitle": line}
     return {
-        "text": fit(f"{rule}: {line}", _FALLBACK_CHARS, _chat),
+        "fallbackText": fit(f"{rule}: {line}", _FALLBACK_CHARS, _chat),
         "cardsV2": [{"cardId": "digest", "card": {"header": header, "sections": list(sections)}}],
     }
 
@@ -105,7 +116,7 @@ def _digest_section(alert: AlertMessage) -> dict[str, Any]:
     """Return the card section of one alert in a digest: linked title, source and time, short snippet."""
     article = alert.article
     lines = [f"<b>{_link(article)}</b>", html.escape(_meta(article), quote=False)]
-    lines.append(fit(clean(alert.snippet), _DIGEST_SNIPPET_CHARS, _snippet))
+    lines.append(fit(excerpt(alert), _DIGEST_SNIPPET_CHARS, _snippet))
     return {"widgets": [{"textParagraph": {"text": "<br>".join(line for line in lines if line)}}]}
 
 
@@ -136,7 +147,7 @@ def _html(s: str) -> str:
 def _snippet(snippet: str) -> str:
     """Return the snippet as card HTML, matched words in bold."""
     out: list[str] = []
-    for text, matched in split_marked(snippet):
+    for text, matched in split_marked(break_across_marks(snippet)):
         escaped = _html(text)
         out.append(f"<b>{escaped}</b>" if matched and text.strip() else escaped)
     return "".join(out)

@@ -1,7 +1,8 @@
 """Mattermost incoming-webhook payload: a Markdown ``text`` line and one Slack-style attachment.
 
 Layout: ``text`` is ``**rule** · [title](url)``; the attachment's Markdown ``text`` is the snippet (matched
-words in ``**bold**``) and its fields give the source, the publication time and the matched terms.
+words in ``**bold**``), or the text's first sentence when the match is in the title (``text.excerpt``), and its
+fields give the source, the publication time and the matched terms.
 ``fallback`` is the plain summary Mattermost uses where it cannot show the attachment.
 
 Escaping, applied to all article text (and the rule name):
@@ -29,7 +30,7 @@ from typing import Any
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import size
-from monitor.delivery.notify.text import bold_marked, break_mentions, clean, fit, one_line, utc_label, web_url
+from monitor.delivery.notify.text import bold_marked, break_mentions, excerpt, fit, one_line, utc_label, web_url
 from monitor.store.message import AlertMessage
 
 TEXT_LIMIT = 4000
@@ -63,7 +64,7 @@ def render(alert: AlertMessage) -> dict[str, Any]:
     attachment: dict[str, Any] = {
         "fallback": _fallback(rule, article.title),
         "color": _COLOR,
-        "text": fit(clean(alert.snippet), _SNIPPET_CHARS, _snippet),
+        "text": fit(excerpt(alert), _SNIPPET_CHARS, _snippet),
         "fields": [field for field in fields if field["value"]],
     }
     return {"text": _headline(rule, article.title, article.url), "attachments": [attachment]}
@@ -90,7 +91,7 @@ def _digest_attachment(alert: AlertMessage) -> dict[str, Any]:
     article = alert.article
     source = fit(one_line(article.source), _SOURCE_CHARS, _markdown)
     meta = " · ".join(item for item in (source, utc_label(article.published)) if item)
-    snippet = fit(clean(alert.snippet), _DIGEST_SNIPPET_CHARS, _snippet)
+    snippet = fit(excerpt(alert), _DIGEST_SNIPPET_CHARS, _snippet)
     lines = [f"**{_link(article.title, article.url)}**", meta, snippet]
     return {
         "fallback": _fallback(one_line(alert.rule), article.title),

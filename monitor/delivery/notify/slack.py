@@ -1,7 +1,9 @@
 """Slack incoming-webhook payload (Block Kit); Mattermost accepts the same JSON (it shows ``text``).
 
-Layout: a ``header`` (rule and title, plain text), a ``section`` in mrkdwn (linked title, source and date, the
-snippet as a quote) and a ``context`` line (rule and matched terms); ``text`` is the notification fallback.
+Layout: a ``header`` with the rule (plain text), a ``section`` in mrkdwn (the linked title, source and date, and
+as a quote the snippet, or the text's first sentence when the match is in the title: ``text.excerpt``) and a
+``context`` line with the matched terms: the title and the rule appear once each. ``text`` (``rule: title``) is
+the fallback that notifications show.
 
 Escaping, applied to all article text:
 
@@ -14,7 +16,7 @@ Escaping, applied to all article text:
   ``text`` and finds mentions in it); mrkdwn objects are also sent with ``verbatim: true`` so Slack neither
   parses bare mentions nor linkifies channel names.
 
-The snippet's ``**word**`` marks become Slack bold ``*word*``.
+The quote's matched words become Slack bold ``*word*``; asterisks of the article's own are lookalikes, as above.
 
 Digest: a header and a context line (window, ``5 alerts, part 1/2``), then one section per alert (linked title,
 source and date, a short quote); a message holds at most ``MAX_BLOCKS`` blocks and ``MAX_BYTES`` bytes.
@@ -28,7 +30,16 @@ from typing import Any
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import size
-from monitor.delivery.notify.text import break_mentions, clean, fit, one_line, split_marked, utc_label, web_url
+from monitor.delivery.notify.text import (
+    break_across_marks,
+    break_mentions,
+    excerpt,
+    fit,
+    one_line,
+    split_marked,
+    utc_label,
+    web_url,
+)
 from monitor.store.message import AlertMessage
 
 HEADER_LIMIT = 150
@@ -42,7 +53,6 @@ MAX_BYTES = 40_000
 # Layout budgets (not platform limits): leave most of the section to the snippet.
 _TITLE_CHARS = 300
 _SOURCE_CHARS = 200
-_RULE_CHARS = 200
 _URL_CHARS = 1000
 _DIGEST_SNIPPET_CHARS = 300
 
@@ -55,14 +65,14 @@ def render(alert: AlertMessage) -> dict[str, Any]:
     """Return the Slack webhook payload (text fallback and Block Kit blocks) for alert."""
     rule, title = one_line(alert.rule), one_line(alert.article.title)
     headline = f"{rule}: {title or _UNTITLED}" if rule else title or _UNTITLED
-    return {
-        "text": fit(headline, TEXT_LIMIT, _mrkdwn),
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": fit(headline, HEADER_LIMIT, _plain)}},
-            {"type": "section", "text": _verbatim(_section(alert, SECTION_LIMIT))},
-            {"type": "context", "elements": [_verbatim(_context(rule, alert.matched))]},
-        ],
-    }
+    blocks: list[dict[str, Any]] = []
+    if rule:
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": fit(rule, HEADER_LIMIT, _plain)}})
+    blocks.append({"type": "section", "text": _verbatim(_section(alert, SECTION_LIMIT))})
+    terms = ", ".join(term for term in (one_line(t) for t in alert.matched) if term)
+    if terms:
+        blocks.append({"type": "context", "elements": [_verbatim(_context(terms))]})
+    return {"text": fit(headline, TEXT_LIMIT, _mrkdwn), "blocks": blocks}
 
 
 def render_digest(alerts: Sequence[AlertMessage], rule: str, window: str) -> list[dict[str, Any]]:
@@ -103,17 +113,13 @@ def _section(alert: AlertMessage, quote_chars: int) -> str:
     source = fit(one_line(article.source), _SOURCE_CHARS, _mrkdwn)
     meta = " · ".join(part for part in (source, utc_label(article.published)) if part)
     head = f"{first}\n{meta}" if meta else first
-    quote = fit(clean(alert.snippet), min(quote_chars, SECTION_LIMIT - len(head) - 1), _quote)
+    quote = fit(excerpt(alert), min(quote_chars, SECTION_LIMIT - len(head) - 1), _quote)
     return f"{head}\n{quote}" if quote else head
 
 
-def _context(rule: str, matched: tuple[str, ...]) -> str:
-    """Return the context line naming the rule and the matched terms."""
-    line = f"Rule: *{fit(rule, _RULE_CHARS, _mrkdwn)}*" if rule else "Rule: (unnamed)"
-    terms = ", ".join(term for term in (one_line(t) for t in matched) if term)
-    if not terms:
-        return line
-    prefix = f"{line} · Matched: "
+def _context(terms: str) -> str:
+    """Return the context line naming the matched terms."""
+    prefix = "Matched: "
     return prefix + fit(terms, CONTEXT_LIMIT - len(prefix), _mrkdwn)
 
 
@@ -144,7 +150,7 @@ def _label(s: str) -> str:
 
 def _quote(snippet: str) -> str:
     """Return the snippet in mrkdwn as a block quote, matched words in bold."""
-    pieces = split_marked(snippet)
+    pieces = split_marked(break_across_marks(snippet))
     out: list[str] = []
     for index, (text, matched) in enumerate(pieces):
         escaped = _inline(text)

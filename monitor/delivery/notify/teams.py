@@ -1,8 +1,9 @@
 """Microsoft Teams payload for a Workflows (Power Automate) webhook: one Adaptive Card 1.4 in a message.
 
 Shape: ``{"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
-"content": <card>}]}``. The card shows the rule, the title (bold, large), source and time, the snippet with
-matched words in bold, the matched terms, and an "Open article" button when the URL is a usable web link.
+"content": <card>}]}``. The card shows the rule, the title (bold, large, and a link when the URL is a usable web
+link), source and time, the snippet with matched words in bold (or the text's first sentence when the match is
+in the title: ``text.excerpt``), the matched terms, and an "Open article" button for the link.
 
 Escaping: all article text goes into ``TextRun`` elements of ``RichTextBlock``s, which Teams shows as typed,
 with no Markdown (``TextBlock`` would read ``[x](url)`` as a link and ``**`` as bold); bold comes from the
@@ -25,7 +26,7 @@ from typing import Any
 
 from monitor.delivery.notify import digest
 from monitor.delivery.notify.body import first_within, size
-from monitor.delivery.notify.text import break_mentions, clean, fit, one_line, split_marked, utc_label, web_url
+from monitor.delivery.notify.text import break_mentions, excerpt, fit, one_line, split_marked, utc_label, web_url
 from monitor.store.message import AlertMessage, ArticleRef
 
 CARD_VERSION = "1.4"
@@ -69,11 +70,15 @@ def _card(alert: AlertMessage, snippet_chars: int) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     if rule:
         body.append(_block([_run(fit(rule, _RULE_CHARS, break_mentions), weight="Bolder", isSubtle=True)]))
-    body.append(_block([_run(fit(title, _TITLE_CHARS, break_mentions), size="Large", weight="Bolder")]))
+    url = web_url(article.url)
+    heading = _run(fit(title, _TITLE_CHARS, break_mentions), size="Large", weight="Bolder")
+    if url:
+        heading["selectAction"] = {"type": "Action.OpenUrl", "url": url}
+    body.append(_block([heading]))
     meta = _meta(article)
     if meta:
         body.append(_block([_run(meta, size="Small", isSubtle=True)]))
-    snippet = _snippet_runs(fit(clean(alert.snippet), snippet_chars, break_mentions))
+    snippet = _snippet_runs(fit(excerpt(alert), snippet_chars, break_mentions))
     if snippet:
         body.append(_block(snippet))
     terms = ", ".join(term for term in (one_line(t) for t in alert.matched) if term)
@@ -81,7 +86,6 @@ def _card(alert: AlertMessage, snippet_chars: int) -> dict[str, Any]:
         matched = [_run("Matched: ", weight="Bolder"), _run(fit(terms, _TERMS_CHARS, break_mentions))]
         body.append(_block(matched, spacing="Medium"))
     card = _card_frame(f"{rule}: {title}" if rule else title, body)
-    url = web_url(article.url)
     if url:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": url}]
     return card
@@ -106,7 +110,7 @@ def _digest_container(alert: AlertMessage) -> dict[str, Any]:
     meta = _meta(article)
     if meta:
         items.append(_block([_run(meta, size="Small", isSubtle=True)]))
-    snippet = _snippet_runs(fit(clean(alert.snippet), _DIGEST_SNIPPET_CHARS, break_mentions))
+    snippet = _snippet_runs(fit(excerpt(alert), _DIGEST_SNIPPET_CHARS, break_mentions))
     if snippet:
         items.append(_block(snippet))
     container: dict[str, Any] = {"type": "Container", "separator": True, "spacing": "Medium", "items": items}

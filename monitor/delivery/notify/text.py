@@ -29,6 +29,13 @@ this step: cleaning always comes first, breaking last, and ``break_mentions`` is
 ``truncate`` and ``truncate_bytes`` never split a grapheme cluster (a letter and its accents, an emoji with
 its skin tone, a ZWJ family), and the ellipsis they add counts toward the limit. ``fit`` cuts source text so
 that its *rendered* form (escaped, marked up) fits a platform limit.
+
+``excerpt`` is what a message quotes of the article: the snippet when the match is in the text; when it is in
+the title, which the message shows anyway, the first sentence of the text instead (``lead``), so a message
+never shows the title twice. The matched words of the quote are wrapped in ``OPEN`` and ``CLOSE``, two
+private-use characters that are taken out of the article's own text first: cleaning and cutting keep them in
+place, and ``split_marked`` reads them back, so that nothing a feed writes (``**``, ``_``, ``<b>``) can pass for
+a match. ``unmarked`` gives the quote back as plain text and the offsets of its matches.
 """
 
 from __future__ import annotations
@@ -41,8 +48,21 @@ from urllib.parse import quote, urlsplit, urlunsplit
 # regex ships without type stubs; only its grapheme matcher (\X) is used here.
 import regex  # type: ignore[import-untyped, unused-ignore]
 
+from monitor.store.message import AlertMessage, Highlights
+
 ELLIPSIS = "…"
 URL_LIMIT = 2048
+# Around a matched word while a quote is cleaned, cut and escaped: private-use characters, no platform's markup.
+OPEN, CLOSE = "\ue000", "\ue001"
+# The longest first sentence a message quotes when the match is in the title.
+LEAD_CHARS = 400
+# A sentence ends at one of these (and its closing quotes or brackets), then spaces and a capital, a letter of a
+# script without case, a digit or an opening mark, or the end; a CJK full stop or a danda wherever it is. So
+# "U.S. officials" goes on; a "sentence" shorter than _SHORTEST_SENTENCE is taken for an abbreviation.
+_SENTENCE_END = regex.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s+[\"'«“‘(\[\p{Lu}\p{Lt}\p{Lo}\d]|\s*$)|[。！？।]+[」』”’）]*")
+_SHORTEST_SENTENCE = 20
+_MARKERS = re.compile("[\ue000\ue001]")
+_SPLIT = re.compile("([\ue000\ue001])")
 
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029]")
 _CONTROLS_AND_BIDI = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
@@ -51,13 +71,17 @@ _JOINERS = ("\u200c", "\u200d")
 _TRAILING_SPACE = re.compile(r"[^\S\n]+$", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _GRAPHEME = regex.compile(r"\X")
-_MARKED = re.compile(r"\*\*(.+?)\*\*")
 _WHITESPACE = re.compile(r"\s+")
 # See the module docstring: broadcast words after any "@", other names unless an ASCII letter or digit comes
-# before the "@", and the platforms' "<...>" mention syntax.
-_MENTIONS = re.compile(
-    r"@(?=everyone|here|channel|all)|(?<![A-Za-z0-9])@(?=[\w.:\\-])|<(?=[A-Za-z!@#/])", re.IGNORECASE
+# before the "@", and the platforms' "<...>" mention syntax. A match's OPEN or CLOSE between the "@" or "<" and
+# the name is seen through; _MENTIONS_ACROSS finds only those, for a quote about to be split at its matches.
+_MENTION = (
+    r"@(?={m}(?:everyone|here|channel|all))"
+    r"|(?<![A-Za-z0-9])(?<![A-Za-z0-9][\ue000\ue001])@(?={m}[\w.:\\-])"
+    r"|<(?={m}[A-Za-z!@#/])"
 )
+_MENTIONS = re.compile(_MENTION.format(m="[\ue000\ue001]*"), re.IGNORECASE)
+_MENTIONS_ACROSS = re.compile(_MENTION.format(m="[\ue000\ue001]+"), re.IGNORECASE)
 _BREAK = "\u200b"
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
@@ -133,7 +157,8 @@ def fit(s: str, limit: int, render: Callable[[str], str]) -> str:
     best = render("")
     if len(best) > limit:
         return ""
-    # Escaping only grows text and bold marks shrink it by at most 2/5, so 4 * limit bounds the search.
+    # Escaping and marking up only grow text (a match's two markers become at least two marks), so 4 * limit
+    # bounds the search.
     low, high = 0, min(len(s), 4 * limit)
     while low < high:
         middle = (low + high + 1) // 2
@@ -145,18 +170,64 @@ def fit(s: str, limit: int, render: Callable[[str], str]) -> str:
     return best
 
 
+def excerpt(alert: AlertMessage) -> str:
+    """Return what a message quotes of the alert's article, cleaned, its matched words between OPEN and CLOSE."""
+    if alert.field == "title":
+        return clean(lead(alert.opening, alert.article.title))
+    return clean(marked(alert.snippet, alert.highlights))
+
+
+def marked(text: str, highlights: Highlights) -> str:
+    """Return text with each highlight between OPEN and CLOSE, any OPEN or CLOSE of its own taken out first."""
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in highlights:
+        if start < cursor or end <= start:
+            continue  # overlapping or empty: not a place a match can be
+        pieces += [_MARKERS.sub("", text[cursor:start]), OPEN, _MARKERS.sub("", text[start:end]), CLOSE]
+        cursor = end
+    pieces.append(_MARKERS.sub("", text[cursor:]))
+    return "".join(pieces)
+
+
+def lead(text: str, title: str) -> str:
+    """Return the first sentence of text, after the title when the text starts with it, at most LEAD_CHARS long."""
+    body = one_line(_MARKERS.sub("", text))
+    head = one_line(title)
+    if head and body[: len(head)].casefold() == head.casefold():
+        body = body[len(head) :].lstrip(" .:;,!?-–—|")
+    for end in _SENTENCE_END.finditer(body):
+        if end.end() >= _SHORTEST_SENTENCE or end.group()[0] in "。！？।":
+            body = body[: end.end()]
+            break
+    return truncate(body, LEAD_CHARS)
+
+
 def split_marked(snippet: str) -> list[tuple[str, bool]]:
-    """Return the snippet as (text, is_matched) pieces, reading ``**word**`` as a matched word."""
+    """Return a marked quote as (text, is_matched) pieces; a match cut short by an ellipsis ends before it."""
     pieces: list[tuple[str, bool]] = []
-    position = 0
-    for match in _MARKED.finditer(snippet):
-        if match.start() > position:
-            pieces.append((snippet[position : match.start()], False))
-        pieces.append((match.group(1), True))
-        position = match.end()
-    if position < len(snippet):
-        pieces.append((snippet[position:], False))
+    matched = False
+    for index, part in enumerate(_SPLIT.split(snippet)):
+        if index % 2:
+            matched = part == OPEN
+        elif part:
+            pieces.append((part, matched))
+    if matched and pieces and pieces[-1][1] and pieces[-1][0].endswith(ELLIPSIS):
+        # The cut fell inside a match: the ellipsis it added is not part of the match.
+        text = pieces.pop()[0][: -len(ELLIPSIS)]
+        pieces += [(text, True), (ELLIPSIS, False)] if text else [(ELLIPSIS, False)]
     return pieces
+
+
+def unmarked(snippet: str) -> tuple[str, list[list[int]]]:
+    """Return a marked quote as plain text and the ``[start, end]`` character offsets of its matches."""
+    text, spans, length = [], [], 0
+    for part, matched in split_marked(snippet):
+        if matched:
+            spans.append([length, length + len(part)])
+        text.append(part)
+        length += len(part)
+    return "".join(text), spans
 
 
 def break_mentions(s: str) -> str:
@@ -165,6 +236,14 @@ def break_mentions(s: str) -> str:
     # ends the word, so this is its only guard; for Discord and Slack (allowed_mentions, verbatim) it keeps the
     # text harmless when it is copied or quoted elsewhere.
     return _MENTIONS.sub(lambda match: match.group() + _BREAK, s)
+
+
+def break_across_marks(s: str) -> str:
+    """Return a marked quote with a zero-width space after each ``@`` or ``<`` whose mention a match starts.
+
+    Escaped piece by piece, ``@`` and ``everyone`` in ``@`` OPEN ``everyone`` CLOSE would each look harmless.
+    """
+    return _MENTIONS_ACROSS.sub(lambda match: match.group() + _BREAK, s)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -219,7 +298,7 @@ def web_url(url: str | None, limit: int = URL_LIMIT) -> str | None:
 def bold_marked(snippet: str, escape: Callable[[str], str]) -> str:
     """Return a snippet escaped piece by piece, its matched words wrapped in Markdown ``**`` (spaces kept outside)."""
     out: list[str] = []
-    for text, matched in split_marked(snippet):
+    for text, matched in split_marked(break_across_marks(snippet)):
         escaped = escape(text)
         core = escaped.strip()
         if matched and core:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from monitor.delivery.notify import AlertMessage, ArticleRef
+from monitor.store.message import unmark
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # man, woman, girl, boy joined by ZWJ
 THUMB = "\U0001f44d\U0001f3fd"  # thumbs up, medium skin tone
@@ -27,7 +30,9 @@ NORMAL = AlertMessage(
         published=datetime(2022, 6, 15, 10, 0, tzinfo=UTC),
         language="fr",
     ),
-    snippet="… avant le **sommet de l'Otan** prévu …",
+    snippet="… avant le sommet de l'Otan prévu …",
+    highlights=((11, 27),),
+    opening="Les Alliés se retrouvent à Madrid pour le sommet de l'Otan. Il s'ouvre mardi.",
     matched=("sommet de l'Otan",),
     created_at=datetime(2022, 6, 15, 10, 5, 30, tzinfo=UTC),
     also_in=(
@@ -56,9 +61,17 @@ _TITLE_HEAD = (
     f"{MENTIONS} {RTL_OVERRIDE}kcatta{ZERO_WIDTH_RUN}x{CONTROLS} A & B | C > D *b* _i_ ~s~ `c` [x](http://e)\n"
     "> quote\n# heading\n- item\n1. first\n\n\n\n"
 )
-_SNIPPET_HEAD = f"**{MENTIONS}** {RTL_OVERRIDE}{ZERO_WIDTH_RUN} a **b|c** and a lone ** and <b>bold</b> & {CONTROLS}\n"
+# The article's own asterisks, tags and private-use characters are text; only the highlights are matches.
+FEED_MARKUP = "a lone ** and **the feed's own bold** \ue000not a match\ue001 <b>bold</b>"
+_SNIPPET_HEAD = f"{MENTIONS} {RTL_OVERRIDE}{ZERO_WIDTH_RUN} a b|c and {FEED_MARKUP} & {CONTROLS}\n"
 HOSTILE_TITLE = _padded(_TITLE_HEAD, 5000)
 HOSTILE_SNIPPET = _padded(_SNIPPET_HEAD, 10_000)
+# The mentions, "b|c", and a match that runs to the end of the snippet, past every platform's cut.
+HOSTILE_HIGHLIGHTS = (
+    (0, len(MENTIONS)),
+    (_SNIPPET_HEAD.index("b|c"), _SNIPPET_HEAD.index("b|c") + 3),
+    (HOSTILE_SNIPPET.index(" ", 9_000) + 1, 10_000),
+)
 
 HOSTILE = AlertMessage(
     id=666,
@@ -72,9 +85,17 @@ HOSTILE = AlertMessage(
         language="xx",
     ),
     snippet=HOSTILE_SNIPPET,
+    highlights=HOSTILE_HIGHLIGHTS,
+    opening=HOSTILE_SNIPPET,
     matched=(f"{MENTIONS}", "x" * 2_000, *EMOJI),
     created_at=datetime(2022, 6, 15, 12, 0, tzinfo=UTC),
 )
+
+
+def with_marks(alert: AlertMessage, snippet: str, **changes: Any) -> AlertMessage:
+    """Return alert with a snippet written with ``**`` around its matches (as the tests write them)."""
+    text, highlights = unmark(snippet)
+    return replace(alert, snippet=text, highlights=highlights, **changes)
 
 
 def strings(value: object) -> list[str]:

@@ -70,7 +70,9 @@ def _teams(payload: dict[str, Any]) -> list[str]:
 
 def _googlechat(payload: dict[str, Any]) -> list[str]:
     """Return the Google Chat limits payload breaks."""
-    out = _over("text", len(payload["text"]), googlechat.TEXT_LIMIT, empty_ok=False)
+    # A message's text may hold 4,096 characters; fallbackText has no limit of its own and is kept within it.
+    out = _over("fallbackText", len(payload["fallbackText"]), 4096, empty_ok=False)
+    out += ["text"] if "text" in payload else []  # Chat would show it above the card
     out += _over("cards", len(payload["cardsV2"]), 1, empty_ok=False)
     return out + _over("bytes", size(payload), googlechat.MAX_BYTES)
 

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.delivery.notify import AlertMessage, discord
 
-from .alerts import HOSTILE, NORMAL, orphans, strings
+from .alerts import HOSTILE, NORMAL, orphans, strings, with_marks
 
 UNESCAPED = re.compile(r"(?<!\\)[<*_~`|\[\]]")
 
@@ -25,19 +25,19 @@ def markdown_texts(payload: dict[str, Any]) -> list[str]:
     """Return the payload texts Discord reads as Markdown (the footer is plain text)."""
     e = embed(payload)
     fields = [text for field in e["fields"] for text in (field["name"], field["value"])]
-    return [payload["content"], e["title"], e.get("description", ""), *fields]
+    return [payload.get("content", ""), e["title"], e.get("description", ""), *fields]
 
 
 def test_render_normal() -> None:
     payload = discord.render(NORMAL)
     assert payload == {
-        "content": "**Otan** · Le sommet de l'Otan à Madrid",
+        "content": "**Otan**",
         "embeds": [
             {
                 "title": "Le sommet de l'Otan à Madrid",
                 "url": NORMAL.article.url,
                 "description": "… avant le **sommet de l'Otan** prévu …",
-                "footer": {"text": "Otan · Le Monde"},
+                "footer": {"text": "Le Monde"},
                 "timestamp": "2022-06-15T10:00:00Z",
                 "fields": [{"name": "Matched", "value": "sommet de l'Otan", "inline": False}],
             }
@@ -52,12 +52,14 @@ def test_render_normal() -> None:
         ({"url": None}, NORMAL.snippet, NORMAL.matched, {"url"}),
         ({"url": "javascript:alert(1)"}, NORMAL.snippet, NORMAL.matched, {"url"}),
         ({"published": None}, NORMAL.snippet, NORMAL.matched, {"timestamp"}),
-        ({}, "", NORMAL.matched, {"description"}),
+        ({}, "", NORMAL.matched, {"description"}),  # no snippet (nor highlights)
         ({}, NORMAL.snippet, (), set()),
     ],
 )
 def test_optional_embed_keys(article: dict[str, Any], snippet: str, matched: tuple[str, ...], absent: set[str]) -> None:
+    highlights = NORMAL.highlights if snippet else ()
     alert = replace(NORMAL, article=replace(NORMAL.article, **article), snippet=snippet, matched=matched)
+    alert = replace(alert, highlights=highlights)
     e = embed(discord.render(alert))
     assert absent.isdisjoint(e)
     assert {"title", "footer", "fields"} <= set(e)
@@ -87,8 +89,23 @@ def test_optional_embed_keys(article: dict[str, Any], snippet: str, matched: tup
     ],
 )
 def test_snippet_markdown(snippet: str, description: str) -> None:
-    e = embed(discord.render(replace(NORMAL, snippet=snippet)))
+    e = embed(discord.render(with_marks(NORMAL, snippet)))
     assert e["description"] == description
+
+
+@pytest.mark.parametrize(("rule", "content"), [("Otan", "**Otan**"), ("a*b", "**a\\*b**"), (" ", None)])
+def test_rule_and_title_appear_once(rule: str, content: str | None) -> None:
+    payload = discord.render(replace(NORMAL, rule=rule))
+    assert payload.get("content") == content
+    shown = json.dumps(payload, ensure_ascii=False)
+    assert shown.count("Le sommet de l'Otan à Madrid") == 1
+    assert embed(payload)["footer"] == {"text": "Le Monde"}
+
+
+def test_a_match_in_the_title_quotes_the_first_sentence_of_the_text() -> None:
+    e = embed(discord.render(with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title")))
+    assert e["description"] == "Les Alliés se retrouvent à Madrid pour le sommet de l'Otan."
+    assert "description" not in embed(discord.render(replace(NORMAL, field="title", opening="")))
 
 
 @pytest.mark.parametrize(
@@ -136,9 +153,9 @@ def test_render_hostile_neutralises_mentions() -> None:
         assert UNESCAPED.search(without_bold) is None, without_bold[:200]
     # The footer is not Markdown: Discord shows it as typed, so it is cleaned but not escaped.
     footer = embed(payload)["footer"]["text"]
-    assert footer.startswith(
-        "rule <\u200b!channel> <\u200b!here> @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice"
-        " <\u200b@\u200bU123> <\u200bhttp://evil|click> · Evil"
+    assert footer == (
+        "Evil <\u200b!channel> <\u200b!here> @\u200beveryone @\u200bhere @\u200ball @\u200bchannel @\u200balice"
+        " <\u200b@\u200bU123> <\u200bhttp://evil|click> Source"
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from monitor.delivery.notify import AlertMessage, generic
 
-from .alerts import CONTROLS, HOSTILE, MENTIONS, NORMAL, RTL_OVERRIDE, ZERO_WIDTH_RUN, strings
+from .alerts import CONTROLS, HOSTILE, MENTIONS, NORMAL, RTL_OVERRIDE, ZERO_WIDTH_RUN, strings, with_marks
 
 NORMAL_PAYLOAD: dict[str, Any] = {
     "type": "monitor.alert",
@@ -22,7 +22,9 @@ NORMAL_PAYLOAD: dict[str, Any] = {
         "published": "2022-06-15T10:00:00Z",
         "language": "fr",
     },
-    "snippet": "… avant le **sommet de l'Otan** prévu …",
+    "snippet": "… avant le sommet de l'Otan prévu …",
+    "highlights": [[11, 27]],
+    "field": "text",
     "matched": ["sommet de l'Otan"],
     "created_at": "2022-06-15T10:05:30Z",
     "also_in": [
@@ -52,16 +54,16 @@ UNKNOWNS_PAYLOAD = {
     "also_in": [],
 }
 
-DIRTY = replace(
+DIRTY = with_marks(
     NORMAL,
+    f"{RTL_OVERRIDE}… avant le **sommet de l'Otan** prévu …{CONTROLS}",
     rule="\u202eOtan\x00",
     article=replace(NORMAL.article, title=f"Le sommet{ZERO_WIDTH_RUN} de l'Otan\x07 à Madrid\n\n\n\n"),
-    snippet=f"{RTL_OVERRIDE}… avant le **sommet de l'Otan** prévu …{CONTROLS}",
     matched=("sommet\u200b de l'Otan",),
 )
 DIRTY_PAYLOAD = {
     **NORMAL_PAYLOAD,
-    "snippet": "… avant le **sommet de l'Otan** prévu …[31m",
+    "snippet": "… avant le sommet de l'Otan prévu …[31m",  # the highlight moved with the characters cleaned away
     "matched": ["sommet de l'Otan"],
 }
 
@@ -94,7 +96,7 @@ def test_render_hostile_is_cleaned_not_escaped() -> None:
 @pytest.mark.parametrize(
     ("changes", "path", "expected"),
     [
-        ({"snippet": "s" * 30_000}, ("snippet",), "s" * (generic.TEXT_LIMIT - 1) + "…"),
+        ({"snippet": "s" * 30_000, "highlights": ()}, ("snippet",), "s" * (generic.TEXT_LIMIT - 1) + "…"),
         ({"query": "q" * 20_000}, ("rule", "query"), "q" * 20_000),
         ({"matched": ("m" * 600,)}, ("matched", 0), "m" * (generic.TERM_LIMIT - 1) + "…"),
         ({"article": replace(NORMAL.article, title="t" * 20_001)}, ("article", "title"), "t" * 19_999 + "…"),
@@ -152,6 +154,46 @@ def test_also_in_url_capped() -> None:
 def test_terms_capped() -> None:
     payload = generic.render(replace(NORMAL, matched=tuple(f"t{i}" for i in range(500))))
     assert payload["matched"] == [f"t{i}" for i in range(generic.TERMS_LIMIT)]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "highlights", "sent", "words"),
+    [
+        # The article's own asterisks are text: only the highlights say where the matches are.
+        ("**Breaking** NATO summit", ((13, 17), (18, 24)), "**Breaking** NATO summit", ["NATO", "summit"]),
+        ("__a__ *b*", ((2, 3),), "__a__ *b*", ["a"]),
+        # Cleaning removes characters; the highlights follow the ones that stay.
+        ("\x00a\u200b\u202eb NATO", ((6, 10),), "ab NATO", ["NATO"]),
+        ("  \u202e NATO  ", ((4, 8),), "NATO", ["NATO"]),
+        # Private-use characters of the article's own are the markers' and are dropped from the snippet.
+        ("\ue000x\ue001 NATO", ((4, 8),), "x NATO", ["NATO"]),
+        ("NATO", (), "NATO", []),
+    ],
+)
+def test_snippet_is_plain_text_with_highlights(
+    snippet: str, highlights: tuple[tuple[int, int], ...], sent: str, words: list[str]
+) -> None:
+    payload = generic.render(replace(NORMAL, snippet=snippet, highlights=highlights))
+    assert payload["snippet"] == sent
+    assert [payload["snippet"][start:end] for start, end in payload["highlights"]] == words
+
+
+def test_a_highlight_cut_with_the_snippet_ends_before_the_ellipsis() -> None:
+    snippet = "a " * 10_000 + "NATO summit"
+    payload = generic.render(replace(NORMAL, snippet=snippet, highlights=((0, 1), (19_990, 20_011))))
+    assert len(payload["snippet"]) <= generic.TEXT_LIMIT and payload["snippet"].endswith("…")
+    (first, last) = payload["highlights"]
+    assert first == [0, 1] and last[1] <= len(payload["snippet"]) - 1
+    assert payload["snippet"][last[0] : last[1]].startswith("a a")
+
+
+def test_a_match_in_the_title_says_so() -> None:
+    payload = generic.render(with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title"))
+    assert (payload["field"], payload["snippet"], payload["highlights"]) == (
+        "title",
+        "Le sommet de l'Otan à Madrid",
+        [[3, 9]],
+    )
 
 
 def test_digest_shape() -> None:

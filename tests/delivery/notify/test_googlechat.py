@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 from monitor.delivery.notify import googlechat
 from monitor.delivery.notify.body import size
 
-from .alerts import HOSTILE, NORMAL, THUMB
+from .alerts import HOSTILE, NORMAL, THUMB, with_marks
 
 # The only tags a card text may hold are ours.
 OUR_TAGS = re.compile(r'</?b>|<br>|<a href="https://[^"<>\s]+">|</a>')
@@ -24,7 +25,9 @@ def widgets(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_render_normal() -> None:
     payload = googlechat.render(NORMAL)
-    assert payload["text"] == "Otan: Le sommet de l'Otan à Madrid"
+    # No "text": Chat would show it above the card, saying the rule and the title twice.
+    assert set(payload) == {"fallbackText", "cardsV2"}
+    assert payload["fallbackText"] == "Otan: Le sommet de l'Otan à Madrid"
     assert payload["cardsV2"][0]["card"]["header"] == {"title": "Otan", "subtitle": "Le Monde · 2022-06-15 10:00 UTC"}
     url = NORMAL.article.url
     assert widgets(payload) == [
@@ -46,7 +49,14 @@ def test_render_normal() -> None:
 )
 def test_text_fallback_is_inert(title: str, text: str) -> None:
     alert = replace(NORMAL, article=replace(NORMAL.article, title=title))
-    assert googlechat.render(alert)["text"] == text
+    assert googlechat.render(alert)["fallbackText"] == text
+
+
+def test_a_match_in_the_title_quotes_the_first_sentence_of_the_text() -> None:
+    payload = googlechat.render(with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title"))
+    paragraph = widgets(payload)[1]["textParagraph"]["text"]
+    assert paragraph == "Les Alliés se retrouvent à Madrid pour le sommet de l'Otan."
+    assert json.dumps(payload["cardsV2"], ensure_ascii=False).count("Le sommet de l'Otan à Madrid") == 1
 
 
 @pytest.mark.parametrize(
@@ -59,10 +69,17 @@ def test_text_fallback_is_inert(title: str, text: str) -> None:
         ),
         ("one\ntwo", "one<br>two"),
         ("<users/all> @all", "&lt;users/all&gt; @\u200ball"),
+        ("<**users/all**>", "&lt;\u200b<b>users/all</b>&gt;"),  # a match right after "<" still breaks it
+        ("a **b** c", "a <b>b</b> c"),
     ],
 )
 def test_snippet_html(snippet: str, html: str) -> None:
-    assert widgets(googlechat.render(replace(NORMAL, snippet=snippet)))[1]["textParagraph"]["text"] == html
+    assert widgets(googlechat.render(with_marks(NORMAL, snippet)))[1]["textParagraph"]["text"] == html
+
+
+def test_the_articles_own_asterisks_stay_text() -> None:
+    alert = replace(NORMAL, snippet="**Breaking** NATO", highlights=((13, 17),))
+    assert widgets(googlechat.render(alert))[1]["textParagraph"]["text"] == "**Breaking** <b>NATO</b>"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +101,7 @@ def test_links(url: str | None, link: str | None, button: str | None) -> None:
 def test_hostile_card_html_holds_only_our_tags() -> None:
     payload = googlechat.render(HOSTILE)
     assert size(payload) <= googlechat.MAX_BYTES
-    assert "<" not in payload["text"] and ">" not in payload["text"]
+    assert "<" not in payload["fallbackText"] and ">" not in payload["fallbackText"]
     for widget in widgets(payload):
         for key in ("textParagraph", "decoratedText"):
             if key in widget:
@@ -96,6 +113,7 @@ BIG = replace(
     NORMAL,
     rule=THUMB * 500,
     snippet=THUMB * 5000,
+    highlights=(),
     matched=(THUMB * 1000,),
     article=replace(NORMAL.article, title=THUMB * 2000, source=THUMB * 500, url="https://x.example/" + "a" * 2000),
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -8,7 +9,7 @@ import pytest
 
 from monitor.delivery.notify import mattermost
 
-from .alerts import HOSTILE, NORMAL, strings
+from .alerts import HOSTILE, NORMAL, strings, with_marks
 
 # Outside our own "**" and "[label](url)", no Markdown mark may stand without its backslash.
 UNESCAPED = re.compile(r"(?<!\\)[*_~`|\[\]]")
@@ -88,7 +89,29 @@ def test_text(rule: str, article: dict[str, Any], text: str) -> None:
     ],
 )
 def test_snippet_markdown(snippet: str, text: str) -> None:
-    assert attachment(mattermost.render(replace(NORMAL, snippet=snippet)))["text"] == text
+    assert attachment(mattermost.render(with_marks(NORMAL, snippet)))["text"] == text
+
+
+@pytest.mark.parametrize(
+    ("snippet", "highlights", "shown"),
+    [
+        # The article's own asterisks are escaped; only the match is bold.
+        ("**Breaking** NATO", ((13, 17),), "\\*\\*Breaking\\*\\* **NATO**"),
+        # A match right after "@" still cannot make a mention.
+        ("@everyone", ((1, 9),), "@\u200b**everyone**"),
+        ("x @here", ((3, 7),), "x @\u200b**here**"),
+    ],
+)
+def test_highlights_not_marks_make_bold(snippet: str, highlights: tuple[tuple[int, int], ...], shown: str) -> None:
+    alert = replace(NORMAL, snippet=snippet, highlights=highlights)
+    assert attachment(mattermost.render(alert))["text"] == shown
+
+
+def test_a_match_in_the_title_quotes_the_first_sentence_of_the_text() -> None:
+    alert = with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title")
+    payload = mattermost.render(alert)
+    assert attachment(payload)["text"] == "Les Alliés se retrouvent à Madrid pour le sommet de l'Otan."
+    assert json.dumps(payload, ensure_ascii=False).count("Le sommet de l'Otan à Madrid") == 2  # the link, the fallback
 
 
 @pytest.mark.parametrize(

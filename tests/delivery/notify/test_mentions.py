@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from monitor.delivery.notify import FORMATS, AlertMessage, render, render_digest
 
 from . import mentions
-from .alerts import NORMAL
+from .alerts import NORMAL, live_mentions, strings
 
 CHAT_FORMATS = sorted(set(FORMATS) - {"generic"})
 FIELDS = ("rule", "title", "source", "snippet", "matched")
 
 
 def alert_with(text: str, field: str | None = None) -> AlertMessage:
-    """Return NORMAL with text in one field, or in every field (the snippet marked as a match too)."""
+    """Return NORMAL with text in one field, or in every field (the snippet's middle copy a match)."""
     every = field is None
     article = NORMAL.article
     if every or field in ("title", "source"):
@@ -30,7 +30,11 @@ def alert_with(text: str, field: str | None = None) -> AlertMessage:
         NORMAL,
         rule=text if every or field == "rule" else NORMAL.rule,
         article=article,
-        snippet=f"{text} **{text}** {text}" if every or field == "snippet" else NORMAL.snippet,
+        snippet=f"{text} {text} {text}" if every or field == "snippet" else NORMAL.snippet,
+        highlights=((len(text) + 1, 2 * len(text) + 1),)
+        if text and (every or field == "snippet")
+        else NORMAL.highlights,
+        opening=f"{text}. {text}" if every else NORMAL.opening,
         matched=(text,) if every or field == "matched" else NORMAL.matched,
     )
 
@@ -100,11 +104,59 @@ def test_mattermost_mentions_stay_broken(text: str, field: str) -> None:
     ],
 )
 def test_no_live_mention_in_any_format(name: str, text: str) -> None:
-    for payload in payloads(name, alert_with(text)):
+    alert = alert_with(text)
+    # Matched in the title, a message quotes the text's first sentence instead of the snippet.
+    for payload in [*payloads(name, alert), *payloads(name, replace(alert, field="title"))]:
         assert mentions.live(payload) == []
         assert mentions.teams_entities(payload) == []
         if name == "discord":
             assert payload["allowed_mentions"] == {"parse": []}
+
+
+@pytest.mark.parametrize("name", CHAT_FORMATS)
+@pytest.mark.parametrize(
+    ("snippet", "highlights"),
+    [
+        # A match that starts right after the "@" or "<" of a mention, or ends right before its name.
+        ("@everyone @here", ((1, 9), (11, 15))),
+        ("<!channel> <!here>", ((2, 9), (1, 2))),
+        ("<users/all> <at>bob</at>", ((1, 6), (13, 15))),
+        ("_@all x_@all x:@channel", ((2, 5), (1, 2), (8, 11))),
+        ("<@U1> <@!2> </ping:5>", ((2, 4), (8, 9), (14, 18))),
+        ("@ all", ((0, 1),)),
+    ],
+)
+def test_a_match_inside_a_mention_does_not_complete_it(
+    name: str, snippet: str, highlights: tuple[tuple[int, int], ...]
+) -> None:
+    ordered = tuple(sorted(highlights))
+    alert = replace(NORMAL, snippet=snippet, highlights=ordered)
+    for payload in payloads(name, alert):
+        assert mentions.live(payload) == []
+        assert mentions.teams_entities(payload) == []
+        # Copied from the screen, the bold match and the "@" before it still make no mention.
+        assert [found for text in copied(payload) for found in live_mentions(text)] == []
+
+
+def copied(payload: dict[str, Any]) -> list[str]:
+    """Return the texts of a payload as a reader copies them: markup gone, Teams' runs of a block joined."""
+    texts = [
+        "".join(run["text"] for run in value["inlines"])
+        for value in _objects(payload)
+        if value.get("type") == "RichTextBlock"
+    ]
+    for text in strings(payload):
+        text = re.sub(r"</?b>|\\(?=.)", "", text)
+        texts.append(text.replace("*", ""))
+    return texts
+
+
+def _objects(value: object) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value, *(found for item in value.values() for found in _objects(item))]
+    if isinstance(value, list):
+        return [found for item in value for found in _objects(item)]
+    return []
 
 
 PIECES = st.sampled_from(
@@ -132,6 +184,18 @@ PIECES = st.sampled_from(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.lists(PIECES, max_size=24).map("".join))
 def test_random_text_never_mentions(name: str, text: str) -> None:
-    for payload in payloads(name, alert_with(text)):
+    alert = alert_with(text)
+    for payload in [*payloads(name, alert), *payloads(name, replace(alert, field="title"))]:
+        assert mentions.live(payload) == []
+        assert mentions.teams_entities(payload) == []
+
+
+@pytest.mark.parametrize("name", CHAT_FORMATS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(PIECES, max_size=24).map("".join), cuts=st.lists(st.integers(0, 80), max_size=6))
+def test_random_highlights_never_mention(name: str, text: str, cuts: list[int]) -> None:
+    points = sorted({cut for cut in cuts if cut <= len(text)})
+    highlights = tuple((a, b) for a, b in zip(points[::2], points[1::2], strict=False) if a < b)
+    for payload in payloads(name, replace(NORMAL, snippet=text, highlights=highlights)):
         assert mentions.live(payload) == []
         assert mentions.teams_entities(payload) == []

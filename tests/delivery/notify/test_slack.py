@@ -9,7 +9,7 @@ import pytest
 
 from monitor.delivery.notify import AlertMessage, slack
 
-from .alerts import HOSTILE, NORMAL, orphans, strings
+from .alerts import FEED_MARKUP, HOSTILE, NORMAL, orphans, strings, with_marks
 
 LINK = re.compile(r"\*<(https?://[^|<>\s]+)\|([^<>|]*)>\*")
 
@@ -26,7 +26,7 @@ def test_render_normal() -> None:
     assert set(payload) == {"text", "blocks"}
     assert payload["text"] == "Otan: Le sommet de l'Otan à Madrid"
     header, section, context = blocks(payload)
-    assert header["text"] == {"type": "plain_text", "text": "Otan: Le sommet de l'Otan à Madrid"}
+    assert header["text"] == {"type": "plain_text", "text": "Otan"}
     assert section["text"]["type"] == "mrkdwn"
     assert section["text"]["verbatim"] is True
     assert section["text"]["text"].split("\n") == [
@@ -34,9 +34,33 @@ def test_render_normal() -> None:
         "Le Monde · 2022-06-15 10:00 UTC",
         ">… avant le *sommet de l'Otan* prévu …",
     ]
-    assert context["elements"] == [
-        {"type": "mrkdwn", "text": "Rule: *Otan* · Matched: sommet de l'Otan", "verbatim": True}
-    ]
+    assert context["elements"] == [{"type": "mrkdwn", "text": "Matched: sommet de l'Otan", "verbatim": True}]
+
+
+@pytest.mark.parametrize(
+    ("rule", "title", "matched", "kinds"),
+    [
+        ("Otan", "Le sommet", ("sommet",), ["header", "section", "context"]),
+        ("Otan", "Le sommet", (), ["header", "section"]),  # a rule that matched through NOT only
+        ("  ", "Le sommet", ("sommet",), ["section", "context"]),
+    ],
+)
+def test_rule_and_title_appear_once(rule: str, title: str, matched: tuple[str, ...], kinds: list[str]) -> None:
+    alert = replace(NORMAL, rule=rule, matched=matched, article=replace(NORMAL.article, title=title))
+    payload = slack.render(alert)
+    assert [block["type"] for block in payload["blocks"]] == kinds
+    shown = json.dumps(payload["blocks"], ensure_ascii=False)
+    assert shown.count(title) == 1
+    assert shown.count('"Otan"') == (1 if rule.strip() else 0)
+
+
+def test_a_match_in_the_title_quotes_the_first_sentence_of_the_text() -> None:
+    alert = with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title")
+    section = blocks(slack.render(alert))[1]["text"]["text"].split("\n")
+    assert section[2:] == [">Les Alliés se retrouvent à Madrid pour le sommet de l'Otan."]
+    assert sum(line.count("Le sommet de l'Otan à Madrid") for line in section) == 1
+    untitled_text = slack.render(replace(alert, opening=""))
+    assert blocks(untitled_text)[1]["text"]["text"].count("\n") == 1  # no quote: the title says it all
 
 
 @pytest.mark.parametrize(
@@ -75,7 +99,7 @@ def test_section_head(changes: dict[str, Any], first_line: str, meta: str) -> No
     ],
 )
 def test_snippet_quote(snippet: str, quote: str | None) -> None:
-    alert = replace(NORMAL, snippet=snippet)
+    alert = with_marks(NORMAL, snippet)
     lines = blocks(slack.render(alert))[1]["text"]["text"].split("\n")
     assert lines[2:] == ([] if quote is None else quote.split("\n"))
 
@@ -89,7 +113,7 @@ def test_render_hostile_respects_limits() -> None:
     assert 0 < len(section["text"]["text"]) <= slack.SECTION_LIMIT
     assert [0 < len(e["text"]) <= slack.CONTEXT_LIMIT for e in context["elements"]] == [True]
     # The 5,000-character title and 10,000-character snippet were cut, on grapheme boundaries.
-    assert header["text"]["text"].endswith("…")
+    assert payload["text"].endswith("…")
     assert section["text"]["text"].endswith("…")
     assert all(orphans(text) == "" for text in strings(payload))
 
@@ -117,3 +141,10 @@ def test_mrkdwn_is_verbatim(alert: AlertMessage) -> None:
     _, section, context = blocks(slack.render(alert))
     assert section["text"]["verbatim"] is True
     assert all(element["verbatim"] is True for element in context["elements"])
+
+
+def test_the_articles_own_marks_are_never_bold() -> None:
+    quote = blocks(slack.render(HOSTILE))[1]["text"]["text"].split("\n")[2]
+    escaped = FEED_MARKUP.replace("*", "\u2217").replace("<", "&lt;").replace(">", "&gt;").replace("\ue000", "")
+    assert escaped.replace("\ue001", "") in quote
+    assert "*b\u2223c*" not in quote and "*b|c*" in quote  # the real match is bold, its | kept as typed

@@ -8,11 +8,14 @@ import pytest
 from monitor.delivery.notify import FORMATS, AlertMessage, render, render_digest
 
 from . import snapshots
-from .alerts import HOSTILE, NORMAL
+from .alerts import HOSTILE, NORMAL, with_marks
+
+# The match in the title: the message quotes the first sentence of the text rather than the title again.
+IN_TITLE = with_marks(NORMAL, "Le **sommet de l'Otan** à Madrid", field="title")
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
-@pytest.mark.parametrize(("case", "alert"), [("normal", NORMAL), ("hostile", HOSTILE)])
+@pytest.mark.parametrize(("case", "alert"), [("normal", NORMAL), ("hostile", HOSTILE), ("title", IN_TITLE)])
 def test_payload_matches_snapshot(name: str, case: str, alert: AlertMessage) -> None:
     snapshots.check(f"{name}-{case}", render(name, alert))
 

@@ -8,7 +8,7 @@ import pytest
 from monitor.delivery.notify import teams
 from monitor.delivery.notify.body import size
 
-from .alerts import HOSTILE, NORMAL, THUMB
+from .alerts import FEED_MARKUP, HOSTILE, NORMAL, THUMB, with_marks
 
 
 def card(payload: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +52,14 @@ def test_render_normal() -> None:
         [("Matched: ", "Bolder"), ("sommet de l'Otan", None)],
     ]
     assert content["actions"] == [{"type": "Action.OpenUrl", "title": "Open article", "url": NORMAL.article.url}]
+    # The title is the article's link too.
+    assert content["body"][1]["inlines"][0]["selectAction"] == {"type": "Action.OpenUrl", "url": NORMAL.article.url}
+
+
+def test_a_match_in_the_title_quotes_the_first_sentence_of_the_text() -> None:
+    content = card(teams.render(with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title")))
+    assert runs(content["body"][3]) == [("Les Alliés se retrouvent à Madrid pour le sommet de l'Otan.", None)]
+    assert [run for block in content["body"] for run, _ in runs(block)].count("Le sommet de l'Otan à Madrid") == 1
 
 
 @pytest.mark.parametrize(
@@ -66,6 +74,7 @@ def test_optional_parts(changes: dict[str, Any], blocks: int, actions: bool) -> 
     content = card(teams.render(replace(NORMAL, article=replace(NORMAL.article, **changes))))
     assert len(content["body"]) == blocks
     assert ("actions" in content) is actions
+    assert ("selectAction" in content["body"][1]["inlines"][0]) is actions
 
 
 @pytest.mark.parametrize(
@@ -79,8 +88,15 @@ def test_optional_parts(changes: dict[str, Any], blocks: int, actions: bool) -> 
     ],
 )
 def test_snippet_runs_are_plain_text(snippet: str, expected: list[tuple[str, str | None]]) -> None:
-    body = card(teams.render(replace(NORMAL, snippet=snippet)))["body"]
+    body = card(teams.render(with_marks(NORMAL, snippet)))["body"]
     assert runs(body[3]) == expected
+
+
+def test_the_articles_own_marks_are_never_bold() -> None:
+    body = card(teams.render(HOSTILE))["body"]
+    plain = "".join(text for text, weight in runs(body[3]) if weight is None)
+    assert "a lone ** and **the feed's own bold** not a match <\u200bb>bold<\u200b/b>" in plain
+    assert FEED_MARKUP.startswith("a lone ** and **the feed's own bold** \ue000not a match\ue001 <b>")
 
 
 @pytest.mark.parametrize("alert", [NORMAL, HOSTILE], ids=["normal", "hostile"])
@@ -93,7 +109,7 @@ def test_article_text_only_in_text_runs(alert: Any) -> None:
 def test_many_bold_words_shrink_the_snippet() -> None:
     # Every bold word is a run of its own (~40 bytes of JSON), so 3,000 characters could pass 28 KB.
     snippet = " ".join(f"**{THUMB}**" for _ in range(1000))
-    payload = teams.render(replace(NORMAL, snippet=snippet))
+    payload = teams.render(with_marks(NORMAL, snippet))
     assert size(payload) <= teams.MAX_BYTES
     assert 0 < len(card(payload)["body"][3]["inlines"]) < 1000
 
@@ -105,6 +121,7 @@ def test_snippet_shrinks_to_fit_bytes(monkeypatch: pytest.MonkeyPatch, ceiling: 
         NORMAL,
         rule=THUMB * 500,
         snippet=THUMB * 5000,
+        highlights=(),
         matched=(THUMB * 1000,),
         article=replace(NORMAL.article, title=THUMB * 2000, source=THUMB * 500, url="https://x.example/" + "a" * 2000),
     )

@@ -1,25 +1,34 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import regex
 
 from monitor.delivery.notify.text import (
+    CLOSE,
     ELLIPSIS,
+    LEAD_CHARS,
+    OPEN,
+    break_across_marks,
     break_mentions,
     clean,
+    excerpt,
     fit,
     iso,
+    lead,
+    marked,
     one_line,
     split_marked,
     truncate,
     truncate_bytes,
+    unmarked,
     utc_label,
     web_url,
 )
 
-from .alerts import ASTRONAUT, FAMILY, THUMB, orphans
+from .alerts import ASTRONAUT, FAMILY, NORMAL, THUMB, orphans, with_marks
 
 CEST = timezone(timedelta(hours=2))
 PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # "I want": the ZWNJ is part of the spelling
@@ -151,19 +160,104 @@ def test_fit_measures_rendered_text(text: str, limit: int, expected: str) -> Non
     ("snippet", "expected"),
     [
         (
-            "… avant le **sommet de l'Otan** prévu …",
+            "… avant le [sommet de l'Otan] prévu …",
             [("… avant le ", False), ("sommet de l'Otan", True), (" prévu …", False)],
         ),
-        ("**a** and **b**", [("a", True), (" and ", False), ("b", True)]),
+        ("[a] and [b]", [("a", True), (" and ", False), ("b", True)]),
         ("no marks", [("no marks", False)]),
+        # The article's own marks are text.
         ("a lone ** mark", [("a lone ** mark", False)]),
-        ("****", [("****", False)]),
-        ("**across\nlines**", [("**across\nlines**", False)]),
+        ("**bold** [x]", [("**bold** ", False), ("x", True)]),
+        ("[across\nlines]", [("across\nlines", True)]),
+        # Cut inside a match: the match ends where the cut did, the ellipsis is not part of it.
+        ("a [bc…", [("a ", False), ("bc", True), ("…", False)]),
+        ("a […", [("a ", False), ("…", False)]),
+        ("a ]b", [("a ", False), ("b", False)]),  # a stray CLOSE
         ("", []),
     ],
 )
 def test_split_marked(snippet: str, expected: list[tuple[str, bool]]) -> None:
-    assert split_marked(snippet) == expected
+    assert split_marked(snippet.replace("[", OPEN).replace("]", CLOSE)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "highlights", "written"),
+    [
+        ("a b c", ((2, 3),), "a [b] c"),
+        ("a b c", ((0, 1), (4, 5)), "[a] b [c]"),
+        ("a \ue000b\ue001 c", ((3, 4),), "a [b] c"),  # the text's own markers are taken out
+        ("a b c", ((2, 3), (2, 3), (4, 4)), "a [b] c"),  # overlapping or empty: skipped
+        ("a b", (), "a b"),
+    ],
+)
+def test_marked(text: str, highlights: tuple[tuple[int, int], ...], written: str) -> None:
+    assert marked(text, highlights) == written.replace("[", OPEN).replace("]", CLOSE)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "text", "spans"),
+    [
+        ("a [b] c", "a b c", [[2, 3]]),
+        ("[é👍🏽] [x]", "é👍🏽 x", [[0, 3], [4, 5]]),  # in code points
+        ("a [bc…", "a bc…", [[2, 4]]),
+        ("", "", []),
+    ],
+)
+def test_unmarked(snippet: str, text: str, spans: list[list[int]]) -> None:
+    assert unmarked(snippet.replace("[", OPEN).replace("]", CLOSE)) == (text, spans)
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "first"),
+    [
+        ("NATO leaders meet in Vilnius today. The summit opens.", "", "NATO leaders meet in Vilnius today."),
+        # The text starting with the title (as seed files do) is not quoted twice.
+        (
+            "NATO summit opens. Leaders meet in Vilnius on Tuesday. More.",
+            "NATO summit opens",
+            "Leaders meet in Vilnius on Tuesday.",
+        ),
+        ("nato summit opens: leaders meet in Vilnius.", "NATO Summit opens", "leaders meet in Vilnius."),
+        # Abbreviations and initials do not end a sentence.
+        ("U.S. officials said the summit would open. Then more.", "", "U.S. officials said the summit would open."),
+        ("Dr. Smith flew to Vilnius for the summit. Then more.", "", "Dr. Smith flew to Vilnius for the summit."),
+        ("« Nous sommes prêts », a-t-il dit. Puis il est parti.", "", "« Nous sommes prêts », a-t-il dit."),
+        ('He said "the summit is over." Then he left.', "", 'He said "the summit is over."'),
+        ("北约峰会在维尔纽斯开幕。领导人会面。", "", "北约峰会在维尔纽斯开幕。"),
+        ("no end at all", "", "no end at all"),
+        ("a first line\n\nand its end here. Two.", "", "a first line and its end here."),
+        ("", "Title", ""),
+        ("Title", "Title", ""),
+        ("x" * 1000, "", "x" * (LEAD_CHARS - 1) + "…"),
+    ],
+)
+def test_lead(text: str, title: str, first: str) -> None:
+    assert lead(text, title) == first
+
+
+def test_excerpt_is_the_snippet_or_the_first_sentence() -> None:
+    in_text = with_marks(NORMAL, "… avant le **sommet** prévu …")
+    assert excerpt(in_text) == f"… avant le {OPEN}sommet{CLOSE} prévu …"
+    in_title = with_marks(NORMAL, "Le **sommet** de l'Otan à Madrid", field="title")
+    assert excerpt(in_title) == "Les Alliés se retrouvent à Madrid pour le sommet de l'Otan."
+    assert excerpt(replace(in_title, opening="\u202e\x00")) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@[everyone]", "@\u200b[everyone]"),
+        ("x @[bob] <[users/all]>", "x @\u200b[bob] <\u200b[users/all]>"),
+        ("mail[@example].com", "mail[@example].com"),  # an address stays whole
+        ("@everyone <!here>", "@everyone <!here>"),  # no match in between: break_mentions' job
+    ],
+)
+def test_break_across_marks(text: str, expected: str) -> None:
+    def mark(s: str) -> str:
+        return s.replace("[", OPEN).replace("]", CLOSE)
+
+    assert break_across_marks(mark(text)) == mark(expected)
+    assert break_mentions(mark(text)) == break_mentions(break_across_marks(mark(text)))
 
 
 @pytest.mark.parametrize(
