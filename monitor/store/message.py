@@ -31,3 +31,5 @@ class AlertMessage:
     field: str = "text"
     # The other articles of its story (the same story from other outlets) known when it is sent.
     also_in: tuple[ArticleRef, ...] = ()
+    # The rule's priority when it sets one (``min``, ``low``, ``default``, ``high``, ``max``, ``urgent``).
+    priority: str | None = None

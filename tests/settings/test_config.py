@@ -131,7 +131,7 @@ def test_dollar_escape(tmp_path: Path) -> None:
             '[webhooks.team]\nurl = "${NOPE}"\nformat = "slack"\n',
             ["webhooks.team.url", "environment variable NOPE is not set", "(line 2)"],
         ),
-        ('[webhooks.team]\nurl = "http://x.test/"\nformat = "telegram"\n', ["webhooks.team.format", "(line 3)"]),
+        ('[webhooks.team]\nurl = "http://x.test/"\nformat = "irc"\n', ["webhooks.team.format", "(line 3)"]),
         (
             '[[rules]]\nname = "x"\nquery = "a"\nwebhooks = ["ghost"]\n',
             ["rules[0].webhooks", "unknown webhook 'ghost'", "(line 4)"],
