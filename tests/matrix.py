@@ -3,12 +3,14 @@
 The tests that need it are skipped, saying why, unless ``MONITOR_TEST_MATRIX_URL``, ``MONITOR_TEST_MATRIX_ROOM``
 and ``MONITOR_TEST_MATRIX_TOKEN`` are set (``eval "$(.ci/synapse start DIR)"`` sets them). ``Relay`` stands
 between the daemon and the homeserver on 127.0.0.1 and can hold back the homeserver's answer to a send, so that
-a test kills the daemon after the homeserver took a message and before the daemon learned it.
+a test kills the daemon after the homeserver took a message and before the daemon learned it, or answer a send
+as a rate-limited homeserver does.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import threading
 import uuid
@@ -22,6 +24,8 @@ import httpx
 import pytest
 
 VARIABLES = ("MONITOR_TEST_MATRIX_URL", "MONITOR_TEST_MATRIX_ROOM", "MONITOR_TEST_MATRIX_TOKEN")
+# https://spec.matrix.org/v1.11/client-server-api/#rate-limiting
+LIMITED = {"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": 900_000}
 API = "/_matrix/client/v3"
 
 
@@ -69,6 +73,7 @@ class Relay:
 
     upstream: str
     hold_first_send: bool = False
+    limit_first_send: bool = False  # answer it as a rate-limited homeserver does, without passing it on
     sends: list[tuple[str, int, bytes]] = field(default_factory=list)  # path, status, answer
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -102,12 +107,16 @@ def relay(homeserver: Homeserver) -> Iterator[Relay]:
             body = self.rfile.read(length) if length else b""
             keep = ("authorization", "content-type")
             headers = {k: v for k, v in self.headers.items() if k.lower() in keep}
-            status, answer, kind = state.forward(self.command, self.path, headers, body)
             sending = self.command == "PUT" and "/send/m.room.message/" in self.path
+            with lock:
+                first = sending and not state.sends
+            if first and state.limit_first_send:
+                status, answer, kind = 429, json.dumps(LIMITED).encode(), "application/json"
+            else:
+                status, answer, kind = state.forward(self.command, self.path, headers, body)
             if sending:
                 with lock:
                     state.sends.append((self.path, status, answer))
-                    first = len(state.sends) == 1
                 if first and state.hold_first_send:
                     # The homeserver has the message; its sender never hears so (the test kills it meanwhile).
                     state.held.set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -126,7 +127,7 @@ def test_one_hostile_alert_is_one_inert_message_and_a_resend_is_not_shown_twice(
     assert len(ours(homeserver.messages(homeserver.room), marker)) == 1
     # The token shows nowhere: not in the output, not in the database.
     assert homeserver.token not in first.stderr + first.stdout + again.stderr + again.stdout
-    assert homeserver.token.encode() not in (tmp_path / "monitor.db").read_bytes()
+    assert homeserver.token.encode() not in b"".join(f.read_bytes() for f in tmp_path.glob("monitor.db*"))
 
 
 def test_a_daemon_killed_between_the_answer_and_the_record_sends_once(
@@ -155,6 +156,37 @@ def test_a_daemon_killed_between_the_answer_and_the_record_sends_once(
     (first, second) = relay.sends
     assert first[0] == second[0]  # the same transaction id, in the same path
     assert first[1] == second[1] == 200 and json.loads(first[2]) == json.loads(second[2])  # the same event
+    assert len(ours(homeserver.messages(room), marker)) == 1
+
+
+def test_m_limit_exceeded_holds_the_delivery_for_the_wait_it_asks(
+    tmp_path: Path, feeds: FeedServer, homeserver: Homeserver, relay: Relay
+) -> None:
+    marker = f"l{uuid.uuid4().hex[:10]}"
+    room = homeserver.new_room()
+    feeds.routes["/feed.xml"] = reply(200, feed(marker, "Donbass"), {"Content-Type": "application/rss+xml"})
+    config = settings_file(tmp_path, feeds.url("/feed.xml"), relay.url, room)
+    database = f"sqlite:///{tmp_path / 'monitor.db'}"
+    env = {"MATRIX_TOKEN": homeserver.token}
+    relay.limit_first_send = True
+    before = datetime.now(UTC)
+    limited = monitor("--config", str(config), "run", "--once", env=env)
+    assert limited.returncode == 0, limited.stderr
+    ((status, next_at, error),) = rows(database, "SELECT status, next_attempt_at, last_error FROM deliveries")
+    # retry_after_ms 900,000: not before 15 minutes, whatever [delivery] retry_delays say (1 s here).
+    assert status == "pending" and datetime.fromisoformat(str(next_at)).replace(tzinfo=UTC) >= before + timedelta(
+        minutes=14
+    )
+    assert "HTTP 429" in error and "M_LIMIT_EXCEEDED" in error and homeserver.token not in error
+    assert ours(homeserver.messages(room), marker) == []
+
+    # The homeserver's wait also holds the bot's pace, in the database: the wait is over once both are cleared.
+    assert scalar(database, "SELECT count(*) FROM webhook_paces WHERE next_at IS NOT NULL") == 1
+    _set_pending(database, "DELETE FROM webhook_paces")
+    again = monitor("--config", str(config), "run", "--once", env=env)
+    assert again.returncode == 0, again.stderr
+    assert scalar(database, "SELECT status FROM deliveries") == "sent"
+    assert [status for _, status, _ in relay.sends] == [429, 200]
     assert len(ours(homeserver.messages(room), marker)) == 1
 
 
@@ -204,8 +236,8 @@ def test_refusals_are_permanent_and_name_no_secret(
     assert homeserver.token not in outcome.error and (token is None or token.format(n=n) not in outcome.error)
 
 
-def _set_pending(database: str) -> None:
-    """Put the one delivery back in the queue, as if its send had never been recorded."""
+def _set_pending(database: str, *more: str) -> None:
+    """Put the one delivery back in the queue, as if its send had never been recorded (and run more statements)."""
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(database)
@@ -217,5 +249,7 @@ def _set_pending(database: str) -> None:
                     " next_attempt_at = created_at"
                 )
             )
+            for statement in more:
+                connection.execute(sqlalchemy.text(statement))
     finally:
         engine.dispose()

@@ -9,7 +9,8 @@ timeouts and connection errors included, may be retried, never before the wait t
 answer redacted first, then cut: no URL, token or path of a request ever shows in it.
 
 A format that needs a lookup before its first send (a Matrix room alias) makes it once per process, within the
-same deadline; what it found is kept (``_FOUND``), and a failed lookup is the outcome of the send.
+same deadline; what it found is kept (``_FOUND``) until a send to it is refused for good, and a failed lookup is
+the outcome of the send.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def send(
     """
     spec = notify.get(webhook.format)
     exchange = _Exchange(client, name, safe_url(webhook.url.get_secret_value()), secrets_of([webhook]), deadline)
-    target, failed = _looked_up(exchange, spec, destination.target(webhook))
+    given = destination.target(webhook)
+    target, failed = _looked_up(exchange, spec, given)
     if failed is not None:
         return failed, None
     request = spec.request(target, message_id, body)
@@ -81,6 +83,8 @@ def send(
     )
     if response is None or outcome.error is None:
         return outcome, response
+    if outcome.permanent and target != given:
+        forget_lookups(given)  # the alias may lead elsewhere now: look it up again next time
     retry_after = pacing.asked_wait(response, datetime.now(UTC))
     if response.status_code == 429 and spec.retry_after is not None:
         asked = spec.retry_after(text)
@@ -158,10 +162,11 @@ def _looked_up(exchange: _Exchange, spec: notify.Format, target: notify.Target) 
     return completed, None
 
 
-def forget_lookups() -> None:
-    """Forget what the lookups found, so the next send looks again (after a settings reload, and in tests)."""
+def forget_lookups(target: notify.Target | None = None) -> None:
+    """Forget what the lookups found for target (for every target without one): the next send looks again."""
     with _FOUND_LOCK:
-        _FOUND.clear()
+        for key in [key for key in _FOUND if target is None or key[1] == target]:
+            del _FOUND[key]
 
 
 def _read_answer(response: httpx.Response, started: float, deadline: float) -> bytes:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.observe.logs import JsonFormatter, RedactingFilter, excerpt, redact
+from monitor.observe.logs import JsonFormatter, RedactingFilter, excerpt, redact, secrets_of
+from monitor.settings.config import WebhookSettings
 
 URL = "https://hooks.example.org/services/T000/B111/abcdef123456?token=s3cr3tvalue"
 SECRET = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3ODk="
@@ -181,3 +182,21 @@ def test_json_lines_carry_stable_keys(extra: dict[str, object], keys: set[str]) 
     assert data["time"].endswith("+00:00")
     for key in keys:
         assert data[key] == extra[key]
+
+
+def test_the_tokens_of_the_api_formats_are_secrets_and_their_servers_are_not() -> None:
+    hooks = [
+        WebhookSettings.model_validate(
+            {"format": "matrix", "url": "https://matrix.example.org", "room": "!r:example.org", "token": "syt_TOKEN_1"}
+        ),
+        WebhookSettings.model_validate(
+            {"format": "telegram", "token": "123:AAHsecretsecretsecretsecret", "chat_id": 1}
+        ),
+        WebhookSettings.model_validate(
+            {"format": "ntfy", "url": "https://ntfy.sh/topic_secret", "token": "tk_TOKEN_2"}
+        ),
+    ]
+    secrets = secrets_of(hooks)
+    assert secrets == ["syt_TOKEN_1", "123:AAHsecretsecretsecretsecret", "https://ntfy.sh/topic_secret", "tk_TOKEN_2"]
+    line = "HTTP 401 from https://matrix.example.org/… for syt_TOKEN_1, /bot123:AAHsecretsecretsecretsecret/sendMessage"
+    assert redact(line, secrets) == "HTTP 401 from https://matrix.example.org/… for ***, /bot***/sendMessage"
