@@ -115,7 +115,9 @@ class _Exchange:
     ) -> tuple[Outcome, httpx.Response | None, str]:
         """Make one request within what is left of the deadline; return its outcome, the answer and its text."""
         name, where = self.name, self.where
-        secrets = [*self.secrets, url]  # a request's URL may hold a token in its path (Telegram's)
+        # What signs a request in is a secret in every form, the encoded one too (Zulip's basic credentials).
+        credentials = [v for k, v in headers.items() if k.lower() == "authorization"]
+        secrets = [*self.secrets, *credentials, *(c.partition(" ")[2] for c in credentials)]
         left = max(self.deadline - (time.monotonic() - self.started), 0.001)
         try:
             with self.client.stream(

@@ -137,7 +137,7 @@ def test_the_telegram_token_in_the_path_never_shows() -> None:
         raise httpx.ConnectError(f"cannot connect to {request.url}")
 
     failed = exchange(refuse, hook, {"text": "x"})
-    assert failed.error is not None and failed.error.endswith("cannot connect to ***")
+    assert failed.error is not None and failed.error.endswith("to https://api.telegram.org/bot***/sendMessage")
     assert [p for p in prefixes(BOT_TOKEN.split(":")[1], 8) if p in failed.error] == []
 
 
@@ -279,3 +279,28 @@ def test_a_room_that_refuses_for_good_is_looked_up_again() -> None:
     assert exchange(homeserver, hook, {"body": "x"}, "msg_2").ok
     assert sends == ["%21old%3Aexample.test", "%21new%3Aexample.test"]
     forget_lookups()
+
+
+@pytest.mark.parametrize(
+    ("keys", "secret"),
+    [
+        (
+            {"format": "zulip", "url": "https://z.test", "stream": "s", "topic": "t"}
+            | {"bot_email": "bot@z.test", "token": "ZULIPkeySECRET0123"},
+            "ZULIPkeySECRET0123",
+        ),
+        (
+            {"format": "matrix", "url": "https://m.test", "room": "!r:m.test", "token": "syt_SECRETtoken"},
+            "syt_SECRETtoken",
+        ),
+        ({"format": "ntfy", "url": "https://n.test/topic_x", "token": "tk_SECRETntfy"}, "tk_SECRETntfy"),
+    ],
+)
+def test_credentials_echoed_in_any_encoding_never_show(keys: dict[str, str], secret: str) -> None:
+    # A proxy that quotes the request's headers back: Zulip's are the bot's email and key in base64.
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad request, Authorization: {request.headers['authorization']}")
+
+    outcome = exchange(echo, api_hook(**keys), {"content": "x", "title": "t", "message": "m"})
+    assert outcome.error is not None and outcome.error.endswith("Authorization: ***")
+    assert secret not in outcome.error and "U0VDUkVU" not in outcome.error  # "SECRET" in base64

@@ -29,6 +29,7 @@ Digest: a head (rule, window, part), then one list item per alert, at most ``MAX
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -57,6 +58,7 @@ _WINDOW_CHARS = 300
 _DIGEST_SNIPPET_CHARS = 400
 _URL_CHARS = 2048
 _UNTITLED = "(untitled)"
+_ROOM_ID = re.compile(r"![!-~]{1,254}")  # printable ASCII, no space: it goes, percent-encoded, in a path
 
 
 def render(alert: AlertMessage) -> dict[str, Any]:
@@ -189,7 +191,7 @@ def _alias_request(target: Target) -> Request | None:
 def _alias_answer(target: Target, text: str) -> Target | None:
     """Return the target with the room id a directory answer gives, or None when it gives none."""
     room_id = json_field(text, "room_id")
-    if isinstance(room_id, str) and room_id.startswith("!") and len(room_id) <= 255:
+    if isinstance(room_id, str) and _ROOM_ID.fullmatch(room_id):
         return replace(target, room=room_id)
     return None
 

@@ -120,7 +120,7 @@ def test_an_alias_is_looked_up_and_a_room_id_is_not() -> None:
     assert lookup.url == "https://matrix.example.org/_matrix/client/v3/directory/room/%23news%3Aexample.org"
     answer = json.dumps({"room_id": "!found:example.org", "servers": ["example.org"]})
     assert matrix.ALIAS.apply(alias, answer) == replace(TARGET, room="!found:example.org")
-    for useless in ("", "{}", '{"room_id": 5}', '{"room_id": "#not-an-id"}', "[]"):
+    for useless in ("", "{}", '{"room_id": 5}', '{"room_id": "#not-an-id"}', '{"room_id": "!a b"}', "[]"):
         assert matrix.ALIAS.apply(alias, useless) is None
 
 
