@@ -11,7 +11,7 @@ also says how to build the request from the settings (``request``: method, URL, 
 once before the first send (``lookup``: a Matrix room alias), how to read the wait a rate-limited answer asks
 for (``retry_after``), what shares a platform's rate limit (``pace_key``), which destination a webhook is
 (``identity``) and what ``monitor check`` shows of it besides the server (``shown``). The webhook formats keep
-the defaults: a JSON POST to the URL, which is all three.
+the defaults: a JSON POST to the URL, and the URL as their pacing key and identity.
 """
 
 from __future__ import annotations
