@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.matrix import homeserver, relay  # noqa: F401  (fixtures: the test Matrix homeserver, a relay to it)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 
@@ -103,7 +105,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_HEAD = _answer
+        do_GET = do_POST = do_PUT = do_HEAD = _answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from monitor.commands import EXIT_OK, Context, human
+from monitor.delivery import destination
 from monitor.ingest import seeds
 from monitor.matching import native
-from monitor.observe.logs import safe_url
 from monitor.settings.config import Settings
 from monitor.store.engine import redact_url
 
@@ -43,7 +43,7 @@ def describe(settings: Settings) -> str:
         lines.append(f"  - {feed.name}: {feed.url} (every {human(settings.feed_interval(feed))})")
     lines.append(f"webhooks: {len(settings.webhooks)}" + ("" if settings.webhooks else " (alerts go to the console)"))
     for name, webhook in settings.webhooks.items():
-        lines.append(f"  - {name}: {webhook.format} -> {safe_url(webhook.url.get_secret_value())}")
+        lines.append(f"  - {name}: {webhook.format} -> {destination.describe(webhook)}")
     lines.append(f"rules: {len(settings.rules)}")
     for rule in settings.rules:
         targets = ", ".join(settings.rule_webhooks(rule)) or "console"

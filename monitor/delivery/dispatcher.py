@@ -25,16 +25,17 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from monitor.delivery import notify, pacing
+from monitor.delivery import destination, notify, pacing
 from monitor.delivery.pacing import PACES, Pace, Slot, next_attempt
 from monitor.delivery.sender import Outcome, send
 from monitor.observe.metrics import Metrics
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings
+from monitor.store.message import AlertMessage
 from monitor.store.outbox import DueDelivery, Outbox
 from monitor.store.webhooks import PaceState
 from monitor.words import count
@@ -92,8 +93,13 @@ class _Turn:
 
     @property
     def url(self) -> str:
-        """Return the webhook's URL (a secret)."""
-        return self.webhook.url.get_secret_value()
+        """Return the webhook's destination: its URL, or its room or chat on a server (a secret)."""
+        return destination.identity(self.webhook)
+
+    @property
+    def paced(self) -> str:
+        """Return what the webhook's requests share a rate limit with: its URL, or a bot on a server (a secret)."""
+        return destination.pace_key(self.webhook)
 
     @property
     def max_wait(self) -> timedelta:
@@ -193,7 +199,7 @@ class Dispatcher:
         # A request never outlives its deadline, nor a slot's wait the deadline: renewed before each request, the
         # lease outlasts both with a margin, so no other instance can take the webhook while a request is out.
         lease = timedelta(seconds=deadline * 2 + 5)
-        turn = _Turn(name, webhook, self.paces.get(webhook.format, Pace()), lease, deadline)
+        turn = _Turn(name, webhook, pacing.pace_of(webhook, self.paces), lease, deadline)
         if not self.outbox.webhooks.take_lease(name, turn.url, self.holder, self.clock(), lease):
             return  # another instance is sending them
         try:
@@ -260,7 +266,7 @@ class Dispatcher:
             else:
                 singles.append(due)
         now = self.clock()
-        state = self.outbox.webhooks.pace_state(turn.url) if turn.pace.per_hour is not None else PaceState()
+        state = self.outbox.webhooks.pace_state(turn.paced) if turn.pace.per_hour is not None else PaceState()
         budget = pacing.budget(state, turn.pace, now)
         if budget is not None and len(singles) > budget:
             # Past the hourly budget, this hour's alerts wait for the next window and go out as one digest.
@@ -269,9 +275,9 @@ class Dispatcher:
             self.outbox.hold([d.id for d in singles[budget:]], until, digest_key=window)
             report.held += len(singles) - budget
             singles = singles[:budget]
-        units = [_Unit([due], [(due.uid, notify.render(webhook.format, due.alert))]) for due in singles]
+        units = [_Unit([due], [(due.uid, notify.render(webhook.format, _ranked(due, rules)))]) for due in singles]
         for key, members in groups.items():
-            alerts = [due.alert for due in members]
+            alerts = [_ranked(due, rules) for due in members]
             rule = ", ".join(sorted({a.rule for a in alerts})) if key.startswith(BUDGET) else key.split("|", 1)[0]
             window = _window_label(key, rules.get(rule))
             parts = notify.render_digest(webhook.format, alerts, rule, window)
@@ -286,7 +292,7 @@ class Dispatcher:
             return pacing.reserve(state, turn.pace, now, turn.max_wait)
 
         now = self.clock()
-        return self.outbox.webhooks.take_turn(turn.name, self.holder, now, turn.lease, turn.url, reserve)
+        return self.outbox.webhooks.take_turn(turn.name, self.holder, now, turn.lease, turn.paced, reserve)
 
     def _send_unit(
         self, turn: _Turn, unit: _Unit, settings: DeliverySettings, report: DrainReport
@@ -309,7 +315,7 @@ class Dispatcher:
             if self._stop.is_set():
                 return _Next.HELD, None, self.clock()
             outcome, response = send(self.client, name, webhook, payload, message_id, turn.deadline)
-            self._note_asked_wait(url, outcome, response)
+            self._note_asked_wait(turn.paced, outcome, response)
             if not outcome.ok:
                 break
         if outcome.ok and outcome.status is not None:
@@ -410,6 +416,12 @@ class Dispatcher:
                 in_a_row,
                 extra={"webhook": name},
             )
+
+
+def _ranked(due: DueDelivery, rules: Mapping[str, RuleSettings]) -> AlertMessage:
+    """Return the delivery's alert with its rule's priority, when the rule sets one."""
+    rule = rules.get(due.alert.rule)
+    return replace(due.alert, priority=rule.priority) if rule is not None and rule.priority else due.alert
 
 
 def _window_label(key: str, rule: RuleSettings | None) -> str:

@@ -3,10 +3,12 @@
 ``next_attempt`` gives the growing delays of ``[delivery] retry_delays`` (the last one repeats, ±20 % jitter),
 never before a hint, and gives up after ``give_up_after``. Each webhook URL is kept under its platform's limits
 (``PACES``): a minimum interval between requests, Discord's ``X-RateLimit-*`` headers and ``Retry-After``
-(``asked_wait``), and an hourly budget for Teams. The pacing state of a URL (``PaceState``) lives in the
-database, so every instance sending to it sees the same one; the functions here are pure: they take the state
-and the time and return the new state. ``reserve`` hands out the next slot to send in, ``after_answer`` pushes
-the next slot back when the platform asked for a wait.
+(``asked_wait``), and an hourly budget for Teams. Where a platform counts its limit by something other than the
+URL (a Matrix bot user, a Telegram chat, a Zulip bot), pacing is kept under that key instead
+(``destination.pace_key``), so webhooks that share one share its pace. The pacing state of a URL
+(``PaceState``) lives in the database, so every instance sending to it sees the same one; the functions here are
+pure: they take the state and the time and return the new state. ``reserve`` hands out the next slot to send in,
+``after_answer`` pushes the next slot back when the platform asked for a wait.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from monitor.delivery.notify import telegram
 from monitor.ingest.politeness import MAX_WAIT, retry_after
-from monitor.settings.config import DeliverySettings
+from monitor.settings.config import DeliverySettings, WebhookSettings
 from monitor.store.webhooks import PaceState
 
 HOUR = timedelta(hours=1)
@@ -34,6 +37,8 @@ class Pace:
     per_hour: int | None = None
 
 
+TELEGRAM_GROUP = "telegram group"
+
 PACES: Mapping[str, Pace] = {
     "slack": Pace(interval=1.0),
     "mattermost": Pace(interval=1.0),
@@ -41,6 +46,15 @@ PACES: Mapping[str, Pace] = {
     "teams": Pace(interval=0.25, per_hour=100),
     "discord": Pace(),
     "generic": Pace(),
+    # Per bot user on its homeserver; a homeserver's M_LIMIT_EXCEEDED says when to go on.
+    "matrix": Pace(interval=1.0),
+    # About one message a second to a chat; 20 a minute to a group or channel is one every 3 s.
+    "telegram": Pace(interval=1.0),
+    TELEGRAM_GROUP: Pace(interval=3.0),
+    "zulip": Pace(interval=1.0),
+    "rocketchat": Pace(interval=1.0),
+    # ntfy's default visitor limit: a burst of 60 requests, then one more every 5 s.
+    "ntfy": Pace(interval=5.0),
 }
 
 
@@ -50,6 +64,13 @@ class Slot:
 
     at: datetime | None
     not_before: datetime | None = None
+
+
+def pace_of(webhook: WebhookSettings, paces: Mapping[str, Pace] = PACES) -> Pace:
+    """Return the pace of a webhook's platform: a Telegram group's, or its format's (none for an unknown one)."""
+    if webhook.format == "telegram" and telegram.is_group(webhook.chat_id):
+        return paces.get(TELEGRAM_GROUP, Pace())
+    return paces.get(webhook.format, Pace())
 
 
 def next_attempt(

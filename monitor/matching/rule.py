@@ -101,4 +101,3 @@ def _quoted(entry: str) -> str:
     body = entry.strip()
     mark = "=" if body.startswith("=") else ""
     return mark + '"' + " ".join(body.removeprefix(mark).replace('"', " ").split()) + '"'
-

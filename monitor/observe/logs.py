@@ -6,7 +6,7 @@ Logs go to stderr as text lines, or with ``format="json"`` as one JSON object a 
 from every record before any handler formats it. An exception that nothing caught, in the main thread or any
 other, is logged as well rather than printed bare, so that every line on stderr has the chosen format.
 
-What ``redact`` replaces with ``***``, for each secret (a webhook URL or a signing secret):
+What ``redact`` replaces with ``***``, for each secret (a webhook URL, a signing secret, an access token):
 
 - the secret whole; for a URL also its path with its query, its path alone and its query alone, and each path
   segment, query key and query value on its own, whatever its shape (a receiver may echo one part alone); a
@@ -279,10 +279,5 @@ class RedactingFilter(logging.Filter):
 
 
 def secrets_of(webhooks: Iterable[WebhookSettings]) -> list[str]:
-    """Return the URL and signing secret (when set) of each webhook."""
-    found: list[str] = []
-    for webhook in webhooks:
-        found.append(webhook.url.get_secret_value())
-        if webhook.secret is not None:
-            found.append(webhook.secret.get_secret_value())
-    return found
+    """Return the secrets of each webhook: its URL (unless it only names a server), signing secret and token."""
+    return [secret for webhook in webhooks for secret in webhook.secret_values()]

@@ -31,14 +31,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     TypeAdapter,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from monitor.delivery.notify.signing import validate_secret
 from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
 from monitor.matching.rule import parse_entry
@@ -52,13 +49,12 @@ from monitor.settings.values import (
     number,
     parse_duration,
     split_listen,
-    webhook_url,
     within,
 )
+from monitor.settings.webhook import WebhookSettings as WebhookSettings  # where the other wings import it from
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
 STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
-FORMATS = ("slack", "mattermost", "discord", "teams", "googlechat", "generic")
 
 PollInterval = Annotated[
     timedelta, within("10s", "7d", "polling a feed more often burdens its server", fast_floor="1s")
@@ -178,32 +174,6 @@ class FeedSettings(_Section):
         return _check_name(value)
 
 
-class WebhookSettings(_Section):
-    url: SecretStr
-    format: Literal["slack", "mattermost", "discord", "teams", "googlechat", "generic"]
-    secret: SecretStr | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: SecretStr) -> SecretStr:
-        return webhook_url(value)
-
-    @field_validator("secret")
-    @classmethod
-    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            problem = validate_secret(value.get_secret_value())
-            if problem:
-                raise ValueError(problem)
-        return value
-
-    @model_validator(mode="after")
-    def _secret_signs_generic_only(self) -> WebhookSettings:
-        if self.secret is not None and self.format != "generic":
-            raise ValueError(f"a signing secret applies to the generic format only, not {self.format!r}")
-        return self
-
-
 class RuleSettings(_Section):
     name: str
     query: str | None = None
@@ -213,6 +183,8 @@ class RuleSettings(_Section):
     delivery: Literal["immediate", "digest"] = "immediate"
     digest_every: Annotated[timedelta, within("1s", "7d")] = timedelta(hours=1)
     once_per_story: bool = True
+    # How urgent the rule's alerts are, where a platform has priorities (ntfy).
+    priority: Literal["min", "low", "default", "high", "max", "urgent"] | None = None
 
     @field_validator("name")
     @classmethod

@@ -6,9 +6,10 @@ with, RecursionError included, ends there rather than in a traceback. ``interpol
 with the environment variable, ``${NAME:-default}`` with a default when it is unset or empty, ``$${`` with ``${``.
 
 ``fill_in`` does that for a whole file. Commands that send nothing (``status``, ``feeds``, ``alerts``, ``rules
-backtest``...) need no webhook secrets: for them (``webhooks_needed=False``) a webhook's ``url`` or ``secret``
-naming an unset variable is no error. The URL then stands in as ``UNSET_URL`` (``.invalid`` never resolves, so
-nothing could ever be sent there), the secret is left out, and the webhook is reported as unusable.
+backtest``...) need no webhook secrets: for them (``webhooks_needed=False``) a webhook's ``url``, ``secret`` or
+``token`` naming an unset variable is no error. The URL then stands in as ``UNSET_URL`` (``.invalid`` never
+resolves, so nothing could ever be sent there), the token as ``UNSET_TOKEN``, the secret is left out, and the
+webhook is reported as unusable.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from monitor.settings.values import too_deep
 MAX_DEPTH = 16  # tables and arrays within each other; the settings' own keys go 4 deep
 
 UNSET_URL = "https://unset.invalid/"
-_SECRET_KEYS = ("url", "secret")  # the keys of a [webhooks.NAME] table that a command sending nothing can do without
+_SECRET_KEYS = ("url", "secret", "token")  # the keys of a [webhooks.NAME] table a command sending nothing can do without
+UNSET_TOKEN = "0:unset-unset-unset-unset"  # passes every format's check, for a webhook that is never used
 
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -82,6 +84,8 @@ def fill_in(
         table = data["webhooks"][name]
         if key == "url":
             table["url"] = UNSET_URL
+        elif key == "token":
+            table["token"] = UNSET_TOKEN
         else:
             table.pop("secret", None)
     return data, unusable

@@ -44,6 +44,8 @@ class AlertMessage:
     field: str = "text"
     # The other articles of its story (the same story from other outlets) known when it is sent.
     also_in: tuple[ArticleRef, ...] = ()
+    # The rule's priority when it sets one (``min``, ``low``, ``default``, ``high``, ``max``, ``urgent``).
+    priority: str | None = None
     # Where the matched words lie in ``snippet``, in characters, sorted and apart.
     highlights: Highlights = ()
     # The start of the article's text (at most OPENING_CHARS), for a message whose snippet is from the title.

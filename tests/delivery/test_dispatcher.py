@@ -292,3 +292,45 @@ def test_a_hanging_webhook_does_not_delay_another(outbox: Outbox) -> None:
     report = drain(outbox, webhooks, handler)
     assert report.sent == 2
     assert fast_done and fast_done[0] < 1.0
+
+
+def test_two_rooms_of_one_matrix_bot_share_its_pace(outbox: Outbox) -> None:
+    record(outbox, webhooks=("room-a", "room-b"))
+    paths: list[str] = []
+
+    def homeserver(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={"event_id": "$e"})
+
+    keys = {"format": "matrix", "url": "https://matrix.example.test", "token": "syt_one_bot"}
+    hooks = {
+        "room-a": WebhookSettings.model_validate(keys | {"room": "!a:example.test"}),
+        "room-b": WebhookSettings.model_validate(keys | {"room": "!b:example.test"}),
+    }
+    assert drain(outbox, hooks, homeserver).sent == 2
+    assert sorted(path.split("/rooms/")[1].split("/")[0] for path in paths) == [
+        "%21a%3Aexample.test",
+        "%21b%3Aexample.test",
+    ]
+    with outbox.storage.engine.connect() as connection:
+        # One bot, one pace (not one per room): the second send took the slot after the first.
+        assert connection.exec_driver_sql("SELECT count(*) FROM webhook_paces").scalar() == 1
+        next_at = connection.exec_driver_sql("SELECT next_at FROM webhook_paces").scalar()
+    assert str(next_at).startswith("2026-01-01 12:00:02")
+
+
+def test_a_rule_priority_reaches_ntfy(outbox: Outbox) -> None:
+    record(outbox, webhooks=("phone",))
+    published: list[dict[str, object]] = []
+
+    def ntfy(request: httpx.Request) -> httpx.Response:
+        published.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": "x", "event": "message"})
+
+    phone = WebhookSettings.model_validate({"format": "ntfy", "url": "https://ntfy.example.test/alerts"})
+    rules = {"NATO": RuleSettings(name="NATO", query="otan", priority="urgent")}
+    assert drain(outbox, {"phone": phone}, ntfy, rules=rules).sent == 1
+    (message,) = published
+    assert (
+        message["topic"] == "alerts" and message["priority"] == 5 and message["title"] == "NATO: Le sommet de l'Otan 0"
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.delivery import pacing
 from monitor.delivery.pacing import Pace
+from monitor.settings.config import WebhookSettings
 from monitor.store.webhooks import PaceState
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -78,3 +80,41 @@ def test_asked_wait(headers: dict[str, str], wait: float | None) -> None:
 @given(st.one_of(st.text(), st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.none()))
 def test_seconds_is_total_and_bounded(value: object) -> None:
     assert 0.0 <= pacing.seconds(value) <= 86400.0
+
+
+def _hook(**keys: str) -> WebhookSettings:
+    return WebhookSettings.model_validate(keys)
+
+
+TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+@pytest.mark.parametrize(
+    ("keys", "pace"),
+    [
+        ({"format": "telegram", "token": TELEGRAM_TOKEN, "chat_id": "123456"}, Pace(interval=1.0)),
+        # 20 messages a minute to a group is one every 3 seconds, never a burst.
+        ({"format": "telegram", "token": TELEGRAM_TOKEN, "chat_id": "-1001234567890"}, Pace(interval=3.0)),
+        ({"format": "telegram", "token": TELEGRAM_TOKEN, "chat_id": "@newsroom"}, Pace(interval=3.0)),
+        ({"format": "matrix", "url": "https://m.example.org", "room": "!r:x", "token": "syt_t"}, Pace(interval=1.0)),
+        ({"format": "ntfy", "url": "https://ntfy.sh/topic_one"}, Pace(interval=5.0)),
+        ({"format": "rocketchat", "url": "https://chat.example.org/hooks/a/b"}, Pace(interval=1.0)),
+        ({"format": "slack", "url": "https://hooks.example.org/x"}, Pace(interval=1.0)),
+    ],
+)
+def test_pace_of(keys: dict[str, str], pace: Pace) -> None:
+    assert pacing.pace_of(_hook(**keys)) == pace
+    assert pacing.pace_of(_hook(**keys), {}) == Pace()  # a dispatcher given no paces paces nothing
+
+
+def test_twenty_a_minute_to_a_telegram_group() -> None:
+    pace = pacing.pace_of(_hook(format="telegram", token=TELEGRAM_TOKEN, chat_id="-100123"))
+    state, sent, now = PaceState(), [], NOW
+    while now < NOW + timedelta(minutes=3):
+        state, slot = pacing.reserve(state, pace, now, WAIT)
+        if slot.at is not None:
+            sent.append(slot.at)
+        now += timedelta(milliseconds=250)
+    for start in sent:
+        assert len([at for at in sent if start <= at < start + timedelta(minutes=1)]) <= 20
+    assert min(b - a for a, b in pairwise(sent)) >= timedelta(seconds=1)

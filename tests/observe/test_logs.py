@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.observe.logs import JsonFormatter, RedactingFilter, excerpt, redact, set_level
+from monitor.observe.logs import GENERIC_PARTS, JsonFormatter, RedactingFilter, excerpt, redact, secrets_of, set_level
+from monitor.settings.config import WebhookSettings
 
 URL = "https://hooks.example.org/services/T000/B111/abcdef123456?token=s3cr3tvalue"
 SECRET = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LTAxMjM0NTY3ODk="
@@ -120,7 +121,10 @@ def test_excerpt_of_an_answer_made_of_secrets() -> None:
     assert not any(part in out for part in ("abcdef", "s3cr3t", "T000", "B111"))
 
 
-TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=40)
+# A token is never one of the words that only name a platform's API (``hooks``, ``invoke``...): those stay readable.
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=40).filter(
+    lambda token: token not in GENERIC_PARTS
+)
 FILLER = st.text(alphabet=" .,:;!?\"'()=&<>\nABCXYZ0123456789", max_size=300)
 
 
@@ -238,3 +242,21 @@ def test_noisy_libraries_log_warnings_only(logger: str, level: int, shown: bool)
         root.setLevel(before[0])
         for name, value in before[1].items():
             logging.getLogger(name).setLevel(value)
+
+
+def test_the_tokens_of_the_api_formats_are_secrets_and_their_servers_are_not() -> None:
+    hooks = [
+        WebhookSettings.model_validate(
+            {"format": "matrix", "url": "https://matrix.example.org", "room": "!r:example.org", "token": "syt_TOKEN_1"}
+        ),
+        WebhookSettings.model_validate(
+            {"format": "telegram", "token": "123:AAHsecretsecretsecretsecret", "chat_id": 1}
+        ),
+        WebhookSettings.model_validate(
+            {"format": "ntfy", "url": "https://ntfy.sh/topic_secret", "token": "tk_TOKEN_2"}
+        ),
+    ]
+    secrets = secrets_of(hooks)
+    assert secrets == ["syt_TOKEN_1", "123:AAHsecretsecretsecretsecret", "https://ntfy.sh/topic_secret", "tk_TOKEN_2"]
+    line = "HTTP 401 from https://matrix.example.org/… for syt_TOKEN_1, /bot123:AAHsecretsecretsecretsecret/sendMessage"
+    assert redact(line, secrets) == "HTTP 401 from https://matrix.example.org/… for ***, /bot***/sendMessage"

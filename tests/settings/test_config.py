@@ -176,7 +176,7 @@ def test_dollar_escape(tmp_path: Path) -> None:
             '[webhooks.team]\nurl = "${NOPE}"\nformat = "slack"\n',
             ["webhooks.team.url", "environment variable NOPE is not set", "(line 2)"],
         ),
-        ('[webhooks.team]\nurl = "http://x.test/"\nformat = "telegram"\n', ["webhooks.team.format", "(line 3)"]),
+        ('[webhooks.team]\nurl = "http://x.test/"\nformat = "irc"\n', ["webhooks.team.format", "(line 3)"]),
         (
             '[[rules]]\nname = "x"\nquery = "a"\nwebhooks = ["ghost"]\n',
             ["rules[0].webhooks", "unknown webhook 'ghost'", "(line 4)"],
@@ -396,7 +396,29 @@ def test_unset_variables_elsewhere_are_still_errors(tmp_path: Path, text: str, k
 
 
 def test_an_unusable_webhook_is_still_validated_otherwise(tmp_path: Path) -> None:
-    text = '[webhooks.a]\nurl = "${HOOK}"\nformat = "telegram"\n'
+    text = '[webhooks.a]\nurl = "${HOOK}"\nformat = "telegraph"\n'
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), {}, webhooks_needed=False)
     assert [p.split(": ")[1] for p in caught.value.problems] == ["webhooks.a.format"]
+
+
+def test_an_unset_token_makes_an_api_webhook_unusable_for_commands_that_send_nothing(tmp_path: Path) -> None:
+    text = """
+[webhooks.room]
+format = "matrix"
+url = "https://matrix.example.org"
+room = "!abc:example.org"
+token = "${MATRIX_TOKEN}"
+
+[webhooks.bot]
+format = "telegram"
+token = "${TELEGRAM_TOKEN}"
+chat_id = "-100123"
+"""
+    path = write(tmp_path, text)
+    settings = load_settings(path, {}, webhooks_needed=False)
+    assert set(settings.unusable_webhooks()) == {"room", "bot"}
+    assert all(hook.token is not None for hook in settings.webhooks.values())
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert [p.split(": ")[1] for p in caught.value.problems] == ["webhooks.room.token", "webhooks.bot.token"]

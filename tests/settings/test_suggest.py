@@ -31,8 +31,11 @@ def test_unknown_key_suggests_the_closest(loc: tuple[str | int, ...], message: s
     ("loc", "keys"),
     [
         (("seeds",), ["path", "interval", "enabled"]),
-        (("feeds", 0), ["name", "url", "interval"]),
-        (("webhooks", "any name"), ["url", "format", "secret"]),
+        (("feeds", 0), ["name", "url", "interval", "full_text"]),
+        (
+            ("webhooks", "any name"),
+            ["format", "url", "secret", "room", "chat_id", "bot_email", "token", "stream", "topic"],
+        ),
         (("health",), ["alert_after", "silence_factor", "webhooks"]),
         (("feeds",), []),  # a list, not a table
         (("nothing", "here"), []),

@@ -131,6 +131,16 @@ def _utf8_len(s: str) -> int:
     return len(s.encode("utf-8", "surrogatepass"))
 
 
+def utf8_len(s: str) -> int:
+    """Return the length of s in UTF-8 bytes."""
+    return _utf8_len(s)
+
+
+def utf16_len(s: str) -> int:
+    """Return the length of s in UTF-16 code units, as JavaScript and Telegram count it."""
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _cut(s: str, limit: int, size: Callable[[str], int]) -> str:
     """Return the longest grapheme prefix of s that fits limit with an ellipsis, measured by size."""
     if size(s) <= limit:
@@ -149,13 +159,17 @@ def _cut(s: str, limit: int, size: Callable[[str], int]) -> str:
     return s[:end].rstrip().rstrip("".join(_JOINERS)) + ELLIPSIS
 
 
-def fit(s: str, limit: int, render: Callable[[str], str]) -> str:
-    """Return render(truncate(s, n)) for the largest n found whose output is at most limit characters."""
+def fit(s: str, limit: int, render: Callable[[str], str], size: Callable[[str], int] = len) -> str:
+    """Return render(truncate(s, n)) for the largest n found whose output's size is at most limit.
+
+    The size is in characters unless ``size`` measures otherwise (``utf16_len`` for platforms that count UTF-16
+    code units); it must never be smaller than the length in characters.
+    """
     out = render(s)
-    if len(out) <= limit:
+    if size(out) <= limit:
         return out
     best = render("")
-    if len(best) > limit:
+    if size(best) > limit:
         return ""
     # Escaping and marking up only grow text (a match's two markers become at least two marks), so 4 * limit
     # bounds the search.
@@ -163,7 +177,7 @@ def fit(s: str, limit: int, render: Callable[[str], str]) -> str:
     while low < high:
         middle = (low + high + 1) // 2
         candidate = render(truncate(s, middle))
-        if len(candidate) <= limit:
+        if size(candidate) <= limit:
             low, best = middle, candidate
         else:
             high = middle - 1

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
-from monitor.delivery.notify import discord, generic, googlechat, mattermost, slack, teams
+from monitor.delivery.notify import (
+    discord,
+    generic,
+    googlechat,
+    matrix,
+    mattermost,
+    ntfy,
+    rocketchat,
+    slack,
+    teams,
+    telegram,
+    zulip,
+)
 from monitor.delivery.notify.body import size
 
 Checker = Callable[[dict[str, Any]], list[str]]
@@ -88,6 +101,87 @@ def _generic(payload: dict[str, Any]) -> list[str]:
     return out + _over("bytes", size(payload), generic.MAX_BYTES)
 
 
+class _Tags(HTMLParser):
+    """The tags of an HTML text, their attributes, and whether every one opened was closed in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[str]]] = []
+        self.open: list[str] = []
+        self.unbalanced = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, [name for name, _ in attrs]))
+        if tag != "br":
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            self.unbalanced = True
+
+
+def html_problems(text: str, allowed: set[str]) -> list[str]:
+    """Return the tags and attributes of text outside allowed (only ``href`` on ``a``), and unbalanced tags."""
+    parser = _Tags()
+    parser.feed(text)
+    parser.close()
+    out = [f"tag <{tag}>" for tag, _ in parser.tags if tag not in allowed]
+    out += [f"attributes {names} on <{tag}>" for tag, names in parser.tags if names and (tag, names) != ("a", ["href"])]
+    if parser.unbalanced or parser.open:
+        out.append("unbalanced tags")
+    return out
+
+
+# https://spec.matrix.org/v1.11/client-server-api/#mroommessage-msgtypes: the tags clients should allow (a subset).
+MATRIX_TAGS = {"p", "b", "a", "br", "blockquote", "ul", "li", "em"}
+# https://core.telegram.org/bots/api#html-style: the tags used of those Telegram reads.
+TELEGRAM_TAGS = {"b", "a", "blockquote"}
+
+
+def _matrix(payload: dict[str, Any]) -> list[str]:
+    """Return the Matrix rules payload breaks: an m.notice, HTML of allowed tags, no mentions, within size."""
+    out = [] if payload["msgtype"] == "m.notice" else ["not an m.notice"]
+    out += [] if payload["format"] == "org.matrix.custom.html" else ["not HTML"]
+    out += [] if payload["m.mentions"] == {} else ["m.mentions names someone"]
+    out += _over("body", len(payload["body"]), matrix.MAX_BYTES, empty_ok=False)
+    out += html_problems(payload["formatted_body"], MATRIX_TAGS)
+    return out + _over("bytes", size(payload), matrix.MAX_BYTES)
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _telegram(payload: dict[str, Any]) -> list[str]:
+    """Return the Telegram sendMessage rules payload breaks: HTML of its tags, no preview, 4,096 UTF-16 units."""
+    out = _over("text", _utf16(payload["text"]), telegram.TEXT_LIMIT, empty_ok=False)
+    out += [] if payload["parse_mode"] == "HTML" else ["not HTML"]
+    out += [] if payload["link_preview_options"] == {"is_disabled": True} else ["link preview on"]
+    return out + html_problems(payload["text"], TELEGRAM_TAGS)
+
+
+def _zulip(payload: dict[str, Any]) -> list[str]:
+    """Return the Zulip limits payload breaks (10,000 bytes of content)."""
+    return _over("content bytes", len(payload["content"].encode()), zulip.MAX_BYTES, empty_ok=False)
+
+
+def _rocketchat(payload: dict[str, Any]) -> list[str]:
+    """Return the Rocket.Chat limits payload breaks (Message_MaxAllowedSize, in UTF-16 units)."""
+    return _over("text", _utf16(payload["text"]), rocketchat.TEXT_LIMIT, empty_ok=False)
+
+
+def _ntfy(payload: dict[str, Any]) -> list[str]:
+    """Return the ntfy limits payload breaks: message, title and tags bytes, priority, click link."""
+    out = _over("message bytes", len(payload["message"].encode()), ntfy.MESSAGE_BYTES, empty_ok=False)
+    out += _over("title bytes", len(payload["title"].encode()), ntfy.TITLE_BYTES, empty_ok=False)
+    out += _over("tags bytes", len(",".join(payload["tags"]).encode()), ntfy.TAGS_BYTES)
+    if "priority" in payload and payload["priority"] not in range(1, 6):
+        out.append(f"priority {payload['priority']}")
+    if "click" in payload and not payload["click"].startswith(("http://", "https://")):
+        out.append("click is no web link")
+    return out
+
+
 CHECKERS: dict[str, Checker] = {
     "slack": _slack,
     "mattermost": _mattermost,
@@ -95,6 +189,11 @@ CHECKERS: dict[str, Checker] = {
     "teams": _teams,
     "googlechat": _googlechat,
     "generic": _generic,
+    "matrix": _matrix,
+    "telegram": _telegram,
+    "zulip": _zulip,
+    "rocketchat": _rocketchat,
+    "ntfy": _ntfy,
 }
 
 

@@ -45,6 +45,14 @@ def pieces(name: str, message: dict[str, Any]) -> list[Any]:
         return list(message["attachments"][0]["content"]["body"][2:])
     if name == "googlechat":
         return list(message["cardsV2"][0]["card"]["sections"])
+    if name == "matrix":
+        return message["formatted_body"].split("<li>")[1:]
+    if name in ("telegram", "rocketchat"):
+        return message["text"].split("\n\n")[1:]
+    if name == "zulip":
+        return message["content"].split("\n\n")[1:]
+    if name == "ntfy":
+        return message["message"].split("\n\n")[1:]
     return list(message["alerts"])
 
 

@@ -8,7 +8,22 @@ import httpx
 import pytest
 
 import monitor.delivery.notify
-from monitor.delivery.notify import FORMATS, REGISTRY, discord, generic, googlechat, mattermost, render, slack, teams
+from monitor.delivery.notify import (
+    FORMATS,
+    REGISTRY,
+    discord,
+    generic,
+    googlechat,
+    matrix,
+    mattermost,
+    ntfy,
+    render,
+    rocketchat,
+    slack,
+    teams,
+    telegram,
+    zulip,
+)
 from monitor.delivery.notify.body import encode, size
 
 from .alerts import HOSTILE, NORMAL, RTL_OVERRIDE, broken_text, live_mentions, strings
@@ -27,6 +42,11 @@ ALERTS = pytest.mark.parametrize("alert", [NORMAL, HOSTILE], ids=["normal", "hos
         ("discord", discord, {"wait": "true"}, None),
         ("teams", teams, {}, teams.MAX_BYTES),
         ("googlechat", googlechat, {}, googlechat.MAX_BYTES),
+        ("matrix", matrix, {}, matrix.MAX_BYTES),
+        ("telegram", telegram, {}, None),
+        ("zulip", zulip, {}, None),
+        ("rocketchat", rocketchat, {}, None),
+        ("ntfy", ntfy, {}, None),
     ],
 )
 def test_registry(name: str, module: ModuleType, query: dict[str, str], max_bytes: int | None) -> None:
@@ -41,14 +61,18 @@ def test_registry(name: str, module: ModuleType, query: dict[str, str], max_byte
 
 
 def test_registry_names_every_format_once() -> None:
-    assert sorted(REGISTRY) == ["discord", "generic", "googlechat", "mattermost", "slack", "teams"]
+    assert sorted(REGISTRY) == [
+        *("discord", "generic", "googlechat", "matrix", "mattermost", "ntfy", "rocketchat", "slack", "teams"),
+        *("telegram", "zulip"),
+    ]
     assert list(FORMATS) == list(REGISTRY)
     assert discord.DISCORD_QUERY == {"wait": "true"}
 
 
 @pytest.mark.parametrize("name", ["msteams", "", "Slack", "generic ", "google-chat"])
 def test_render_unknown_format(name: str) -> None:
-    known = r"\(known: discord, generic, googlechat, mattermost, slack, teams\)"
+    names = "discord, generic, googlechat, matrix, mattermost, ntfy, rocketchat, slack, teams, telegram, zulip"
+    known = rf"\(known: {names}\)"
     with pytest.raises(KeyError, match=rf"notify: unknown format .* {known}"):
         render(name, NORMAL)
     with pytest.raises(KeyError, match=known):
