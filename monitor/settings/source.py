@@ -27,7 +27,11 @@ from monitor.settings.values import too_deep
 MAX_DEPTH = 16  # tables and arrays within each other; the settings' own keys go 4 deep
 
 UNSET_URL = "https://unset.invalid/"
-_SECRET_KEYS = ("url", "secret", "token")  # the keys of a [webhooks.NAME] table a command sending nothing can do without
+_SECRET_KEYS = (
+    "url",
+    "secret",
+    "token",
+)  # the keys of a [webhooks.NAME] table a command sending nothing can do without
 UNSET_TOKEN = "0:unset-unset-unset-unset"  # passes every format's check, for a webhook that is never used
 
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
