@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -183,3 +183,13 @@ def postgres_url() -> Iterator[str]:
     """Yield the URL of an empty PostgreSQL database made for the test."""
     with postgres_database() as url:
         yield url
+
+
+def starred(snippet: str, highlights: Sequence[Sequence[int]]) -> str:
+    """Return a snippet with each highlighted match between ``**``, as a person reads a marked snippet."""
+    pieces, cursor = [], 0
+    for start, end in highlights:
+        pieces += [snippet[cursor:start], "**", snippet[start:end], "**"]
+        cursor = end
+    pieces.append(snippet[cursor:])
+    return "".join(pieces)

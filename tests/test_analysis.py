@@ -8,6 +8,7 @@ import pytest
 from monitor.analysis import analyze
 from monitor.ingest.article import ParsedArticle, readable_text
 from monitor.matching import Matcher
+from tests.conftest import starred
 
 PAGE = "Hundreds of acres were under water. The Environment Agency issued warnings for Burrowbridge and Moorland."
 
@@ -46,7 +47,7 @@ def test_rules_read_the_page_as_text(query: str, field: str | None, snippet: str
         assert hits == []
     else:
         [hit] = hits
-        assert hit.field == field and snippet is not None and snippet in hit.snippet
+        assert hit.field == field and snippet is not None and snippet in starred(hit.snippet, hit.highlights)
 
 
 def test_without_its_page_an_article_is_matched_on_its_feed_text() -> None:

@@ -10,6 +10,7 @@ from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree
 from monitor.matching.matcher import Document, evaluate
 from monitor.matching.query import Or, Term
 from monitor.matching.snippet import marked
+from tests.conftest import starred
 
 SAMPLE = (
     "Renforcer le soutien à l'Ukraine et améliorer les capacités de défense de l'OTAN. Ces questions étaient "
@@ -291,7 +292,7 @@ def test_a_rule_lists_a_bounded_number_of_occurrences(query: str, title: str, te
     assert found is not None and len(found) == most
     assert found == evaluate(tree, document)  # the reference keeps the same first ones
     (hit,) = Matcher({"rule": query}).match(title, text)
-    assert hit.snippet.startswith("**alph")
+    assert starred(hit.snippet, hit.highlights).startswith("**alph")
 
 
 @pytest.mark.parametrize(
@@ -306,4 +307,4 @@ def test_a_rule_lists_a_bounded_number_of_occurrences(query: str, title: str, te
 def test_the_bound_never_changes_whether_a_rule_matches(query: str, text: str) -> None:
     (hit,) = Matcher({"rule": query}).match("", text)
     assert "omega" in hit.matched
-    assert hit.snippet.endswith("**omega**") or hit.snippet.endswith("**alpha**")
+    assert starred(hit.snippet, hit.highlights).endswith(("**omega**", "**alpha**"))
