@@ -8,10 +8,13 @@ from real article text, boolean combinations, NEAR pairs, prefixes and title-onl
 
 It prints:
 1. 100,000 rules x 1,000 articles: compile time, memory of the compiled matcher, articles per second, and the
-   same articles matched by evaluating every rule (the baseline without the index), with the ratio.
+   same articles matched by evaluating every rule (the baseline without the index), with the ratio; once with word
+   forms on (as rules run by default, the articles read as LANGUAGE: each distinct word is looked up in its
+   form table) and once off, and what forms cost.
 2. The same with 100,000 rules that are each an AND of 2 to 4 words, the usual set-up of percolator benchmarks.
-3. 2,000 phrase rules: the matcher against a per-rule regular-expression loop (stdlib ``re`` on folded text,
-   and the ``regex`` module too), checking that both find exactly the same hits, with the ratio.
+3. 2,000 phrase rules, word forms on: the matcher, compiling included, against a per-rule regular-expression loop
+   (stdlib ``re`` on folded text, and the ``regex`` module too), checking that both find exactly the same hits (the
+   synthetic words have no other forms), with the ratio.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ import regex
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.matching import Matcher, native
-from monitor.matching.matcher import Document, match_every_rule
+from monitor.matching.forms import Forms
+from monitor.matching.matcher import match_every_rule
 from monitor.matching.text import fold
 
 LATIN = "b c d f g h j k l m n p r s t v z ch st tr br pl gr".split()  # noqa: SIM905
 VOWELS = "a e i o u a e i o u é è ü ö y".split()  # noqa: SIM905
 CYRILLIC = "б в г д ж з к л м н п р с т х ш".split()  # noqa: SIM905
 CYR_VOWELS = "а е и о у я ю ы і".split()  # noqa: SIM905
+LANGUAGE = "en"  # the articles' language, as detection would give it, when word forms are on
 VOCABULARY = 200_000  # distinct words in the corpus; news text has hundreds of thousands
 COMMON = 5_000  # the most frequent words, never watched on their own
 SEPARATORS = [" "] * 14 + [", ", ". ", " — ", "-", "'", ": ", "; "]
@@ -151,28 +156,33 @@ def scale(
     articles: Sequence[tuple[str, str]],
     warm_up: Sequence[tuple[str, str]],
     baseline_articles: int,
-) -> None:
+    forms: bool = True,
+) -> float:
+    """Print the figures of one rule set, word forms on (the articles in LANGUAGE) or off; return its rate."""
     gc.collect()
     before = rss_mb()
-    compile_seconds, matcher = timed(lambda: Matcher(rules))
+    language = LANGUAGE if forms else None
+    tables = None if forms else Forms.none()
+    compile_seconds, matcher = timed(lambda: Matcher(rules, forms=tables))
     assert isinstance(matcher, Matcher)
     gc.collect()
     gc.freeze()  # as the daemon does once the rules are compiled (ruleset.Ruleset.build)
     memory = rss_mb() - before
     # A running daemon has seen earlier articles: its per-word caches hold the common words, not these articles.
     for title, text in warm_up:
-        matcher.match(title, text)
-    match_seconds, hits = timed(lambda: [matcher.match(title, text) for title, text in articles])
+        matcher.match(title, text, language)
+    match_seconds, hits = timed(lambda: [matcher.match(title, text, language) for title, text in articles])
     assert isinstance(hits, list) and all(hit.snippet for found in hits for hit in found)
     assert isinstance(hits, list)
     rate = len(articles) / match_seconds
     sample = articles[:baseline_articles]
-    documents = [Document.build(title, text) for title, text in sample]
+    # The reference evaluates every rule on the same words, the forms the matcher found in them included.
+    documents = [matcher.document(title, text, language) for title, text in sample]
     base_seconds, base_hits = timed(lambda: [match_every_rule(matcher.rules, d) for d in documents])
     base_rate = len(sample) / base_seconds
     same = base_hits == hits[:baseline_articles]
     total_hits = sum(len(h) for h in hits)
-    print(f"rules                      {len(rules):>10,}")
+    print(f"rules                      {len(rules):>10,}  word forms {'on' if forms else 'off'}")
     print(f"articles                   {len(articles):>10,}  (mean {mean_size(articles):,.0f} bytes)")
     print(f"  warm-up, not timed       {len(warm_up):>10,}  other articles of the same stream")
     print(f"compile time               {compile_seconds:>10.2f} s    (target < 10 s)")
@@ -181,6 +191,7 @@ def scale(
     print(f"  hits                     {total_hits:>10,}  ({total_hits / len(articles):.1f} per article)")
     print(f"baseline, every rule       {base_rate:>10,.1f} articles/s  (on {len(sample)} articles)")
     print(f"  ratio                    {rate / base_rate:>10,.0f} x   identical hits: {same}")
+    return rate
 
 
 def mean_size(articles: Sequence[tuple[str, str]]) -> float:
@@ -211,15 +222,14 @@ def phrases(
     rules: dict[str, list[str]] = {}
     while len(rules) < count:
         rules[f"phrase {len(rules)}"] = [fold(w) for w in re.findall(r"\w+", maker.phrase())]
-    matcher = Matcher({name: '"' + " ".join(words) + '"' for name, words in rules.items()})
-    for title, text in warm_up:
-        matcher.match(title, text)
     started = time.perf_counter()
-    hits = {(n, h.rule) for n, (title, text) in enumerate(articles) for h in matcher.match(title, text)}
-    seconds = time.perf_counter() - started
+    matcher = Matcher({name: '"' + " ".join(words) + '"' for name, words in rules.items()})
+    compiled = time.perf_counter()
+    hits = {(n, h.rule) for n, (title, text) in enumerate(articles) for h in matcher.match(title, text, LANGUAGE)}
+    seconds = time.perf_counter() - started  # compiling included: the loops below compile their patterns too
     re_seconds, re_hits = regex_loop(rules, articles, re)
     regex_seconds, regex_hits = regex_loop(rules, articles, regex)
-    print(f"phrase rules               {count:>10,}")
+    print(f"phrase rules               {count:>10,}  word forms on, compiling included ({compiled - started:.2f} s)")
     print(f"matcher                    {len(articles) / seconds:>10,.0f} articles/s   hits {len(hits):,}")
     print(
         f"per-rule loop, re          {len(articles) / re_seconds:>10,.1f} articles/s   "
@@ -253,7 +263,13 @@ def main() -> None:
     if stale:
         print(f"WARNING: {', '.join(stale)} changed since the matcher was compiled: run `pip install -e .` again")
     print()
-    scale(rules, articles, warm_up, args.baseline_articles)
+    on = scale(rules, articles, warm_up, args.baseline_articles)
+    print()
+    off = scale(rules, articles, warm_up, args.baseline_articles, forms=False)
+    print(
+        f"word forms cost            {1 - on / off:>10.0%}   of the throughput"
+        f" ({on:,.0f} against {off:,.0f} articles/s)"
+    )
     print()
     print("the same articles, 100,000 rules that are each an AND of 2 to 4 words (a percolator's usual benchmark):")
     and_rules = {f"and {i}": " ".join(maker.word() for _ in range(rng.randint(2, 4))) for i in range(args.rules)}

@@ -5,11 +5,16 @@ compiled modules match articles about 1.3 times faster; they need a C compiler a
 those are missing, the build says so and goes on with the pure Python modules, which behave the same. pip shows
 what a build says only with ``-v``: ``monitor check``, ``monitor run`` and ``python -m monitor.matching.native``
 tell it too (``monitor.matching.native``). Set ``MONITOR_PURE_PYTHON=1`` to skip compiling.
+
+It also builds the word-form tables (``deploy/forms_tables.py``) into ``monitor/matching/forms/``, which the wheel
+carries; without them (they could not be built) rules match words as written, and ``monitor check`` says so.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from hatch_mypyc.plugin import MypycBuildHook
@@ -21,6 +26,7 @@ class CompileHook(MypycBuildHook):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        self._build_forms(build_data)
         if os.environ.get("MONITOR_PURE_PYTHON", "") not in ("", "0"):
             self.app.display_info("MONITOR_PURE_PYTHON is set: the matcher stays pure Python")
             self.clean([version])
@@ -34,6 +40,25 @@ class CompileHook(MypycBuildHook):
                 f"compiling the matcher failed, it stays pure Python (about 1.3x slower; `monitor check` says which "
                 f"runs): {reason}"
             )
+
+
+    def _build_forms(self, build_data: dict[str, Any]) -> None:
+        """Build the word-form tables, or say why rules will match words as written."""
+        sys.path.insert(0, str(Path(self.root) / "deploy"))
+        try:
+            import forms_tables
+
+            languages = forms_tables.chosen()
+            folder = Path(self.root) / "monitor" / "matching" / "forms"
+            built = forms_tables.ensure(folder, languages)
+        except Exception as exc:  # no simplemma, no space: matching still works, on exact words
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            self.app.display_warning(f"building the word-form tables failed, rules match words as written: {reason}")
+            return
+        finally:
+            sys.path.pop(0)
+        self.app.display_info(f"word-form tables: {', '.join(path.stem for path in built) or 'none'}")
+        build_data.setdefault("artifacts", []).append("/monitor/matching/forms/*")
 
 
 def get_build_hook() -> type[MypycBuildHook]:

@@ -51,7 +51,8 @@ def analyze(matcher: Matcher, articles: Sequence[ParsedArticle], to_match: Set[s
     for article in articles:
         if article.content_key in to_match:
             # Tokenized once, for the rules and for the sketch.
-            document = matcher.document(article.title, readable_text(article.text, article.full_text))
+            text = readable_text(article.text, article.full_text)
+            document = matcher.document(article.title, text, article.language)
             hits[article.content_key] = matcher.match_document(document)
             text_words = fold_words(article.text)[0] if article.full_text else document.text.words
             words = document.title.words + text_words

@@ -43,7 +43,8 @@ def replay(matcher: Matcher, articles: Iterable[SavedArticle], limit: int | None
     report = Report()
     for article in articles:
         report.scanned += 1
-        hits = matcher.match(title=article.title, text=readable_text(article.text, article.full_text))
+        text = readable_text(article.text, article.full_text)
+        hits = matcher.match(title=article.title, text=text, language=article.language)
         if not hits:
             continue
         report.matched += 1

@@ -8,7 +8,7 @@ from typing import Any
 from monitor.commands import EXIT_OK, Context, human
 from monitor.delivery import destination
 from monitor.ingest import seeds
-from monitor.matching import native
+from monitor.matching import forms, native
 from monitor.settings.config import Settings
 from monitor.store.engine import redact_url
 
@@ -31,6 +31,7 @@ def describe(settings: Settings) -> str:
         f"settings: {settings.path}",
         f"database: {redact_url(settings.database.url)}",
         f"matcher: {native.describe()}",
+        f"word forms: {forms.describe()}",
     ]
     if settings.seeds.enabled:
         count = len(seeds.scan(settings.seeds.path))

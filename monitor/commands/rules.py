@@ -13,6 +13,7 @@ from monitor import backtest
 from monitor.commands import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, Context, duration, positive, with_storage
 from monitor.errors import QueryError
 from monitor.ingest import seeds
+from monitor.ingest.normalize import detect_language
 from monitor.matching import Matcher, compile_rule
 from monitor.matching.snippet import marked
 from monitor.observe import progress
@@ -29,6 +30,9 @@ def register(commands: Any) -> None:
     source.add_argument("--text", help="the article text, taken as it is")
     source.add_argument("--file", metavar="PATH", help="an article file read like a seed ('-' for stdin)")
     trial.add_argument("--title", help="the article title (default: none, or the file's first sentence)")
+    trial.add_argument(
+        "--language", metavar="CODE", help="the article's language, such as ru (default: detected from its words)"
+    )
     trial.set_defaults(handler=handle_test, needs_settings=False)
     replay = actions.add_parser("backtest", help="list what a rule would have alerted among stored articles")
     replay.add_argument("name", metavar="NAME", nargs="?", help="a rule of the settings file")
@@ -43,10 +47,12 @@ def register(commands: Any) -> None:
 
 def handle_test(args: argparse.Namespace, context: Context) -> int:
     """Print as JSON how a query matches a text or a file; return 0 if it matches, 1 if not, 2 on bad input."""
-    return rules_test(args.query, text=args.text, file=args.file, title=args.title)
+    return rules_test(args.query, text=args.text, file=args.file, title=args.title, language=args.language)
 
 
-def rules_test(query: str, *, text: str | None, file: str | None, title: str | None) -> int:
+def rules_test(
+    query: str, *, text: str | None, file: str | None, title: str | None, language: str | None = None
+) -> int:
     """Print as JSON how ``query`` matches a text or a file; return 0 if it matches, 1 if not, 2 on bad input."""
     try:
         tree = compile_rule(query)
@@ -62,12 +68,15 @@ def rules_test(query: str, *, text: str | None, file: str | None, title: str | N
         article = seeds.parse_seed(Path(file).name, raw.decode("utf-8", errors="replace"))
         text, default_title = (article.text, article.title) if article else ("", "")
         title = default_title if title is None else title
-    hits = Matcher({query: tree}).match(title=title or "", text=text or "")
+    title, text = title or "", text or ""
+    # As ingestion does: the language when the words make it clear (else each word's script decides).
+    language = language.lower() if language else detect_language(f"{title}\n{text}")
+    hits = Matcher({query: tree}).match(title=title, text=text, language=language)
     found = [
         {"rule": h.rule, "matched": list(h.matched), "field": h.field, "snippet": marked(h.snippet, h.highlights)}
         for h in hits
     ]
-    print(json.dumps({"matched": bool(hits), "hits": found}, ensure_ascii=False, indent=2))
+    print(json.dumps({"matched": bool(hits), "language": language, "hits": found}, ensure_ascii=False, indent=2))
     return EXIT_OK if hits else EXIT_FAILURE
 
 

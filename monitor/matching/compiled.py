@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from monitor.matching.document import Document, Field, Occurrence
-from monitor.matching.query import And, Near, Node, Not, Term
+from monitor.matching.query import And, Near, Node, Not, Term, keyed
 
 Evaluator = Callable[[Document], "list[Occurrence] | None"]
 MAX_OCCURRENCES = 1000
@@ -39,7 +39,8 @@ def compile_tree(node: Node) -> Evaluator:
 
 def starts_of(term: Term, field: Field) -> list[int]:
     """Return the sorted word positions at which ``term`` begins in ``field``."""
-    words, last = term.words, term.words[-1]
+    words = keyed(term)
+    last = words[-1]
     if len(words) == 1:
         if not term.prefix:
             return field.positions.get(last, [])
@@ -52,20 +53,29 @@ def starts_of(term: Term, field: Field) -> list[int]:
     for p in first:
         if p + size > len(tokens):
             break
-        if any(tokens[p + i] != words[i] for i in range(1, size - 1)):
+        if any(not _holds(field, words[i], p + i) for i in range(1, size - 1)):
             continue
-        end = tokens[p + size - 1]
-        if end.startswith(last) if term.prefix else end == last:
+        if tokens[p + size - 1].startswith(last) if term.prefix else _holds(field, last, p + size - 1):
             found.append(p)
     return found
+
+
+def _holds(field: Field, word: str, position: int) -> bool:
+    """Return whether ``word`` (or one of its forms, or ``=word`` exactly) lies at ``position`` of ``field``."""
+    found = field.positions.get(word)
+    if not found:
+        return False
+    at = bisect_left(found, position)
+    return at < len(found) and found[at] == position
 
 
 def _term(term: Term) -> Evaluator:
     if term.prefix:
         return _prefixed(term)
-    if len(term.words) == 1:
-        return _word(term.words[0], term.field)
-    return _phrase(list(term.words), term.field)
+    words = keyed(term)
+    if len(words) == 1:
+        return _word(words[0], term.field)
+    return _phrase(list(words), term.field)
 
 
 def _prefixed(term: Term) -> Evaluator:
@@ -81,20 +91,26 @@ def _prefixed(term: Term) -> Evaluator:
 
 
 def _phrase(words: list[str], scope: str | None) -> Evaluator:
-    """Return the evaluator of a phrase, which looks for it around each occurrence of its longest word."""
+    """Return the evaluator of a phrase, which looks for it around each occurrence of its longest word.
+
+    A phrase's words are checked by position, not by spelling: each may lie there in another of its forms.
+    """
     size = len(words)
     at = max(range(size), key=lambda i: len(words[i]))
     anchor = words[at]
+    others = [(i, word) for i, word in enumerate(words) if i != at]
 
     def phrase(document: Document) -> list[Occurrence] | None:
         found: list[Occurrence] = []
         for field in document.fields(scope):
             seen = field.positions.get(anchor)
             if seen:
-                tokens, room = field.words, len(found) + MAX_OCCURRENCES
+                length, room = len(field.words), len(found) + MAX_OCCURRENCES
                 for p in seen:
                     start = p - at
-                    if start >= 0 and tokens[start : start + size] == words:
+                    if start < 0 or start + size > length:
+                        continue
+                    if all(_holds(field, word, start + i) for i, word in others):
                         found.append((field, start, start + size))
                         if len(found) == room:
                             break

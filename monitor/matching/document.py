@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from monitor.matching.index import Candidates, RuleIndex
+from monitor.matching.query import EXACT
 from monitor.matching.text import fold_words, positions_of
 
 # (the field, index of the first word, index after the last word)
@@ -116,26 +117,50 @@ class Document:
         self.title, self.text, self.words, self.index, self.candidates = title, text, words, index, candidates
 
     @classmethod
-    def build(cls, title: str = "", text: str = "", index: RuleIndex | None = None) -> Document:
+    def build(
+        cls, title: str = "", text: str = "", index: RuleIndex | None = None, language: str | None = None
+    ) -> Document:
         """Return the document of an article, tokenized and folded once.
 
-        With ``index``, positions are listed only for the words its rules use or reach through a prefix.
+        With ``index``, positions are listed only for the words its rules use or reach through a prefix; a rule's
+        word lists the positions of its other forms too (in the article's ``language``, when known), and
+        ``=word`` those of the word exactly.
         """
         title_words, title_spans = fold_words(title)
         text_words, text_spans = fold_words(text)
         words = set(title_words)
         words.update(text_words)
         if index is None:
+            title_positions, text_positions = positions_of(title_words), positions_of(text_words)
+            for positions in (title_positions, text_positions):
+                positions.update({EXACT + word: found for word, found in list(positions.items())})
             return cls(
-                Field(TITLE, title, title_words, positions_of(title_words), title_spans),
-                Field(TEXT, text, text_words, positions_of(text_words), text_spans),
+                Field(TITLE, title, title_words, title_positions, title_spans),
+                Field(TEXT, text, text_words, text_positions, text_spans),
                 words,
             )
-        candidates = index.candidates(words)
+        # The keys to look up beyond the article's words, with the words whose positions each gathers.
+        extra: dict[str, list[str]] = {}
+        if index.exact:
+            for word in words:
+                key = EXACT + word
+                if key in index.exact:
+                    extra[key] = [word]
+        if index.forms is not None:
+            for target, forms in index.forms.aliases(words, language).items():
+                extra[target] = [target, *forms]
+        candidates = index.candidates(words.union(extra) if extra else words)
         keep = candidates.present.union(candidates.prefixed) if candidates.prefixed else candidates.present
+        gathered = {key: sources for key, sources in extra.items() if key in candidates.present}
+        if gathered:
+            keep = keep.union(word for sources in gathered.values() for word in sources)
+        title_positions, text_positions = positions_of(title_words, keep), positions_of(text_words, keep)
+        if gathered:
+            _gather(title_positions, gathered)
+            _gather(text_positions, gathered)
         document = cls(
-            Field(TITLE, title, title_words, positions_of(title_words, keep), title_spans),
-            Field(TEXT, text, text_words, positions_of(text_words, keep), text_spans),
+            Field(TITLE, title, title_words, title_positions, title_spans),
+            Field(TEXT, text, text_words, text_positions, text_spans),
             words,
             index,
             candidates,
@@ -148,6 +173,18 @@ class Document:
         if scope is None:
             return (self.title, self.text)
         return (self.title,) if scope == TITLE else (self.text,)
+
+
+def _gather(positions: dict[str, list[int]], gathered: dict[str, list[str]]) -> None:
+    """Give each key the sorted positions of its words, from the words' own positions as the field lists them."""
+    merged: dict[str, list[int]] = {}
+    for key, sources in gathered.items():
+        found: list[int] = []
+        for word in sources:
+            found.extend(positions.get(word, ()))
+        if found:
+            merged[key] = sorted(set(found)) if len(sources) > 1 else found
+    positions.update(merged)
 
 
 TITLE = "title"

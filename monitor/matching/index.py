@@ -24,7 +24,8 @@ from itertools import compress
 from operator import itemgetter
 from typing import NamedTuple
 
-from monitor.matching.query import MIN_PREFIX, And, Near, Node, Not, Or, Term, terms
+from monitor.matching.forms import FormIndex
+from monitor.matching.query import EXACT, MIN_PREFIX, And, Near, Node, Not, Or, Term, keyed, terms
 from monitor.matching.wordtable import WordSpec, WordTable
 
 # (folded word, is a prefix)
@@ -83,6 +84,11 @@ class RuleIndex:
         # what it wakes up.
         vocabulary = {word for tree in trees for term in terms(tree, negated=True) for word in _whole(term)}
         self._words = WordTable({word: self._spec(word) for word in vocabulary})
+        # The words looked up in their exact form only, and those whose other forms count too (``forms.py``).
+        self.exact = frozenset(word for word in vocabulary if word.startswith(EXACT))
+        self.inflected = frozenset(word for word in vocabulary if not word.startswith(EXACT))
+        # What the article's words are forms of, among ``inflected`` (set by the matcher when forms are on).
+        self.forms: FormIndex | None = None
 
     def __len__(self) -> int:
         pairs = sum(len(seconds) for seconds in self._pairs.values())
@@ -165,7 +171,7 @@ def required_words(node: Node) -> tuple[frozenset[str], ...]:
     nothing. Past ``MAX_ALTERNATIVES`` ways, the sets are merged into the words they all share.
     """
     if isinstance(node, Term):
-        return (frozenset(node.words[:-1] if node.prefix else node.words),)
+        return (frozenset(_whole(node)),)
     if isinstance(node, Near):
         return (required_words(node.left)[0] | required_words(node.right)[0],)
     if isinstance(node, Not):
@@ -187,14 +193,16 @@ def _bounded(ways: tuple[frozenset[str], ...]) -> tuple[frozenset[str], ...]:
 
 def term_anchor(term: Term) -> Anchor:
     """Return the one word of a term that every occurrence of the term holds, the longest whole one."""
-    whole = term.words[:-1] if term.prefix else term.words
+    whole = _whole(term)
     if whole:
         return max(whole, key=len), False
     return term.words[-1], True
 
 
 def _whole(term: Term) -> tuple[str, ...]:
-    return term.words[:-1] if term.prefix else term.words
+    """Return the whole words a term looks up (``=word`` for an exact form)."""
+    words = keyed(term)
+    return words[:-1] if term.prefix else words
 
 
 def _cost(anchors: frozenset[Anchor]) -> tuple[int, int]:

@@ -27,6 +27,8 @@ from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree, starts_of
 from monitor.matching.document import Document, Field, Occurrence
 
 __all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
+from monitor.matching.forms import FormIndex, Forms
+from monitor.matching.forms import default as default_forms
 from monitor.matching.index import RuleIndex
 from monitor.matching.query import And, Near, Node, Not, Term, parse
 from monitor.matching.snippet import Highlights, snippet
@@ -48,27 +50,31 @@ class Hit(NamedTuple):
 class Matcher:
     """Compile watch rules once, then match articles against all of them."""
 
-    def __init__(self, rules: Mapping[str, str | Node]) -> None:
+    def __init__(self, rules: Mapping[str, str | Node], forms: Forms | None = None) -> None:
+        """Compile the rules; ``forms`` are the word-form tables (the installed ones by default; empty: none)."""
         with _collector_paused():
             self._rules = {name: _compile(name, rule) for name, rule in rules.items()}
             self._names = tuple(self._rules)
             trees = tuple(self._rules.values())
             self._evaluators = tuple(map(compile_tree, trees))
             self._index = RuleIndex(trees)
+        tables = default_forms() if forms is None else forms
+        if tables and self._index.inflected:
+            self._index.forms = FormIndex(self._index.inflected, tables)
 
     @property
     def rules(self) -> Mapping[str, Node]:
         """Return the compiled tree of every rule, by name, in rule order."""
         return MappingProxyType(self._rules)
 
-    def match(self, title: str = "", text: str = "") -> list[Hit]:
-        """Return the hits of an article, in rule order."""
-        return self.match_document(self.document(title, text))
+    def match(self, title: str = "", text: str = "", language: str | None = None) -> list[Hit]:
+        """Return the hits of an article (in ``language``, when known), in rule order."""
+        return self.match_document(self.document(title, text, language))
 
-    def document(self, title: str = "", text: str = "") -> Document:
+    def document(self, title: str = "", text: str = "", language: str | None = None) -> Document:
         """Return an article's document, with the rules it may match, listing the positions of only the words
-        the rules use."""
-        return Document.build(title, text, self._index)
+        the rules use (and of their other forms in the article's ``language``)."""
+        return Document.build(title, text, self._index, language)
 
     def match_document(self, document: Document) -> list[Hit]:
         """Return the hits of an already built document, in rule order, evaluating only candidate rules."""
@@ -146,7 +152,7 @@ def evaluate(node: Node, document: Document) -> list[Occurrence] | None:
 
 
 def _term_occurrences(term: Term, document: Document) -> list[Occurrence]:
-    size, fields = len(term.words), document.fields(term.field)
+    size, fields = len(term.words), document.fields(term.field)  # a term's occurrence spans one word per word
     return [(field, p, p + size) for field in fields for p in starts_of(term, field)[:MAX_OCCURRENCES]]
 
 

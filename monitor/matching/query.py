@@ -130,6 +130,29 @@ def parse(query: str) -> Node:
     return _Parser(query, _Lexer(query).tokens()).parse()
 
 
+EXACT = "="  # marks a word looked up in its exact form only (``keyed``); no word of an article starts with it
+
+
+def keyed(term: Term) -> tuple[str, ...]:
+    """Return the words a term looks up: ``=word`` for a word in its exact form only; a prefix as it is."""
+    if not term.exact:
+        return term.words
+    whole = term.words[:-1] if term.prefix else term.words
+    return tuple(EXACT + word for word in whole) + (term.words[-1:] if term.prefix else ())
+
+
+def exactly(node: Node) -> Node:
+    """Return the tree with every term asking for its words' exact forms (a rule with ``forms = false``)."""
+    if isinstance(node, Term):
+        return replace(node, exact=True)
+    if isinstance(node, Near):
+        return Near(replace(node.left, exact=True), replace(node.right, exact=True), node.distance)
+    if isinstance(node, Not):
+        return Not(exactly(node.child))
+    children = tuple(exactly(child) for child in node.children)
+    return And(children) if isinstance(node, And) else Or(children)
+
+
 def terms(node: Node, *, negated: bool = False) -> list[Term]:
     """Return the terms that must be present for ``node`` to match, or with ``negated`` every term of it (those
     under a NOT too)."""

@@ -38,7 +38,9 @@ from pydantic import (
 
 from monitor.errors import ConfigError, QueryError
 from monitor.matching import Node, compile_rule, describe_rule, parse
+from monitor.matching.query import exactly
 from monitor.matching.rule import parse_entry
+from monitor.settings.examples import check_examples
 from monitor.settings.lines import problem
 from monitor.settings.source import fill_in, read_toml
 from monitor.settings.suggest import unknown_key
@@ -185,6 +187,11 @@ class RuleSettings(_Section):
     once_per_story: bool = True
     # How urgent the rule's alerts are, where a platform has priorities (ntfy).
     priority: Literal["min", "low", "default", "high", "max", "urgent"] | None = None
+    # Whether a word matches its other forms in the article's language too (``=word`` asks for one exactly).
+    forms: bool = True
+    # Texts the rule must match, and texts it must not: checked when the settings are loaded (``examples.py``).
+    examples: list[str] = []
+    counterexamples: list[str] = []
 
     @field_validator("name")
     @classmethod
@@ -192,8 +199,9 @@ class RuleSettings(_Section):
         return _check_name(value)
 
     def compile(self) -> Node:
-        """Return the tree of the rule's query, alternatives and exclusions together."""
-        return compile_rule(self.query, self.any, self.exclude)
+        """Return the tree of the rule's query, alternatives and exclusions together (exact words if not ``forms``)."""
+        tree = compile_rule(self.query, self.any, self.exclude)
+        return tree if self.forms else exactly(tree)
 
     def describe(self) -> str:
         """Return the whole rule written as one readable query."""
@@ -400,4 +408,7 @@ def _check_rule(rule: RuleSettings, index: int, path: Path, source: str) -> list
         except QueryError as exc:
             message = f"rule {rule.name!r}: {what}{exc.reason} at position {exc.position}"
             problems.append(problem(path, source, ("rules", index, key), message, exc.pointer()))
+    if not problems:
+        where = (path, source, index)
+        problems.extend(check_examples(rule.name, rule.compile(), rule.examples, rule.counterexamples, where))
     return problems

@@ -49,6 +49,7 @@ class SavedArticle:
     published: datetime | None
     fetched: datetime
     full_text: str | None = None
+    language: str | None = None
 
 
 class Storage(FeedStore, PageStore):
@@ -400,4 +401,5 @@ def _saved(article: Article) -> SavedArticle:
         published=article.published_at,
         fetched=article.fetched_at,
         full_text=article.full_text,
+        language=article.language,
     )

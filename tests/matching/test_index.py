@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.matching import Matcher, parse, wordtable
+from monitor.matching.forms import Forms
 from monitor.matching.index import RuleIndex, anchors_of
 from monitor.matching.matcher import Document, match_every_rule
 
@@ -94,12 +95,17 @@ queries = st.recursive(
 @given(rules=st.lists(queries, min_size=1, max_size=12), title=texts, text=texts)
 def test_index_gives_exactly_the_hits_of_evaluating_every_rule(rules: list[str], title: str, text: str) -> None:
     named = {f"rule {i}": query for i, query in enumerate(rules)}
-    matcher = Matcher(named)
+    matcher = Matcher(named, forms=Forms.none())
     document = Document.build(title, text)
     expected = match_every_rule(matcher.rules, document)
     assert matcher.match_document(document) == expected
     # The matcher's own document lists positions only for the rules' words; the hits are the same.
     assert matcher.match(title, text) == expected
+    # With word forms, evaluating every rule on the document that lists the forms gives the index's hits.
+    with_forms = Matcher(named)
+    for language in (None, "en", "ru"):
+        forms_document = with_forms.document(title, text, language)
+        assert with_forms.match_document(forms_document) == match_every_rule(with_forms.rules, forms_document)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,5 +114,5 @@ def test_the_index_of_a_large_rule_set_gives_the_same_hits(rules: list[str], tit
     # Past wordtable.SMALL words, the index looks words up in hash buckets instead of a dictionary.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wordtable, "SMALL", 0)
-        matcher = Matcher({f"rule {i}": query for i, query in enumerate(rules)})
+        matcher = Matcher({f"rule {i}": query for i, query in enumerate(rules)}, forms=Forms.none())
     assert matcher.match(title, text) == match_every_rule(matcher.rules, Document.build(title, text))

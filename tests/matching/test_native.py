@@ -76,6 +76,7 @@ def test_without_a_compiler_the_package_builds_as_pure_python(
         names = archive.namelist()
     assert "monitor/matching/text.py" in names
     assert not [name for name in names if name.endswith(".so")]
+    assert "monitor/matching/forms/ru.forms" in names  # the word-form tables travel with the package
 
 
 def test_the_matcher_runs_compiled_where_the_install_compiled_it() -> None:
