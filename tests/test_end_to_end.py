@@ -106,7 +106,7 @@ EXPECTED = {
     ("NATO summit", SEED_TITLE, SEED_SOURCE, ("sommet", "Otan")),
     ("Donbass", SEED_TITLE, SEED_SOURCE, ("Donbass",)),
     ("NATO summit", "Leaders gather for the NATO summit in Madrid", "world", ("NATO", "summit")),
-    ("Donbass", "Бої на Донбасі тривають", "ukraine", ("Донбас",)),
+    ("Donbass", "Бої на Донбасі тривають", "ukraine", ("Донбасі", "Донбас")),
 }
 
 
