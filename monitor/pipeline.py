@@ -208,8 +208,9 @@ class Pipeline:
         )
         rest = replace(read, articles=())  # the new articles wait in ``pending``; the feed's body and the rest go
         # A first poll's backlog, which alerts on nothing, is stored now rather than held while the pages are read.
-        if pending.backlog and not self._store_feed(poll, replace(rest, articles=pending.backlog), workers, last=False):
-            return []
+        backlog = replace(rest, articles=pending.backlog)
+        if pending.backlog and self._store_feed(poll, backlog, workers, last=False) is None:
+            return []  # refused by the database: the feed's failure, recorded
 
         def finish() -> list[AlertMessage]:
             articles, pages = self.full_text.complete(pending)

@@ -36,7 +36,9 @@ ITEMS = {
     "moved": "Verkehr in Hamburg",  # a redirect to de-news.html: "Elbtunnels" in its body
     "private": "Réservé aux abonnés",  # robots.txt disallows /private/
     "slow": "En direct",  # a page that drips a byte at a time: past the deadline
+    "archive": "Archives : Marioupol en 2020",  # the backlog of a first poll: stored, its page never fetched
 }
+DATED = {"archive": "Mon, 06 Jan 2020 08:00:00 GMT"}
 PATHS = {"private": "/private/article", "report": "/report.pdf"}
 # The daemon's feed grows: a page of 14 MB of links (under the body cap: read, cut, extracted), then a brief.
 LATER = {"links": "Tous les liens", "brief": "En bref : le tram de Séville"}  # es-divs.html
@@ -46,7 +48,9 @@ def feed(server: FeedServer, names: list[str]) -> bytes:
     """Return an RSS feed of title-only items, each linking to its page on ``server``."""
     titles = ITEMS | LATER
     items = "".join(
-        f"<item><title>{titles[name]}</title><link>{server.url(PATHS.get(name, '/' + name))}</link></item>"
+        f"<item><title>{titles[name]}</title><link>{server.url(PATHS.get(name, '/' + name))}</link>"
+        + (f"<pubDate>{DATED[name]}</pubDate>" if name in DATED else "")
+        + "</item>"
         for name in names
     )
     channel = f"<channel><title>Gazette</title>{items}</channel>"
@@ -83,6 +87,7 @@ def serve(server: FeedServer) -> None:
     server.routes["/de"] = serve_file(PAGES / "de-news.html", HTML)
     server.routes["/private/article"] = serve_file(PAGES / "fr-news.html", HTML)
     server.routes["/slow"] = drip(in_headers=True, seconds=8)
+    server.routes["/archive"] = serve_file(PAGES / "fr-news.html", HTML)
     server.routes["/robots.txt"] = reply(200, b"User-agent: *\nDisallow: /private/\n", {"Content-Type": "text/plain"})
 
 
@@ -160,6 +165,7 @@ def test_title_only_items_alert_on_the_body_of_their_pages(
     for path in ("/news", "/sport", "/report.pdf", "/huge", "/moved", "/de", "/slow"):
         assert server.hits(path) == 1, path
     assert server.hits("/private/article") == 0 and server.hits("/robots.txt") == 1
+    assert server.hits("/archive") == 0  # the backlog: stored without its page, alerting on nothing
     assert {headers["user-agent"] for _, headers in server.requests} == {USER_AGENT}  # feeds, pages and robots.txt
     outcomes = dict(rows(database_url, "SELECT url_key, outcome FROM pages"))
     assert {key.rsplit("/", 1)[-1]: outcome for key, outcome in outcomes.items()} == {
@@ -174,7 +180,7 @@ def test_title_only_items_alert_on_the_body_of_their_pages(
     stored = dict(rows(database_url, "SELECT title, full_text FROM articles"))
     news = stored.get(ITEMS["news"]) or stored.get(ITEMS["news"].replace("forme 10", "forme dix"))
     assert "Dans la forme de radoub numéro 10" in (news or "") and "Jean_du_13" not in (news or "")
-    assert stored[ITEMS["report"]] is None and stored[ITEMS["slow"]] is None
+    assert stored[ITEMS["report"]] is None and stored[ITEMS["slow"]] is None and stored[ITEMS["archive"]] is None
     assert "Dossier Marioupol" not in (stored[ITEMS["sport"]] or "")
 
     # The failures are the feed's page failures, never its own errors.
