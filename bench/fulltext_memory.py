@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import watch_peak
+from bench.cycle import watch_peak
 from tests.feedserver import MB, FeedServer, reply, serve_file
 
 PAGES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pages"

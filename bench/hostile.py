@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import HOST_SUFFIX, run_cycle, watch_peak  # bench/ingest.py, beside this file
+from cycle import HOST_SUFFIX, run_cycle, watch_peak  # bench/cycle.py, beside this file
 
 MB = 1024 * 1024
 RULE = "alpha NEAR/3 beta"

@@ -1,7 +1,7 @@
 """Benchmark one ingestion cycle: 500 feeds from a slow loopback server, 1,000 rules, against a sequential loop.
 
 Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``,
-``--full-text``).
+``--full-text`` with ``--new`` and ``--wait``).
 
 A threaded HTTP server on 127.0.0.1 serves ``--feeds`` synthetic feeds (half RSS 2.0 with ``content:encoded``,
 half Atom with HTML content; ``--items`` entries of about 2 KB of HTML each, ~100 KB a feed), every answer
@@ -15,20 +15,21 @@ It prints:
 3. feedparser alone on the same bytes (one core, sanitizing and URI resolution off, as the pipeline parses);
 4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's.
 
-With ``--full-text``, every item links to an article page on the same server (a news page of about 60 KB:
-menu, scripts, the article, related links, comments, footer; answered after ``--delay`` too), and the cycle is
-run twice on fresh databases, without and with ``[ingest] full_text = true``: it prints both, the pages read
-and how each failed, and the cost of full text in time and memory.
+With ``--full-text``, every item links to an article page on its feed's host (a news page of about 42 KB:
+menu, scripts, the article, related links, comments, footer; answered after ``--delay`` too), and two cycles
+are run without ``[ingest] full_text``, then the same two with it (each pair on a fresh database): the first
+poll of every feed (its backlog stored, its recent items matched, their pages fetched), then the next poll, in
+which each feed carries ``--new`` items more. For each it prints the wall time, the CPU time of the cycle's
+process and its workers, their peak memory together and the pages fetched (by outcome), then the ratios of
+the cycle with full text to the one without. ``--wait`` sets ``[ingest] full_text_wait``.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,8 +43,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HOST_SUFFIX = ".bench.test"
+from cycle import HOST_SUFFIX, Cost, timed_cycle  # bench/cycle.py, beside this file
+from fulltext_cycles import full_text_cycles, make_page
+
 SYLLABLES = "ba be bi bo bu ca ce co da de di do fa fe ga go ka ke la le li lo ma me mi mo na ne ni no pa pe "
 SYLLABLES += "ra re ri ro sa se si so ta te ti to va ve vi za ze"
 
@@ -83,19 +87,27 @@ class Corpus:
 
 
 def make_feed(
-    corpus: Corpus, paragraphs: list[str], number: int, items: int, now: datetime, pages: int | None = None
+    corpus: Corpus,
+    paragraphs: list[str],
+    number: int,
+    items: int,
+    now: datetime,
+    pages: int | None = None,
+    serial: int = 0,
 ) -> bytes:
-    """Return feed ``number`` as RSS 2.0 (even numbers) or Atom (odd), ``items`` entries of HTML content; with
-    ``pages`` (the server's port), each entry links to its article page there."""
+    """Return feed ``number`` as RSS 2.0 (even numbers) or Atom (odd), ``items`` entries of HTML content, newest
+    first; with ``pages`` (the server's port), each entry links to its article page there, the newest to page
+    ``serial``, the next to ``serial + 1``, and so on (a feed made again with a smaller ``serial`` has new items)."""
     rng = corpus.rng
     entries = []
-    for index in range(items):
+    for position in range(items):
+        index = serial + position
         title = " ".join(corpus.words(9)).capitalize()
         body = "".join(rng.sample(paragraphs, 4))
         link = f"https://feed{number}.example.org/{index}/{title.split()[0]}"
         if pages is not None:
             link = f"http://feed{number}{HOST_SUFFIX}:{pages}/page/{number}/{index}"
-        when = now - timedelta(minutes=37 * index + number)
+        when = now - timedelta(minutes=37 * position + number)
         if number % 2 == 0:
             entries.append(
                 f"<item><title>{escape(title)}</title><link>{link}</link><guid>{link}</guid>"
@@ -136,28 +148,6 @@ def make_rules(rng: random.Random, corpus: Corpus, paragraphs: list[str], count:
     return rules
 
 
-def make_page(corpus: Corpus, paragraphs: list[str], key: str) -> bytes:
-    """Return the article page ``key`` (``N/I``): about 60 KB of menu, scripts, article, asides, comments, footer."""
-    rng = random.Random(key)
-    menu = "".join(
-        f'<li><a href="/section/{n}">{" ".join(rng.sample(corpus.vocabulary[:500], 2))}</a></li>' for n in range(150)
-    )
-    script = (
-        "<script>window.state = [" + ",".join(f'{{"id": {n}, "v": "{n * 7}"}}' for n in range(1200)) + "];</script>"
-    )
-    article = "".join(rng.sample(paragraphs, 8))
-    related = "".join(f'<li><a href="/r/{n}">{" ".join(rng.sample(corpus.vocabulary, 8))}</a></li>' for n in range(12))
-    comments = "".join(
-        f'<div class="comment"><p>{" ".join(rng.sample(corpus.vocabulary, 30))}</p></div>' for _ in range(8)
-    )
-    return (
-        f"<!DOCTYPE html><html><head><title>Article {key}</title>{script}</head><body>"
-        f'<header><nav><ul class="menu">{menu}</ul></nav></header><main><article><h1>Article {key}</h1>{article}'
-        f'</article><aside><h2>Related</h2><ul>{related}</ul></aside><section class="comments">{comments}</section>'
-        "</main><footer><p>Bench Gazette. All rights reserved. Terms. Privacy. Cookies.</p></footer></body></html>"
-    ).encode()
-
-
 def serve(
     bodies: list[bytes], delay: float, page: Callable[[str], bytes] | None = None
 ) -> tuple[ThreadingHTTPServer, int]:
@@ -196,64 +186,25 @@ def serve(
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that hangs up: a page still being read when its wait ended
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.request_queue_size = 1024
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
 
 
-def tree_pids(pid: int) -> list[int]:
-    """Return a process and all its descendants (Linux ``/proc``)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-        found.append(current)
-    return found
-
-
-def rss_kb(pids: list[int]) -> int:
-    """Return the resident memory of these processes together, in KB (those gone count for nothing)."""
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        except (OSError, StopIteration, ValueError):
-            continue
-    return total
-
-
-def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int = 25) -> list[int]:
-    """Sample the RSS of ``process``'s tree until it exits; return a one-item list holding the peak in KB.
-
-    The memory is read every ``every`` seconds, the tree walked again every ``rescan`` samples: walking every
-    thread of the cycle for its children 50 times a second cost the machine more than the reading.
-    """
-    peak = [0]
-
-    def sample() -> None:
-        count, pids = 0, [process.pid]
-        while process.poll() is None:
-            if count % rescan == 0:
-                pids = tree_pids(process.pid)
-            peak[0] = max(peak[0], rss_kb(pids))
-            count += 1
-            time.sleep(every)
-
-    threading.Thread(target=sample, daemon=True).start()
-    return peak
-
-
-def write_settings(folder: Path, port: int, feeds: int, rules: list[str], full_text: bool = False) -> Path:
+def write_settings(
+    folder: Path, port: int, feeds: int, rules: list[str], full_text: bool = False, wait: str | None = None
+) -> Path:
     """Write the cycle's settings file: SQLite, no seeds, the feeds by host name, the rules; return its path."""
     lines = ['[database]\nurl = "sqlite:///cycle.db"\n', "[seeds]\nenabled = false\n", '[logging]\nlevel = "ERROR"\n']
     lines.append(f"[ingest]\nfull_text = {'true' if full_text else 'false'}\n")
+    if wait is not None:
+        lines.append(f'full_text_wait = "{wait}"\n')
     for n in range(feeds):
         lines.append(f'[[feeds]]\nname = "feed{n}"\nurl = "http://feed{n}{HOST_SUFFIX}:{port}/feed{n}.xml"\n')
     for n, query in enumerate(rules):
@@ -261,22 +212,6 @@ def write_settings(folder: Path, port: int, feeds: int, rules: list[str], full_t
     path = folder / "settings.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def run_cycle(settings: Path) -> int:
-    """Run ``monitor run --once`` with ``*.bench.test`` resolved to 127.0.0.1 (the subprocess's entry point)."""
-    from monitor import cli
-    from monitor.ingest import netguard
-
-    def resolve(host: str, port: int) -> list[netguard.Address]:
-        if host.endswith(HOST_SUFFIX):
-            return [netguard.Address("127.0.0.1", True)]
-        return netguard.system_resolve(host, port)
-
-    netguard.resolve = resolve
-    code = cli.main(["--config", str(settings), "run", "--once"], environ={})
-    print(f"peak_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
-    return code
 
 
 def sequential(port: int, feeds: int, database: Path) -> tuple[float, int]:
@@ -326,43 +261,20 @@ def feedparser_alone(bodies: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def timed_cycle(settings: Path) -> tuple[float, float, float]:
-    """Run ``monitor run --once`` on ``settings`` in a subprocess; return its time, peak MB and own peak MB."""
-    started = time.perf_counter()
-    with subprocess.Popen(
-        [sys.executable, __file__, "--cycle", str(settings)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as cycle:
-        tree_peak = watch_peak(cycle)
-        errors = cycle.communicate()[1]
-    elapsed = time.perf_counter() - started
-    peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
-    if cycle.returncode != 0 or not peaks:
-        sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
-    own_kb = int(peaks[-1].split()[1])
-    return elapsed, max(tree_peak[0], own_kb) / 1024, own_kb / 1024
-
-
-def report_cycle(label: str, folder: Path, feeds: int, elapsed: float, peak_mb: float, own_mb: float) -> None:
+def report_cycle(label: str, folder: Path, feeds: int, cost: Cost) -> None:
     """Print what a cycle stored and cost."""
     with sqlite3.connect(folder / "cycle.db") as db:
         articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
         alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
         failed = db.execute("SELECT count(*) FROM feeds WHERE status != 'ok'").fetchone()[0]
-        outcomes = dict(db.execute("SELECT outcome, count(*) FROM pages GROUP BY outcome").fetchall())
-        texts = db.execute("SELECT count(*) FROM articles WHERE full_text IS NOT NULL").fetchone()[0]
     print(
-        f"{label}: {elapsed:6.2f} s  {feeds / elapsed:7.1f} feeds/s  "
-        f"{articles / elapsed:8.0f} articles/s  {articles} articles, {alerts} alerts, {failed} feeds failed"
+        f"{label}: {cost.wall:6.2f} s  {feeds / cost.wall:7.1f} feeds/s  "
+        f"{articles / cost.wall:8.0f} articles/s  {articles} articles, {alerts} alerts, {failed} feeds failed"
     )
     print(
-        f"   peak memory: {peak_mb:.0f} MB (RSS of the process and its workers together, sampled; "
-        f"main process alone {own_mb:.0f} MB)"
+        f"   peak memory: {cost.peak_mb:.0f} MB (RSS of the process and its workers together, sampled; "
+        f"main process alone {cost.own_mb:.0f} MB); CPU {cost.cpu:.1f} s"
     )
-    if outcomes:
-        print(f"   pages: {sum(outcomes.values())} requested, {texts} articles with full text, outcomes {outcomes}")
 
 
 def main() -> None:
@@ -374,10 +286,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--full-text", action="store_true", help="serve article pages and compare with full text")
-    parser.add_argument("--cycle", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--new", type=int, default=3, help="with --full-text: new items a feed at the next poll")
+    parser.add_argument("--wait", help="with --full-text: [ingest] full_text_wait (default: the settings' 30s)")
     args = parser.parse_args()
-    if args.cycle:
-        sys.exit(run_cycle(args.cycle))
 
     rng = random.Random(args.seed)
     corpus = Corpus(rng, make_vocabulary(rng, 30_000))
@@ -387,7 +298,12 @@ def main() -> None:
     page = (lambda key: make_page(corpus, paragraphs, key)) if args.full_text else None
     server, port = serve(bodies, args.delay, page)
     links = port if args.full_text else None
-    bodies.extend(make_feed(corpus, paragraphs, n, args.items, now, links) for n in range(args.feeds))
+    # The next poll's feeds: ``--new`` items on top, the oldest as many gone (made first: one corpus state).
+    polls = [
+        [make_feed(corpus, paragraphs, n, args.items, now, links, serial) for n in range(args.feeds)]
+        for serial in ((args.new, 0) if args.full_text else (0,))
+    ]
+    bodies.extend(polls[0])
     rules = make_rules(rng, corpus, paragraphs, args.rules)
     size = sum(map(len, bodies))
     print(f"corpus: {args.feeds} feeds x {args.items} items, {size / args.feeds / 1024:.0f} KB a feed on average,")
@@ -397,20 +313,19 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     try:
-        settings = write_settings(folder, port, args.feeds, rules)
-        cycle_time, peak_mb, own_mb = timed_cycle(settings)
-        report_cycle("cycle (monitor run --once)", folder, args.feeds, cycle_time, peak_mb, own_mb)
         if args.full_text:
-            (folder / "cycle.db").unlink()
-            settings = write_settings(folder, port, args.feeds, rules, full_text=True)
-            full_time, full_peak, full_own = timed_cycle(settings)
-            report_cycle("cycle with full text", folder, args.feeds, full_time, full_peak, full_own)
-            print(
-                f"full text costs: {full_time - cycle_time:+.2f} s ({full_time / cycle_time:.2f}x the time), "
-                f"{full_peak - peak_mb:+.0f} MB at peak; peak memory under 400 MB: {'yes' if full_peak < 400 else 'NO'}"
-            )
-            return
 
+            def serve_poll(poll: int) -> None:
+                bodies[:] = polls[poll]
+
+            def settings(full_text: bool) -> Path:
+                return write_settings(folder, port, args.feeds, rules, full_text, args.wait)
+
+            full_text_cycles(args.feeds, args.new, folder, settings, serve_poll)
+            return
+        cost = timed_cycle(write_settings(folder, port, args.feeds, rules))
+        report_cycle("cycle (monitor run --once)", folder, args.feeds, cost)
+        cycle_time, peak_mb = cost.wall, cost.peak_mb
         loop_time, loop_articles = sequential(port, args.feeds, folder / "sequential.db")
         print(
             f"sequential loop (httpx, feedparser, SQLModel): {loop_time:6.2f} s  "

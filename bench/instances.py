@@ -94,7 +94,7 @@ def store_rate(server: str, instances: int, count: int, batch: int) -> float:
             gate.wait()
             items = work[number]
             for start in range(0, len(items), batch):
-                pipelines[number]._store(items[start : start + batch], lambda _tx: None)
+                pipelines[number].filing.store(items[start : start + batch], lambda _tx: None)
 
         threads = [threading.Thread(target=store, args=(n,)) for n in range(instances)]
         for thread in threads:

@@ -81,6 +81,24 @@ def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """Return the peak resident memory of a process and of its living descendants, added up, in MB (Linux).
+
+    Each process's own peak (``VmHWM``) counts, whenever it was reached: the sum is at least the tree's peak.
+    """
+    total_kb, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # gone meanwhile
+        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return total_kb / 1024
+
+
 class Daemon:
     """``monitor run`` as a subprocess, its log lines collected as they come."""
 
@@ -104,6 +122,12 @@ class Daemon:
             assert self.process.poll() is None, self.log()
             assert time.monotonic() < deadline, self.log()
             time.sleep(0.05)
+
+    def kill(self) -> None:
+        """Kill the daemon with SIGKILL (no chance to clean up) and wait until it is gone."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=5)
 
     def stop(self, timeout: float = 30) -> None:
         """Stop the daemon with SIGTERM; kill it, then fail, if it does not stop in time."""

@@ -155,11 +155,11 @@ def test_each_event_is_one_line_and_quiet_polls_are_debug(
     pipe, printed = pipeline
     (tmp_path / "settings.toml").write_text(SETTINGS + webhooks, encoding="utf-8")
     pipe.apply(load_settings(tmp_path / "settings.toml", {"MONITOR_DATABASE_URL": database_url}))
-    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.pipeline"), caplog.at_level(logging.DEBUG, "monitor.filing"):
         for _ in range(2):
             for feed in pipe.settings.feeds:
                 pipe.refresh_feed(feed)
-    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "monitor.pipeline"]
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name in ("monitor.pipeline", "monitor.filing")]
     assert (logging.DEBUG, "feed 'good': not modified") in said
     assert [level for level, message in said if "not modified" in message] == [logging.DEBUG]
     matched = [level for level, message in said if " matched " in message]

@@ -1,20 +1,24 @@
 """Fetch the pages of new articles, politely, once per canonical URL, and extract their main text.
 
-``PageFetcher.fetch`` takes the pages a feed's new articles link to and returns, within a wait, what each gave:
-its text, or the kind of its failure (``Page.outcome``). The rules are the feed fetcher's and a polite
-crawler's:
+``PageFetcher.submit`` queues the pages a feed's new articles link to, as soon as the feed is read, and
+``collect`` returns what each gave by the end of the wait the caller was given: its text, or the kind of its
+failure (``Page.outcome``). The rules are the feed fetcher's and a polite crawler's:
 
 - each request goes through ``fetcher.fetch`` with the settings' deadline and body cap, under the address
   policy of its feed (``allow_private``: a feed read from a public address leads only to public pages, on every
   hop), and only an HTML or XHTML answer is read (a PDF is refused on its headers);
 - at most PER_HOST requests run at a time per host, and ``page_gap`` (or the host's robots.txt Crawl-delay, if
-  longer) separates the starts of two requests to one host; at most ``[http] max_connections`` run at once;
-- robots.txt is honoured unless the settings say not to (``ingest.robots``);
+  longer) separates the starts of two requests to one host, robots.txt's own included; at most
+  ``[http] max_connections`` run at once, the hosts taking turns, so that a feed with many new articles does
+  not hold back the pages of the others;
+- robots.txt is honoured unless the settings say not to (``ingest.robots``): a host's file is read, in a turn
+  of its own, before its first page;
 - a page is fetched once: a page being fetched for one feed is shared by another that links to it, a page
   fetched lately is remembered here, and the caller leaves out those its database knows.
 
 A page not done when the wait ends is reported ``late``: one not started is never fetched, one under way is
-finished and recorded as ``late``. Each page's outcome is handed to ``record`` once (the caller stores it).
+finished and handed to ``record`` as ``late`` once no caller waits for it. The caller stores the outcomes it
+collects (with its articles, so that a page whose article was never stored is read again after a crash).
 Extraction (``extract.main_text``) runs through the ``extract`` function the caller gives: a worker process.
 """
 
@@ -87,7 +91,7 @@ class Page:
         return self.outcome == "ok"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     request: PageRequest
     policy: Policy
@@ -95,6 +99,15 @@ class _Job:
     host: str
     future: Future[Page] = field(default_factory=Future)
     waiting: int = 1  # callers still waiting for it; at 0 its outcome is recorded as late
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The pages one caller asked for, and until when (``PageFetcher``'s clock) it waits for them."""
+
+    jobs: tuple[_Job, ...]
+    until: float
+    within: float
 
 
 class PageFetcher:
@@ -111,25 +124,34 @@ class PageFetcher:
         self._clock = clock
         self._robots = robots.Robots(clock)
         self._client: httpx.Client | None = None
-        self._lock = threading.Condition()
-        self._lines: dict[str, deque[_Job]] = {}
+        self._lock = threading.Lock()
+        self._lines: dict[str, deque[_Job]] = {}  # by host, the least lately served first
         self._running: dict[str, int] = {}
+        self._reading: set[str] = set()  # hosts whose robots.txt is being read
         self._next_at: dict[str, float] = {}
         self._jobs: dict[str, _Job] = {}  # by page key, queued or running
         self._done: OrderedDict[str, None] = OrderedDict()
         self._threads: set[threading.Thread] = set()
         self._timer: threading.Timer | None = None
+        self._timer_at: float | None = None
         self._closed = False
 
     def fetch(self, requests: Sequence[PageRequest], policy: Policy, extract: Extract, within: float) -> list[Page]:
-        """Return what each requested page gave, waiting at most ``within`` seconds; the rest are ``late``.
+        """Return what each requested page gave within ``within`` seconds (``submit``, then ``collect``)."""
+        return self.collect(self.submit(requests, policy, extract, within))
 
-        A page fetched lately by this fetcher is left out, as is a second request for the same key.
+    def submit(self, requests: Sequence[PageRequest], policy: Policy, extract: Extract, within: float) -> Ticket:
+        """Queue the requested pages and return the ticket to collect them with, ``within`` seconds from now.
+
+        A page fetched lately by this fetcher is left out, as is a second request for the same key; a page queued
+        or being fetched for another caller is shared with it.
         """
         jobs: list[_Job] = []
+        arriving: dict[str, deque[_Job]] = {}  # hosts that were not waiting: they take the first turns
         with self._lock:
+            until = self._clock() + within
             if self._closed:
-                return []
+                return Ticket((), until, within)
             for request in {r.key: r for r in requests}.values():
                 if request.key in self._done:
                     continue
@@ -138,13 +160,19 @@ class PageFetcher:
                     job.waiting += 1
                 else:
                     job = self._jobs[request.key] = _Job(request, policy, extract, _host(request.url))
-                    self._lines.setdefault(job.host, deque()).append(job)
+                    (self._lines if job.host in self._lines else arriving).setdefault(job.host, deque()).append(job)
                 jobs.append(job)
+            if arriving:
+                self._lines = arriving | self._lines
             self._start_what_fits()
-        wait([job.future for job in jobs], timeout=within)
+        return Ticket(tuple(jobs), until, within)
+
+    def collect(self, ticket: Ticket) -> list[Page]:
+        """Return what each page of the ticket gave, waiting for them until its time; the rest are ``late``."""
+        wait([job.future for job in ticket.jobs], timeout=max(ticket.until - self._clock(), 0.0))
         pages: list[Page] = []
         with self._lock:
-            for job in jobs:
+            for job in ticket.jobs:
                 if job.future.done() and not job.future.cancelled():
                     pages.append(job.future.result())
                     continue
@@ -155,10 +183,7 @@ class PageFetcher:
                     if job in line:
                         line.remove(job)
                     self._remember(job.request.key)
-                pages.append(_late(job.request, within))
-        for page, job in zip(pages, jobs, strict=True):
-            if job.future.cancelled():
-                self._record(page)
+                pages.append(_late(job.request, ticket.within))
         return pages
 
     def close(self) -> None:
@@ -173,6 +198,7 @@ class PageFetcher:
             threads = list(self._threads)
             if self._timer is not None:
                 self._timer.cancel()
+                self._timer, self._timer_at = None, None
         for thread in threads:
             thread.join()
         with self._lock:
@@ -182,41 +208,77 @@ class PageFetcher:
             client.close()
 
     def _start_what_fits(self) -> None:
-        """Start each queued page that the limits and the hosts' gaps allow; wake up later for the others."""
+        """Start what the limits and the hosts' gaps allow, one request per host in turn; wake up later for the
+        others (called with the lock held)."""
         now = self._clock()
         soonest: float | None = None
         for host, line in list(self._lines.items()):
-            while line:
-                limit = max(1, line[0].policy.max_connections)
-                if len(self._threads) >= limit or self._running.get(host, 0) >= PER_HOST:
-                    break
-                ready_at = self._next_at.get(host, 0.0)
-                if ready_at > now:
-                    soonest = ready_at if soonest is None else min(soonest, ready_at)
-                    break
-                job = line.popleft()
-                if not job.future.set_running_or_notify_cancel():
-                    continue
-                self._running[host] = self._running.get(host, 0) + 1
-                self._next_at[host] = now + job.policy.gap
-                if self._client is None:
-                    self._client = self._make_client()
-                thread = threading.Thread(target=self._run, args=(job, self._client), name="page", daemon=True)
-                self._threads.add(thread)
-                thread.start()
             if not line:
                 del self._lines[host]
-        if soonest is not None and not self._closed:
+                continue
+            job = line[0]
+            if len(self._threads) >= max(1, job.policy.max_connections):
+                break  # a request that ends starts the next
+            if self._running.get(host, 0) >= PER_HOST or host in self._reading:
+                continue
+            ready_at = self._next_at.get(host, 0.0)
+            if ready_at > now:
+                soonest = ready_at if soonest is None else min(soonest, ready_at)
+                continue
+            self._next_at[host] = now + job.policy.gap
+            if job.policy.robots and not self._robots.known(job.request.url):
+                self._reading.add(host)  # its pages wait for the verdict
+                self._start(host, self._read_robots, job)
+                continue
+            line.popleft()
+            if job.future.set_running_or_notify_cancel():
+                self._start(host, self._run, job)
+            del self._lines[host]  # to the back of the turn
+            if line:
+                self._lines[host] = line
+                soonest = self._next_at[host] if soonest is None else min(soonest, self._next_at[host])
+        if soonest is not None and not self._closed and (self._timer_at is None or soonest < self._timer_at):
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(max(soonest - now, 0.0), self._wake)
+            self._timer, self._timer_at = threading.Timer(max(soonest - now, 0.0), self._wake), soonest
             self._timer.daemon = True
             self._timer.start()
 
+    def _start(self, host: str, target: Callable[[_Job, httpx.Client], None], job: _Job) -> None:
+        self._running[host] = self._running.get(host, 0) + 1
+        if self._client is None:
+            self._client = self._make_client()
+        thread = threading.Thread(target=target, args=(job, self._client), name="page", daemon=True)
+        self._threads.add(thread)
+        thread.start()
+
     def _wake(self) -> None:
         with self._lock:
+            if threading.current_thread() is self._timer:
+                self._timer, self._timer_at = None, None
             if not self._closed:
                 self._start_what_fits()
+
+    def _release(self, host: str) -> None:
+        """Count a request to ``host`` as ended and start what it let through (called with the lock held)."""
+        self._running[host] -= 1
+        if not self._running[host]:
+            del self._running[host]
+        self._threads.discard(threading.current_thread())
+        if not self._closed:
+            self._start_what_fits()
+
+    def _read_robots(self, job: _Job, client: httpx.Client) -> None:
+        """Read the robots.txt of the job's host, then let its pages go after the gap or its Crawl-delay."""
+        delay = 0.0
+        try:
+            delay = self._robots.check(job.request.url, self._robots_fetch(job, client))[0].delay
+        except Exception:  # its pages are judged when they are fetched
+            log.exception("robots.txt for %s: failed", job.request.url, extra={"feed": job.request.feed})
+        with self._lock:
+            self._reading.discard(job.host)
+            self._next_at[job.host] = self._clock() + max(job.policy.gap, delay)
+            self._release(job.host)
 
     def _run(self, job: _Job, client: httpx.Client) -> None:
         try:
@@ -226,28 +288,21 @@ class PageFetcher:
             page = _failed(job.request, "error", f"{type(exc).__name__}: {exc}")
         with self._lock:
             late = job.waiting == 0
-        if late:
-            page = replace(page, outcome="late", text="")
         try:
-            self._record(page)
+            if late:  # no caller is left to store it
+                page = replace(page, outcome="late", text="")
+                self._record(page)
         except Exception:  # the database is down: the page is remembered here all the same
             log.exception("page %s: cannot be recorded", job.request.url, extra={"feed": job.request.feed})
         finally:
             with self._lock:
                 self._forget(job)
                 self._remember(job.request.key)
-                self._running[job.host] -= 1
-                if not self._running[job.host]:
-                    del self._running[job.host]
-                self._threads.discard(threading.current_thread())
-                if not self._closed:
-                    self._start_what_fits()
+                self._release(job.host)
             job.future.set_result(page)
 
-    def _page(self, job: _Job, client: httpx.Client) -> Page:
-        """Return what fetching and reading one page gave."""
+    def _robots_fetch(self, job: _Job, client: httpx.Client) -> robots.Fetch:
         request, policy = job.request, job.policy
-        label = f"page of feed '{request.feed}'"
 
         def robots_txt(url: str, etag: str | None, modified: str | None) -> fetcher.FetchResult:
             return fetcher.fetch(
@@ -263,15 +318,20 @@ class PageFetcher:
                 allow_private=request.allow_private,
             )
 
+        return robots_txt
+
+    def _page(self, job: _Job, client: httpx.Client) -> Page:
+        """Return what fetching and reading one page gave."""
+        request, policy = job.request, job.policy
+        label = f"page of feed '{request.feed}'"
         if policy.robots:
-            verdict, asked = self._robots.check(request.url, robots_txt)
+            # Read in a turn of its own just before (``_read_robots``); read here only if it expired meanwhile.
+            verdict, _ = self._robots.check(request.url, self._robots_fetch(job, client))
             if verdict.delay > policy.gap:
                 with self._lock:
                     self._next_at[job.host] = max(self._next_at.get(job.host, 0.0), self._clock() + verdict.delay)
             if not verdict.allowed:
                 return _failed(request, verdict.kind, f"{label}: {request.url} refused: {verdict.reason}")
-            if asked:
-                time.sleep(max(policy.gap, verdict.delay))  # robots.txt was one request to the host already
         try:
             result = fetcher.fetch(
                 client,

@@ -79,6 +79,16 @@ class Robots:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
+    def known(self, url: str) -> bool:
+        """Return whether the rules of ``url``'s host are at hand, so that ``check`` would ask the host nothing."""
+        try:
+            origin, _ = robots_url(url)
+        except (httpx.InvalidURL, ValueError):
+            return True  # ``check`` tells what is wrong with it
+        with self._lock:
+            entry = self._entries.get(origin)
+        return entry is not None and entry.expires > self._clock()
+
     def check(self, url: str, fetch: Fetch) -> tuple[Verdict, bool]:
         """Return the verdict on ``url`` and whether robots.txt was requested to give it (a request to its host)."""
         origin, address = robots_url(url)

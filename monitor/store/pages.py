@@ -1,7 +1,9 @@
 """Queries on the article pages fetched for their full text: which are known, what came of each, by feed.
 
-``PageStore`` is a part of ``Storage`` (which it is mixed into), like ``FeedStore``. A page is keyed by the
-``url_key`` of its article's canonical link: once a row is there, the page is never fetched again.
+``PageStore`` is a part of ``Storage`` (which it is mixed into), like ``FeedStore``, and ``PageWrites`` a part
+of its write transaction, so that the pages a feed's articles were read with are stored with those articles. A
+page is keyed by the ``url_key`` of its article's canonical link: once a row is there, the page is never fetched
+again.
 """
 
 from __future__ import annotations
@@ -32,13 +34,35 @@ class PageOutcome:
     last_modified: str | None = None
 
 
+class PageWrites(Writes):
+    """The step of a write transaction that records pages."""
+
+    def record_pages(self, pages: Sequence[PageOutcome], now: datetime) -> None:
+        """Record what fetching each page gave; a page recorded already (by another feed or instance) keeps its row."""
+        if not pages:
+            return
+        rows = [
+            {
+                "url_key": page.url_key,
+                "feed": page.feed,
+                "outcome": page.outcome,
+                "status_code": page.status_code,
+                "etag": page.etag,
+                "last_modified": page.last_modified,
+                "fetched_at": now,
+            }
+            for page in {page.url_key: page for page in pages}.values()
+        ]
+        self.session.execute(self.insert_new(table_of(Page), "url_key"), rows)
+
+
 class PageStore:
     """The queries on fetched pages."""
 
     engine: Engine
     reader: Engine
 
-    def transaction(self) -> AbstractContextManager[Writes]:  # provided by Storage
+    def transaction(self) -> AbstractContextManager[PageWrites]:  # provided by Storage
         raise NotImplementedError
 
     def known_pages(self, keys: Iterable[str]) -> set[str]:
@@ -53,18 +77,9 @@ class PageStore:
         return known
 
     def record_page(self, page: PageOutcome, now: datetime) -> None:
-        """Record what fetching a page gave; a page recorded already (by another instance) keeps its row."""
-        row = {
-            "url_key": page.url_key,
-            "feed": page.feed,
-            "outcome": page.outcome,
-            "status_code": page.status_code,
-            "etag": page.etag,
-            "last_modified": page.last_modified,
-            "fetched_at": now,
-        }
+        """Record what fetching a page gave, on its own; a page recorded already keeps its row."""
         with self.transaction() as tx:
-            tx.session.execute(tx.insert_new(table_of(Page), "url_key"), [row])
+            tx.record_pages([page], now)
 
     def page_failures(self, feeds: Sequence[str], since: datetime) -> dict[str, dict[str, int]]:
         """Return, by feed and then by kind, how many of its pages fetched since ``since`` failed."""

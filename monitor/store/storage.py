@@ -29,7 +29,7 @@ from monitor.store.alerts import AlertWrites, StoredArticle
 from monitor.store.engine import READ_ONLY, make_engine, redact_url
 from monitor.store.feeds import FeedStore, feed_row
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
-from monitor.store.pages import PageStore
+from monitor.store.pages import PageStore, PageWrites
 from monitor.store.probe import Answer, can_write
 from monitor.store.tx import table_of
 
@@ -171,7 +171,7 @@ class Storage(FeedStore, PageStore):
         return found
 
 
-class Tx(AlertWrites):
+class Tx(AlertWrites, PageWrites):
     """One write transaction: the steps of storing articles and their alerts."""
 
     def serialize_filing(self) -> None:

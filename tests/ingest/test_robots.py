@@ -101,6 +101,16 @@ def test_one_file_per_host_read_again_conditionally_a_day_later() -> None:
     assert not verdict.allowed  # a 304 keeps the rules read before
 
 
+def test_a_host_is_known_from_its_first_reading_until_its_file_expires() -> None:
+    clock, site = Clock(), FakeSite(FILE)
+    robots = Robots(clock)
+    assert not robots.known("https://news.example/a")
+    robots.check("https://news.example/a", site)
+    assert robots.known("https://news.example/b") and not robots.known("https://other.example/a")
+    clock.now += KEEP + 1
+    assert not robots.known("https://news.example/b")
+
+
 @pytest.mark.parametrize(
     ("url", "origin"),
     [

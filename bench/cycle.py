@@ -1,0 +1,121 @@
+"""Run ``monitor run --once`` as a subprocess of a benchmark and measure it: wall time, CPU, peak memory.
+
+``timed_cycle`` runs this file on a settings file: the cycle runs with every ``*.bench.test`` host resolved to
+127.0.0.1 (``run_cycle``), so that each synthetic site has a host of its own, with its own per-host limits. The
+peak memory is the RSS of the process and its workers together, sampled (``watch_peak``), and at least the
+process's own peak; the CPU time is that of the process and its workers.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+HOST_SUFFIX = ".bench.test"
+
+
+def tree_pids(pid: int) -> list[int]:
+    """Return a process and all its descendants (Linux ``/proc``)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+        found.append(current)
+    return found
+
+
+def rss_kb(pids: list[int]) -> int:
+    """Return the resident memory of these processes together, in KB (those gone count for nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int = 25) -> list[int]:
+    """Sample the RSS of ``process``'s tree until it exits; return a one-item list holding the peak in KB.
+
+    The memory is read every ``every`` seconds, the tree walked again every ``rescan`` samples: walking every
+    thread of the cycle for its children 50 times a second cost the machine more than the reading.
+    """
+    peak = [0]
+
+    def sample() -> None:
+        count, pids = 0, [process.pid]
+        while process.poll() is None:
+            if count % rescan == 0:
+                pids = tree_pids(process.pid)
+            peak[0] = max(peak[0], rss_kb(pids))
+            count += 1
+            time.sleep(every)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return peak
+
+
+def run_cycle(settings: Path) -> int:
+    """Run ``monitor run --once`` with ``*.bench.test`` resolved to 127.0.0.1 (the subprocess's entry point)."""
+    from monitor import cli
+    from monitor.ingest import netguard
+
+    def resolve(host: str, port: int) -> list[netguard.Address]:
+        if host.endswith(HOST_SUFFIX):
+            return [netguard.Address("127.0.0.1", True)]
+        return netguard.system_resolve(host, port)
+
+    netguard.resolve = resolve
+    code = cli.main(["--config", str(settings), "run", "--once"], environ={})
+    print(f"peak_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    return code
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one cycle took: wall time, CPU time of its process and workers, their peak memory, its own peak."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    own_mb: float
+
+
+def timed_cycle(settings: Path) -> Cost:
+    """Run ``monitor run --once`` on ``settings`` in a subprocess; return what it cost."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, __file__, str(settings)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as cycle:
+        tree_peak = watch_peak(cycle)
+        errors = cycle.communicate()[1]
+    elapsed = time.perf_counter() - started
+    # The cycle waits for its worker processes, so their CPU time is counted in the cycle's, and so in ours.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
+    if cycle.returncode != 0 or not peaks:
+        sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
+    own_kb = int(peaks[-1].split()[1])
+    return Cost(elapsed, cpu, max(tree_peak[0], own_kb) / 1024, own_kb / 1024)
+
+
+if __name__ == "__main__":
+    sys.exit(run_cycle(Path(sys.argv[1])))

@@ -1,0 +1,165 @@
+"""Store a batch of articles in one transaction: save the new ones, file them in stories, record their alerts.
+
+``Filing.store`` is the last step of ``pipeline.refresh_feed`` and ``refresh_seeds``. The work that needs no lock
+comes first, on the articles that look new: their story sketches and the rules' hits (on the parse workers when
+the caller has them). Then one batch at a time, in one transaction, saves the articles the database does not
+know yet, files them in stories (the index of recent sketches lives here, rebuilt from the database on first
+use), records the alerts of the rules that matched and whatever the caller adds (its feed's new state). An
+alert with no webhook is printed on the console. ``store_health`` stores the health alerts of feeds the same
+way, each carried by a synthetic article (``observe.health``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.analysis import Analysis, analyze, recent
+from monitor.ingest.article import ParsedArticle
+from monitor.ingest.parsepool import ParsePool
+from monitor.ingest.stories import StoryIndex
+from monitor.observe.health import HealthEvent
+from monitor.observe.memory import Trimmer
+from monitor.observe.metrics import Metrics
+from monitor.ruleset import Ruleset
+from monitor.store.alerts import NewAlert
+from monitor.store.message import AlertMessage
+from monitor.store.storage import Storage, Tx, lone_stories
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Workers:
+    """A parse pool, and the ruleset whose rules its worker processes match."""
+
+    pool: ParsePool
+    ruleset: Ruleset
+
+
+class Filing:
+    """The storing step of one pipeline, and the story index it keeps between batches."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        active: Callable[[], Ruleset],
+        on_console_alert: Callable[[AlertMessage], None],
+    ) -> None:
+        self.storage = storage
+        self.metrics = metrics
+        self.clock = clock
+        self.active = active
+        self.on_console_alert = on_console_alert
+        # The sketches of the recent articles (``[ingest] story_window``), built from the database on first use.
+        self._stories: StoryIndex | None = None
+        self._filing_turn = 0  # the last filing turn the index knows of (``Tx.filed_after``)
+        self._stories_lock = threading.Lock()
+        self._trim = Trimmer()
+
+    def store(
+        self,
+        articles: Sequence[ParsedArticle],
+        also: Callable[[Tx], None],
+        *,
+        alert_since: datetime | None = None,
+        once_per_story: bool = True,
+        workers: Workers | None = None,
+        analysis: Analysis | None = None,
+    ) -> list[AlertMessage]:
+        """Store the new articles, file them in stories, match them and record their alerts, in one transaction.
+
+        Only articles published since ``alert_since`` (or undated) are matched, when it is given; with
+        ``once_per_story``, a rule that says so alerts once per story within ``[ingest] story_window``.
+        ``analysis`` is the articles' analysis when it was worked out already.
+        """
+        now = self.clock()
+        active = self.active()
+        window = active.settings.ingest.story_window
+        # The work that needs no lock is done first, on the articles that look new (the transaction checks
+        # again): their sketches, and the rules' hits on those recent enough to alert.
+        fresh = self.storage.unseen(articles)
+        if analysis is not None:
+            found = analysis  # worked out already, for these articles and more
+        elif not fresh:
+            found = Analysis({}, {})
+        elif workers is not None and workers.ruleset is active:
+            found = workers.pool.analyze(fresh, recent(fresh, alert_since))
+        else:
+            found = analyze(active.matcher, fresh, recent(fresh, alert_since))
+        # One batch at a time files its articles, so that two copies of a story never open two stories: in this
+        # process by the lock, across instances by the transaction's turn (``serialize_filing``).
+        with self._stories_lock:
+            try:
+                with self.storage.transaction() as tx:
+                    tx.serialize_filing()
+                    index = self._story_index(tx, now, window)
+                    stored = tx.save_new_articles(fresh, now, found.sketches)
+                    self._filing_turn += 1
+                    filed = tx.file_in_stories(stored, index, now, found.sketches, self._filing_turn)
+                    hits = active.alerts(stored, found.hits, filed, window if once_per_story else None)
+                    alerts = tx.record_alerts(hits, now, lone_stories(filed))
+                    also(tx)
+            except BaseException:
+                self._stories = None  # it may hold articles that were rolled back: rebuilt on next use
+                raise
+        self._trim()
+        self.metrics.record_articles(item.article.source for item in stored)
+        self.metrics.record_matches(alert.rule for alert in alerts)
+        for alert in alerts:
+            console = not active.settings.rule_webhooks(active.rules[alert.rule])
+            log.log(
+                logging.DEBUG if console else logging.INFO,  # a console alert is printed, one line, not logged too
+                "rule %r matched %r (alert %d)",
+                alert.rule,
+                alert.article.title[:120],
+                alert.id,
+                extra={"rule": alert.rule, "alert_id": alert.id},
+            )
+            if console:
+                self.on_console_alert(alert)
+        return alerts
+
+    def store_health(self, found: Sequence[HealthEvent], webhooks: tuple[str, ...]) -> list[AlertMessage]:
+        """Store the articles of health events and record an alert for each new one, to ``webhooks`` (or printed
+        on the console without any); return the alerts."""
+        now = self.clock()
+        events = {event.article.content_key: event for event in found}
+        with self.storage.transaction() as tx:
+            stored = tx.save_new_articles([event.article for event in events.values()], now)
+            hits = [
+                NewAlert(item, events[key].rule, "", (), "title", item.article.title, webhooks)
+                for item in stored
+                if (key := item.article.content_key) in events
+            ]
+            alerts = tx.record_alerts(hits, now)
+        for alert in alerts:
+            # An alert printed on the console is its own line: logging it as well would say it twice.
+            level = logging.DEBUG if not webhooks else logging.WARNING
+            log.log(level, "%s", alert.article.title, extra={"feed": alert.rule.removeprefix("health: ")})
+            if not webhooks:
+                self.on_console_alert(alert)
+        return alerts
+
+    def _story_index(self, tx: Tx, now: datetime, window: timedelta) -> StoryIndex:
+        """Return the story index up to date, old entries evicted, in a transaction that holds the filing turn.
+
+        Built from the stored signatures of the window on first use; then it learns, at each turn, what other
+        instances sharing the database filed since its last one.
+        """
+        if self._stories is None:
+            index = StoryIndex()
+            for article_id, story_id, sig, fetched in tx.filed_stories(now - window):
+                index.add(article_id, story_id, sig, fetched)
+            self._stories, self._filing_turn = index, tx.last_filing_turn()
+        else:
+            others, self._filing_turn = tx.filed_after(self._filing_turn)
+            for article_id, story_id, sig, fetched in others:
+                self._stories.add(article_id, story_id, sig, fetched)
+        self._stories.evict(now - window)
+        return self._stories
