@@ -146,7 +146,9 @@ class Pages:
             params.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
         form = workbench.Form.read(params)
         outcome = await run_in_threadpool(self.bench.run, form, self.site.clock())
-        return self.html(template, outcome=outcome, form=form, query=urlencode(form.parameters()))
+        every = urlencode(form.parameters(every=True))
+        query = urlencode(form.parameters())
+        return self.html(template, outcome=outcome, form=form, query=query, every=every, budget=workbench.BUDGET)
 
     def static(self, request: Request) -> Response:
         """Return the stylesheet or the workbench's script."""

@@ -7,12 +7,15 @@ does: the language detected from the words, the hits with their snippets. A part
 same error as ``rules test``, with the line of the fault and a caret under it. Nothing is written.
 
 One replay runs at a time (``Workbench.lock``), so that typing fast in the page never has the daemon scan the
-articles several times at once.
+articles several times at once. Matching costs tens of microseconds an article, so a window of many thousands
+takes seconds: unless the form asks for every article (``all``), a replay stops after ``BUDGET`` seconds and
+says how many of the newest articles it read, with a link that reads them all.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +31,7 @@ from monitor.store.storage import SavedArticle
 LISTED = 50
 DEFAULT_SINCE = "7d"
 LONGEST_SINCE = timedelta(days=3650)
+BUDGET = 1.5  # seconds a replay may take unless the form asks for every article
 MAX_TEXT = 200_000  # characters of a pasted text kept, as [ingest] max_text keeps of an article by default
 
 
@@ -41,6 +45,7 @@ class Form:
     since: str = DEFAULT_SINCE
     title: str = ""
     text: str = ""
+    every: bool = False  # read every article of the window, however long it takes
 
     @classmethod
     def read(cls, params: Mapping[str, Sequence[str]]) -> Form:
@@ -61,6 +66,7 @@ class Form:
             since=one("since", DEFAULT_SINCE).strip() or DEFAULT_SINCE,
             title=one("title").strip(),
             text=one("text")[:MAX_TEXT],
+            every=one("all") == "1",
         )
 
     @property
@@ -68,11 +74,11 @@ class Form:
         """Return whether the form holds no rule to try."""
         return not (self.query or self.any or self.exclude)
 
-    def parameters(self) -> list[tuple[str, str]]:
-        """Return the query string parameters that bring this rule back (without the text)."""
+    def parameters(self, every: bool = False) -> list[tuple[str, str]]:
+        """Return the query string parameters that bring this rule back (without the text), ``all=1`` with every."""
         found = [("q", self.query)] if self.query else []
         found += [("any", entry) for entry in self.any] + [("exclude", entry) for entry in self.exclude]
-        return [*found, ("since", self.since)]
+        return [*found, ("since", self.since), *([("all", "1")] if every else [])]
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ class Workbench:
         self.articles = articles
         self.lock = threading.Lock()
 
-    def run(self, form: Form, now: datetime | None = None, wait: float = 30.0) -> Outcome:
+    def run(self, form: Form, now: datetime | None = None, wait: float = 30.0, budget: float = BUDGET) -> Outcome:
         """Return what the form's rule would have alerted over the stored articles, and its hits on the text."""
         outcome = Outcome(form)
         if form.empty:
@@ -161,7 +167,8 @@ class Workbench:
             outcome.busy = True
             return outcome
         try:
-            outcome.report = backtest.replay(matcher, self.articles(outcome.since), LISTED)
+            until = None if form.every else time.monotonic() + budget
+            outcome.report = backtest.replay(matcher, self.articles(outcome.since), LISTED, until)
         finally:
             self.lock.release()
         return outcome
