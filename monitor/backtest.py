@@ -9,6 +9,7 @@ with its page's full text is matched on it as it was when stored (``article.read
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,12 +37,21 @@ class Report:
     scanned: int = 0
     matched: int = 0
     matches: list[Match] = field(default_factory=list)
+    complete: bool = True  # False when the replay stopped at its deadline, before the oldest article
 
 
-def replay(matcher: Matcher, articles: Iterable[SavedArticle], limit: int | None = None) -> Report:
-    """Return the matches of the matcher's first hit on each article, all counted, at most ``limit`` kept."""
+def replay(
+    matcher: Matcher, articles: Iterable[SavedArticle], limit: int | None = None, until: float | None = None
+) -> Report:
+    """Return the matches of the matcher's first hit on each article, all counted, at most ``limit`` kept.
+
+    With ``until`` (a ``time.monotonic`` deadline), the replay stops there: the report says it is not complete.
+    """
     report = Report()
     for article in articles:
+        if until is not None and time.monotonic() > until:
+            report.complete = False
+            break
         report.scanned += 1
         text = readable_text(article.text, article.full_text)
         hits = matcher.match(title=article.title, text=text, language=article.language)

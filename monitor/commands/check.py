@@ -33,6 +33,7 @@ def describe(settings: Settings) -> str:
         f"matcher: {native.describe()}",
         f"word forms: {forms.describe()}",
     ]
+    lines.append(f"server: {_server(settings)}")
     if settings.seeds.enabled:
         count = len(seeds.scan(settings.seeds.path))
         every = human(settings.seeds.interval)
@@ -51,3 +52,15 @@ def describe(settings: Settings) -> str:
         lines.append(f"  - {rule.name} -> {targets}")
         lines.append(f"      {rule.describe()}")
     return "\n".join(lines)
+
+
+def _server(settings: Settings) -> str:
+    """Return what the HTTP server will serve, and to whom (the token itself never shown)."""
+    server = settings.server
+    if server.listen is None:
+        return "off (no [server] listen)"
+    refused = server.pages_refused()
+    if refused:
+        return f"{server.listen}: /healthz and /metrics; {refused}: set [server] token to serve them"
+    who = "with the [server] token" if server.token is not None else "without a token (loopback only)"
+    return f"{server.listen}: the web pages ({who}), /healthz and /metrics"

@@ -22,6 +22,7 @@ from monitor.reload import Reloader
 from monitor.store.engine import redact_url
 from monitor.store.message import AlertMessage
 from monitor.store.storage import Storage
+from monitor.web.app import Site, pages
 
 log = logging.getLogger("monitor")
 
@@ -43,7 +44,10 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     pipelines: list[Pipeline] = []
 
     def secrets() -> list[str]:
-        return secrets_of((pipelines[0].settings if pipelines else settings).webhooks.values())
+        current = pipelines[0].settings if pipelines else settings
+        # The token of the settings the server started with, and that of a newer file (put in force at restart).
+        tokens = {s.server.token.get_secret_value() for s in (settings, current) if s.server.token is not None}
+        return [*secrets_of(current.webhooks.values()), *tokens]
 
     def webhook_names() -> list[str]:
         return list((pipelines[0].settings if pipelines else settings).webhooks)
@@ -99,8 +103,20 @@ def serve(pipeline: Pipeline, storage: Storage, reloader: Reloader) -> None:
         scheduler.serve(pipeline, reloader)
         return
     running: list[BackgroundScheduler] = []
+    server_settings = pipeline.settings.server  # [server] changes only at restart
+    refused = server_settings.pages_refused()
+    if refused:
+        log.warning("%s: set [server] token to serve them", refused)
+    token = server_settings.token.get_secret_value() if server_settings.token is not None else None
+    site = Site(storage, lambda: pipeline.settings)
     try:
-        server = StatusServer(listen, pipeline.metrics, lambda: bool(running) and running[0].running, storage.probe)
+        server = StatusServer(
+            listen,
+            pipeline.metrics,
+            lambda: bool(running) and running[0].running,
+            storage.probe,
+            pages=pages(site, token, refused),
+        )
     except OSError as exc:
         raise ServerError(f"server: cannot listen on {listen}: {exc}") from exc
 

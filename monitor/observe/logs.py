@@ -50,7 +50,14 @@ from monitor.settings.config import WebhookSettings
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # httpx and httpcore log every request URL (webhook URLs carry their secret in the path), APScheduler each job
 # run and watchfiles each change it sees: keep them to warnings.
-_NOISY = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler", "watchfiles")
+_NOISY = (
+    "httpx",
+    "httpcore",
+    "apscheduler.executors.default",
+    "apscheduler.scheduler",
+    "watchfiles",
+    "uvicorn.error",
+)
 
 
 STABLE_KEYS = ("feed", "rule", "webhook", "article_id", "alert_id", "kind")

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,6 +41,7 @@ from monitor.matching.query import exactly
 from monitor.matching.rule import parse_entry
 from monitor.settings.examples import check_examples
 from monitor.settings.lines import problem
+from monitor.settings.server import ServerSettings as ServerSettings
 from monitor.settings.source import fill_in, read_toml
 from monitor.settings.suggest import unknown_key
 from monitor.settings.values import (
@@ -50,9 +50,9 @@ from monitor.settings.values import (
     http_url,
     number,
     parse_duration,
-    split_listen,
     within,
 )
+from monitor.settings.values import split_listen as split_listen  # where the tests import it from
 from monitor.settings.webhook import WebhookSettings as WebhookSettings  # where the other wings import it from
 
 DATABASE_URL_ENV = "MONITOR_DATABASE_URL"
@@ -147,16 +147,6 @@ class IngestSettings(_Section):
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
-
-
-def _listen(value: str | None) -> str | None:
-    if value is not None:
-        split_listen(value)
-    return value
-
-
-class ServerSettings(_Section):
-    listen: Annotated[str | None, AfterValidator(_listen)] = None
 
 
 class FeedSettings(_Section):

@@ -224,6 +224,16 @@ def too_deep(value: object, limit: int) -> tuple[str | int, ...] | None:
     return None
 
 
+def is_loopback(host: str) -> bool:
+    """Return whether a host of ``[server] listen`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _is_ip(host: str) -> bool:
     try:
         ip_address(host)

@@ -19,7 +19,7 @@ import monitor.store.models  # noqa: F401  (registers the tables)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in ``migrations/versions`` (a test checks it against Alembic's own reading). Starting the
 # daemon compares it with the database's without loading Alembic, which only ``db upgrade`` needs.
-HEAD = "0005"
+HEAD = "0006"
 # Alembic's table of the revision a database is at, as Alembic creates it.
 VERSIONS = Table(
     "alembic_version",

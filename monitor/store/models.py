@@ -72,6 +72,8 @@ class Article(SQLModel, table=True):
     """One article, unique by its content key whichever source brought it."""
 
     __tablename__ = "articles"
+    # Articles per feed and day (the web pages); articles published within a window (rules backtest, workbench).
+    __table_args__ = (Index("ix_articles_source_fetched", "source", "fetched_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     content_key: str = Field(unique=True, max_length=600)
@@ -81,7 +83,7 @@ class Article(SQLModel, table=True):
     text: str = Field(default="", sa_type=Text)
     author: str | None = Field(default=None, sa_type=Text)
     language: str | None = Field(default=None, max_length=20)
-    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
     # The story of near-duplicates it belongs to, and its MinHash signature (``ingest.stories``, 512 bytes) to rebuild
     # the index.
@@ -133,7 +135,11 @@ class Alert(SQLModel, table=True):
     """A rule matching an article; unique per (rule, article)."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("rule", "article_id", name="uq_alerts_rule_article"),)
+    __table_args__ = (
+        UniqueConstraint("rule", "article_id", name="uq_alerts_rule_article"),
+        # A rule's alerts newest first, and alerts per rule and day (the web pages).
+        Index("ix_alerts_rule_created", "rule", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rule: str = Field(max_length=200)
@@ -144,7 +150,7 @@ class Alert(SQLModel, table=True):
     snippet: str = Field(default="", sa_type=Text)
     # [start, end] of each matched word in the snippet; null for an alert recorded with ``**`` marks in its snippet.
     highlights: list[list[int]] | None = Field(default=None, sa_type=JSON)
-    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class Delivery(SQLModel, table=True):

@@ -34,6 +34,8 @@ from monitor.store.probe import Answer, can_write
 from monitor.store.tx import table_of
 
 _INSERT_CHUNK = 200
+# The columns of a SavedArticle, in the order of its fields.
+_SAVED_COLUMNS = ("id", "title", "text", "url", "source", "published_at", "fetched_at", "full_text", "language")
 STORY_LOCK = 0x6D6F6E73746F7279  # PostgreSQL advisory lock key held by the transaction filing in stories
 
 
@@ -143,15 +145,17 @@ class Storage(FeedStore, PageStore):
 
     def articles_since(self, since: datetime, batch: int = 500) -> Iterator[SavedArticle]:
         """Yield the articles fetched or published at ``since`` or later, newest first, ``batch`` rows a query."""
-        recent = (col(Article.fetched_at) >= since) | (col(Article.published_at) >= since)
+        table = table_of(Article)
+        columns = [table.c[name] for name in _SAVED_COLUMNS]
+        recent = (table.c.fetched_at >= since) | (table.c.published_at >= since)  # each side has its index
         before: int | None = None
         while True:
-            query = select(Article).where(recent).order_by(col(Article.id).desc()).limit(batch)
+            query = sql_select(*columns).where(recent).order_by(table.c.id.desc()).limit(batch)
             if before is not None:
-                query = query.where(col(Article.id) < before)
+                query = query.where(table.c.id < before)
             # One short transaction per batch: a long scan never holds the database against the daemon.
-            with Session(self.reader) as session:
-                rows = [_saved(article) for article in session.exec(query)]
+            with self.reader.connect() as connection:
+                rows = [SavedArticle(*row) for row in connection.execute(query)]
             yield from rows
             if len(rows) < batch:
                 return
@@ -389,17 +393,3 @@ def _unseen_in(session: Session, chunk: Sequence[ParsedArticle]) -> list[ParsedA
 def _keys(article: ParsedArticle) -> list[str]:
     """Return every key of an article, its content key first."""
     return list(dict.fromkeys((article.content_key, *article.keys)))
-
-
-def _saved(article: Article) -> SavedArticle:
-    return SavedArticle(
-        id=article.id or 0,
-        title=article.title,
-        text=article.text,
-        url=article.url,
-        source=article.source,
-        published=article.published_at,
-        fetched=article.fetched_at,
-        full_text=article.full_text,
-        language=article.language,
-    )

@@ -19,7 +19,7 @@ from monitor.settings.suggest import known_keys, unknown_key
         (("rules", 0, "exlude"), "unknown key 'exlude' (did you mean 'exclude'?)"),
         (("rules", 0, "once_per_stories"), "unknown key 'once_per_stories' (did you mean 'once_per_story'?)"),
         (("delivery", "retry_delay"), "unknown key 'retry_delay' (did you mean 'retry_delays'?)"),
-        (("server", "zzz"), "unknown key 'zzz' (known here: listen)"),
+        (("server", "zzz"), "unknown key 'zzz' (known here: listen, token)"),
         (("path",), "unknown key 'path'"),  # set by the loader, never written in the file
     ],
 )
