@@ -1,12 +1,21 @@
-"""Benchmark the rule matcher: throughput, compile time and memory at 100,000 rules, and a regex baseline.
+"""Benchmark the rule matcher: side by side with perq and an Aho-Corasick baseline, then throughput, compile time
+and memory at 100,000 rules, and a regex baseline.
 
-Run: ``python bench/match.py`` (options: ``--rules``, ``--articles``, ``--seed``). Everything runs in one
-process on one core; the corpus is synthetic but shaped like news: a Zipf-distributed vocabulary in Latin
-(with accents) and Cyrillic, ~2 KB articles with punctuation and capitals, and rules drawn from the
-less common part of the vocabulary (names and topics, as people watch them) mixed as words, phrases taken
-from real article text, boolean combinations, NEAR pairs, prefixes and title-only terms.
+Run: ``python bench/match.py`` (options: ``--rules``, ``--articles``, ``--seed``, ``--part``; the bench extra
+installs perq and pyahocorasick: ``pip install -e '.[bench]'``). Everything runs in one process on one core; the
+corpora are synthetic but shaped like news: Zipf-distributed vocabularies, ~2 KB articles with punctuation and
+capitals.
 
 It prints:
+0. Side by side (``--part compare``), 100,000 rules x 1,000 articles in five languages (``matchcorpus.py``), word
+   forms off since the others have none: the matcher against perq on the rules perq expresses (ANDs of ORs of
+   words) and against a pyahocorasick pass with a boolean evaluation (``matchbaselines.py``) on the rules it
+   expresses (words, phrases, AND, OR, NOT), on a heavy-hit corpus (about 300 hits an article) and a light-hit
+   one (about 30): each system's articles per second from raw text to hits, the ratio (target: at least 1), whether
+   the hit sets are identical, and how each system's cost per article grows from 1,000 to 100,000 rules.
+Then (``--part own``), on a corpus in Latin (with accents) and Cyrillic whose rules are drawn from the less common
+part of the vocabulary (names and topics, as people watch them) mixed as words, phrases taken from real article
+text, boolean combinations, NEAR pairs, prefixes and title-only terms:
 1. 100,000 rules x 1,000 articles: compile time, memory of the compiled matcher, articles per second, and the
    same articles matched by evaluating every rule (the baseline without the index), with the ratio; once with word
    forms on (as rules run by default, the articles read as LANGUAGE: each distinct word is looked up in its
@@ -31,8 +40,9 @@ from pathlib import Path
 import regex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from monitor.matching import Matcher, native
+from monitor.matching import Hit, Matcher, native
 from monitor.matching.forms import Forms
 from monitor.matching.matcher import match_every_rule
 from monitor.matching.text import fold
@@ -241,6 +251,100 @@ def phrases(
     )
 
 
+def side_by_side(
+    ours: Callable[[str, str], list[Hit]],
+    theirs: Callable[[str, str], list[int]],
+    articles: Sequence[tuple[str, str, str]],
+    chunk: int = 50,
+) -> tuple[float, list[list[str]], float, list[list[int]]]:
+    """Return the time and hits of each system on the articles, timed in turns of ``chunk`` articles so that both
+    run under the same load; the compiled rules are frozen out of the garbage collector first, as the daemon does.
+
+    The matcher's hits are kept as rule names, the hit set the others return as rule positions (what explains a hit
+    is worked out only for those that become alerts).
+    """
+    gc.collect()
+    gc.freeze()
+    ours_seconds = their_seconds = 0.0
+    our_hits: list[list[str]] = []
+    their_hits: list[list[int]] = []
+    try:
+        for start in range(0, len(articles), chunk):
+            part = articles[start : start + chunk]
+            began = time.perf_counter()
+            our_hits += [[hit.rule for hit in ours(title, text)] for title, text, _ in part]
+            middle = time.perf_counter()
+            their_hits += [theirs(title, text) for title, text, _ in part]
+            their_seconds += time.perf_counter() - middle
+            ours_seconds += middle - began
+    finally:
+        gc.unfreeze()
+    return ours_seconds, our_hits, their_seconds, their_hits
+
+
+def compare(rules: int, count: int, seed: int) -> bool:
+    """Print the matcher side by side with perq and the Aho-Corasick baseline; return whether every hit set and
+    every ratio met its target."""
+    from matchbaselines import AhoCorasick, Perq, spaced
+    from matchcorpus import Corpus, make_corpus, query
+
+    warm = min(200, count)
+    others = {"perq": ("perq", Perq), "plain": ("Aho-Corasick", AhoCorasick)}
+    print(f"side by side: {count:,} articles in five languages, word forms off (the others have none), one core")
+    print(f"  each system from raw text to hits, after a warm-up on {warm} other articles of the same stream")
+    print(f"{'corpus':<7} {'rules':<6} {'system':<13} {'rules':>8} {'build':>7} {'articles/s':>11} {'hits/art.':>10}")
+    met = True
+    growth: list[str] = []
+    for name in ("heavy", "light"):
+        corpus: Corpus = make_corpus(name, count + warm, rules, seed, fold, lambda text: spaced(text).split())
+        timed_articles, warm_up = corpus.articles[warm:], corpus.articles[:warm]
+        for family, (label, system) in others.items():
+            trees = list(corpus.rules[family].values())
+            costs: dict[str, list[float]] = {"monitor": [], label: []}
+            for size in sorted({min(1_000, len(trees)), len(trees)}):
+                subset = trees[:size]
+                named = {f"{i}": query(tree) for i, tree in enumerate(subset)}
+                build_ours, ours = timed(lambda named=named: Matcher(named, forms=Forms.none()))
+                build_theirs, theirs = timed(lambda subset=subset, system=system: system(subset))
+                assert isinstance(ours, Matcher)
+                for title, text, _ in warm_up:
+                    ours.match(title, text)
+                    theirs.match(title, text)  # type: ignore[attr-defined]
+                ours_seconds, our_hits, their_seconds, their_hits = side_by_side(
+                    ours.match,
+                    theirs.match,  # type: ignore[attr-defined]
+                    timed_articles,
+                )
+                ours_found = [sorted(map(int, names)) for names in our_hits]
+                same = ours_found == their_hits
+                mean = sum(map(len, their_hits)) / len(timed_articles)
+                ratio = their_seconds / ours_seconds
+                costs["monitor"].append(ours_seconds)
+                costs[label].append(their_seconds)
+                rate = len(timed_articles) / ours_seconds
+                print(
+                    f"{name:<7} {family:<6} {'monitor':<13} {size:>8,} {build_ours:>6.1f}s {rate:>11,.0f} "
+                    f"{sum(map(len, ours_found)) / len(timed_articles):>10.1f}"
+                )
+                print(
+                    f"{'':<7} {'':<6} {label:<13} {size:>8,} {build_theirs:>6.1f}s "
+                    f"{len(timed_articles) / their_seconds:>11,.0f} {mean:>10.1f}   "
+                    f"monitor/{label} {ratio:.2f} x (target >= 1)   identical hits: {'yes' if same else 'NO'}"
+                )
+                # The ratio's target is at full size; the hits must be the same at every size.
+                met = met and same and (ratio >= 1 or size < len(trees))
+            if len(costs["monitor"]) == 2:
+                growth.append(
+                    f"{name} {family}: "
+                    + ", ".join(f"{system_name} {later / first:.1f} x" for system_name, (first, later) in costs.items())
+                )
+    if growth:
+        print(f"cost per article from {min(1_000, rules):,} to {rules:,} rules:")
+        for line in growth:
+            print(f"  {line}")
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=100_000)
@@ -250,19 +354,26 @@ def main() -> None:
     parser.add_argument("--phrase-rules", type=int, default=2_000)
     parser.add_argument("--phrase-articles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--part", choices=("all", "compare", "own"), default="all")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    vocabulary = make_vocabulary(rng, VOCABULARY)
-    articles = make_articles(rng, vocabulary, args.articles)
-    warm_up = make_articles(rng, vocabulary, args.warm_up)
-    maker = RuleMaker(rng, vocabulary, articles)
-    rules = make_rules(rng, maker, args.rules)
     stale = native.stale()
     how = "compiled with mypyc" if native.compiled() else "pure Python (the install did not compile it)"
     print(f"python {sys.version.split()[0]}, one process, one core; matcher {how}")
     if stale:
         print(f"WARNING: {', '.join(stale)} changed since the matcher was compiled: run `pip install -e .` again")
     print()
+    if args.part in ("all", "compare"):
+        met = compare(args.rules, args.articles, args.seed)
+        print(f"side by side: {'every target met' if met else 'SOME TARGET MISSED'}")
+        print()
+    if args.part == "compare":
+        return
+    rng = random.Random(args.seed)
+    vocabulary = make_vocabulary(rng, VOCABULARY)
+    articles = make_articles(rng, vocabulary, args.articles)
+    warm_up = make_articles(rng, vocabulary, args.warm_up)
+    maker = RuleMaker(rng, vocabulary, articles)
+    rules = make_rules(rng, maker, args.rules)
     on = scale(rules, articles, warm_up, args.baseline_articles)
     print()
     off = scale(rules, articles, warm_up, args.baseline_articles, forms=False)
