@@ -59,7 +59,7 @@ def replay(
             continue
         report.matched += 1
         if limit is None or len(report.matches) < limit:
-            report.matches.append(Match(article, hits[0]))
+            report.matches.append(Match(article, hits[0].settled()))  # the other hits are never worked out
     return report
 
 

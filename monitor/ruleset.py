@@ -45,20 +45,24 @@ class Ruleset:
         filed: Mapping[int, int],
         window: timedelta | None,
     ) -> list[NewAlert]:
-        """Return the alerts to record: the rules' hits (by content key) on the articles actually stored."""
+        """Return the alerts to record: the rules' hits (by content key) on the articles actually stored.
+
+        Each carries its hit, whose terms and snippet the storing transaction works out only for the alerts it
+        records.
+        """
         return [
             NewAlert(
                 article=item,
                 rule=hit.rule,
                 query=self.descriptions[hit.rule],
-                matched=hit.matched,
-                field=hit.field,
-                snippet=hit.snippet,
-                highlights=hit.highlights,
+                matched=(),
+                field="",
+                snippet="",
                 webhooks=tuple(self.settings.rule_webhooks(self.rules[hit.rule])),
                 digest_every=_digest_every(self.rules[hit.rule]),
                 story_id=filed.get(item.id),
                 story_window=window if self.rules[hit.rule].once_per_story else None,
+                hit=hit,  # what explains it is worked out only if the alert is recorded
             )
             for item in stored
             for hit in hits.get(item.article.content_key, ())

@@ -2,14 +2,15 @@
 
 A field is tokenized and folded once (``text.fold_words``). Where each word occurs is listed for every word,
 or, when the matcher builds the document, only for the words that some rule uses: the others can never be
-asked for, and skipping them is most of the saving on a long text. Words reached through a prefix are looked
-up on demand. The words' character offsets in the original text are worked out on first use, since only a
+asked for, and skipping them is most of the saving on a long text. Those positions are listed when first asked
+for, as the rules that the index decides alone need none (``decide.py``). Words reached through a prefix are
+looked up on demand. The words' character offsets in the original text are worked out on first use, since only a
 field that some rule matches needs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from contextlib import suppress
 
 from monitor.matching.index import Candidates, RuleIndex
@@ -25,11 +26,13 @@ class Field:
 
     __slots__ = (
         "_ends",
+        "_gathered",
+        "_keep",
+        "_positions",
         "_single_spaced",
         "_spans",
         "_starts",
         "name",
-        "positions",
         "prefixed",
         "prefixes",
         "snippets",
@@ -42,10 +45,15 @@ class Field:
         name: str,
         source: str,
         words: list[str],
-        positions: dict[str, list[int]],
+        positions: dict[str, list[int]] | None,
         spans: Callable[[], tuple[list[int], list[int]]],
+        keep: Set[str] | None = None,
+        gathered: dict[str, list[str]] | None = None,
     ) -> None:
-        self.name, self.source, self.words, self.positions = name, source, words, positions
+        """Make a field of its ``words``, with their ``positions``, or those of the words in ``keep`` listed when
+        first asked for (each key of ``gathered`` then lists the positions of its words)."""
+        self.name, self.source, self.words, self._positions = name, source, words, positions
+        self._keep, self._gathered = keep, gathered
         self._spans = spans
         self._starts: list[int] = []
         self._ends: list[int] = []
@@ -57,6 +65,16 @@ class Field:
         # Snippets already cut from this field (text and highlights), by their marks: rules that hit the same words
         # share one.
         self.snippets: dict[tuple[tuple[int, int], ...], tuple[str, tuple[tuple[int, int], ...]]] = {}
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """Return where each word occurs, by word, listed on first use."""
+        found = self._positions
+        if found is None:
+            found = self._positions = positions_of(self.words, self._keep)
+            if self._gathered:
+                _gather(found, self._gathered)
+        return found
 
     def offsets(self) -> tuple[list[int], list[int]]:
         """Return where each word starts and ends in ``source``, worked out on the first call."""
@@ -154,13 +172,9 @@ class Document:
         gathered = {key: sources for key, sources in extra.items() if key in candidates.present}
         if gathered:
             keep = keep.union(word for sources in gathered.values() for word in sources)
-        title_positions, text_positions = positions_of(title_words, keep), positions_of(text_words, keep)
-        if gathered:
-            _gather(title_positions, gathered)
-            _gather(text_positions, gathered)
         document = cls(
-            Field(TITLE, title, title_words, title_positions, title_spans),
-            Field(TEXT, text, text_words, text_positions, text_spans),
+            Field(TITLE, title, title_words, None, title_spans, keep, gathered),
+            Field(TEXT, text, text_words, None, text_spans, keep, gathered),
             words,
             index,
             candidates,

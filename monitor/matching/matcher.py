@@ -6,11 +6,9 @@ is a tree from ``query.parse``, compiled into one function (``compiled.py``); an
 words (``index.RuleIndex``) picks the few rules the article's words can wake up, and only those are evaluated.
 A phrase lies within one field, never across title and text; ``NEAR`` pairs lie in one field too.
 
-A ``Hit`` lists the positive terms that made the rule match as the article spells them (a NOT never adds
-any), says which field holds the first of them (the title when both do) and carries a snippet of about 200
-characters of that field around it, cut at words, with ``…`` where it is cut, and the matches' places in it
-(``snippet.py``). A rule that matches only through NOT gets no terms and the start of the text (or of the title)
-as its snippet.
+A ``Hit`` (``hit.py``) names the rule at once and works out the terms and the snippet that explain it when first
+asked for: most hits never become alerts. A rule made only of whole words (one word, an ``AND`` or an ``OR`` of
+words) is decided by the index alone (``decide.py``), without evaluating it.
 """
 
 from __future__ import annotations
@@ -20,31 +18,18 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import NamedTuple
 
 from monitor.errors import QueryError
 from monitor.matching.compiled import MAX_OCCURRENCES, compile_tree, starts_of
-from monitor.matching.document import Document, Field, Occurrence
-
-__all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
+from monitor.matching.decide import Decision, decided, decision
+from monitor.matching.document import Document, Occurrence
 from monitor.matching.forms import FormIndex, Forms
 from monitor.matching.forms import default as default_forms
+from monitor.matching.hit import Hit
 from monitor.matching.index import RuleIndex
 from monitor.matching.query import And, Near, Node, Not, Term, parse
-from monitor.matching.snippet import Highlights, snippet
 
-
-class Hit(NamedTuple):
-    """One rule matching one article: the terms as written in the article, and where.
-
-    A named tuple: an article can have dozens of hits, and building one costs a fraction of a frozen dataclass.
-    """
-
-    rule: str
-    matched: tuple[str, ...]
-    field: str
-    snippet: str  # plain text, as the field writes it
-    highlights: Highlights  # (start, end) of each match in the snippet, in characters
+__all__ = ["Document", "Hit", "Matcher", "evaluate", "match_every_rule"]
 
 
 class Matcher:
@@ -57,6 +42,7 @@ class Matcher:
             self._names = tuple(self._rules)
             trees = tuple(self._rules.values())
             self._evaluators = tuple(map(compile_tree, trees))
+            self._decisions: tuple[Decision | None, ...] = tuple(map(decision, trees))
             self._index = RuleIndex(trees)
         tables = default_forms() if forms is None else forms
         if tables and self._index.inflected:
@@ -78,16 +64,25 @@ class Matcher:
 
     def match_document(self, document: Document) -> list[Hit]:
         """Return the hits of an already built document, in rule order, evaluating only candidate rules."""
-        evaluators, names = self._evaluators, self._names
+        evaluators, decisions, names = self._evaluators, self._decisions, self._names
         found = []
         candidates = document.candidates
         if candidates is None or document.index is not self._index:
+            # A document built without this index: its words say nothing of ``=word`` keys or of other forms,
+            # so every candidate is evaluated.
             candidates = self._index.candidates(document.words)
             document.title.prefixed = document.text.prefixed = candidates.prefixed
+            decisions = (None,) * len(evaluators)
+        present = candidates.present
         for rule in candidates.rules:
+            ways = decisions[rule]
+            if ways is not None:
+                if decided(ways, present):
+                    found.append(Hit(names[rule], document=document, evaluator=evaluators[rule]))
+                continue
             occurrences = evaluators[rule](document)
             if occurrences is not None:
-                found.append(_hit(names[rule], occurrences, document))
+                found.append(Hit(names[rule], document=document, occurrences=occurrences))
         return found
 
 
@@ -110,7 +105,7 @@ def match_every_rule(rules: Mapping[str, Node], document: Document) -> list[Hit]
     for name, node in rules.items():
         found = evaluate(node, document)
         if found is not None:
-            hits.append(_hit(name, found, document))
+            hits.append(Hit(name, document=document, occurrences=found))
     return hits
 
 
@@ -173,43 +168,3 @@ def _near_occurrences(near: Near, document: Document) -> list[Occurrence]:
                     found.append((field, right, right + right_size))
                     pairs += 1  # the first pairs only, those the compiled rule stops at
     return found
-
-
-def _hit(rule: str, occurrences: list[Occurrence], document: Document) -> Hit:
-    """Return the hit of ``rule`` from the occurrences of its positive terms."""
-    if not occurrences:
-        field = document.text if document.text.source.strip() else document.title
-        return Hit(rule, (), field.name, *_cached_snippet(field, ()))
-    title, text = document.title, document.text
-    if len(occurrences) == 1:
-        field, first, after = occurrences[0]
-        starts, ends = field.offsets()
-        mark = (starts[first], ends[after - 1])
-        cut, highlights = field.snippets.get((mark,)) or _cached_snippet(field, (mark,))
-        return Hit(rule, (_spelling(field.source, mark, after - first),), field.name, cut, highlights)
-    # Title spans first, each field's in order; the snippet marks those of the first field.
-    spans = sorted({(field is text, first, after) for field, first, after in occurrences})
-    field = text if spans[0][0] else title
-    matched: dict[str, None] = {}
-    marks = []
-    for in_text, first, after in spans:
-        holder = text if in_text else title
-        starts, ends = holder.offsets()
-        mark = (starts[first], ends[after - 1])
-        matched[_spelling(holder.source, mark, after - first)] = None
-        if holder is field:
-            marks.append(mark)
-    return Hit(rule, tuple(matched), field.name, *_cached_snippet(field, tuple(marks)))
-
-
-def _spelling(source: str, mark: tuple[int, int], size: int) -> str:
-    """Return the ``size`` words at ``mark`` as the article writes them, whitespace collapsed."""
-    written = source[mark[0] : mark[1]]
-    return written if size == 1 else " ".join(written.split())
-
-
-def _cached_snippet(field: Field, marks: tuple[tuple[int, int], ...]) -> tuple[str, Highlights]:
-    cut = field.snippets.get(marks)
-    if cut is None:
-        cut = field.snippets[marks] = snippet(field, list(marks))
-    return cut

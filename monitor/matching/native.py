@@ -18,7 +18,7 @@ import importlib.machinery
 import sys
 from pathlib import Path
 
-COMPILED = ("compiled", "document", "index", "matcher", "snippet", "text", "wordtable")
+COMPILED = ("compiled", "decide", "document", "forms", "hit", "index", "matcher", "snippet", "text", "wordtable")
 
 
 def compiled() -> bool:

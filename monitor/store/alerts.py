@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
@@ -34,9 +34,26 @@ class StoredArticle:
     article: ParsedArticle
 
 
+class Explained(Protocol):
+    """What explains a rule's hit, worked out when first read (``monitor.matching.Hit``)."""
+
+    @property
+    def matched(self) -> tuple[str, ...]: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def snippet(self) -> str: ...
+    @property
+    def highlights(self) -> Highlights: ...
+
+
 @dataclass(frozen=True)
 class NewAlert:
-    """A rule's hit on a stored article, and the webhooks it goes to."""
+    """A rule's hit on a stored article, and the webhooks it goes to.
+
+    With ``hit``, the matched terms, field, snippet and highlights are the hit's, read only for the alerts that are
+    recorded (``explained``): a copy of a story that a rule already alerted never works them out.
+    """
 
     article: StoredArticle
     rule: str
@@ -50,6 +67,16 @@ class NewAlert:
     # With a window, the rule alerts once per story: not again for a copy of a story it alerted within the window.
     story_id: int | None = None
     story_window: timedelta | None = None
+    hit: Explained | None = None
+
+    def explained(self) -> NewAlert:
+        """Return the alert with the matched terms, field, snippet and highlights of its hit, when it has one."""
+        hit = self.hit
+        if hit is None:
+            return self
+        return replace(
+            self, matched=hit.matched, field=hit.field, snippet=hit.snippet, highlights=hit.highlights, hit=None
+        )
 
 
 class AlertWrites(Writes):
@@ -73,7 +100,7 @@ class AlertWrites(Writes):
                 if story not in lone_stories and self._story_alerted(alert, now):
                     continue  # a copy of a story the rule already alerted: it stays recorded on the story
                 alerted.add((alert.rule, story))
-            kept.append(alert)
+            kept.append(alert.explained())
         inserted: list[tuple[int, NewAlert]] = []
         deliveries: list[dict[str, Any]] = []
         for start in range(0, len(kept), _INSERT_CHUNK):

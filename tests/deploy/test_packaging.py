@@ -25,6 +25,11 @@ def requirements() -> list[Requirement]:
     return [Requirement(line) for line in project()["dependencies"]]
 
 
+def pinned() -> list[Requirement]:
+    """Return the requirements whose lower bounds .ci/floors.txt pins: the dependencies and the bench extra."""
+    return requirements() + [Requirement(line) for line in project()["optional-dependencies"]["bench"]]
+
+
 def floors() -> dict[str, Version]:
     """Return the pins of .ci/floors.txt by package name."""
     pins: dict[str, Version] = {}
@@ -42,7 +47,7 @@ def lower_bound(requirement: Requirement) -> Version:
     return Version(bound.version)
 
 
-@pytest.mark.parametrize("requirement", requirements(), ids=lambda requirement: requirement.name)
+@pytest.mark.parametrize("requirement", pinned(), ids=lambda requirement: requirement.name)
 def test_each_lower_bound_is_pinned_in_the_floors(requirement: Requirement) -> None:
     pins = floors()
     assert pins[canonicalize_name(requirement.name)] == lower_bound(requirement)
@@ -51,9 +56,15 @@ def test_each_lower_bound_is_pinned_in_the_floors(requirement: Requirement) -> N
 
 
 def test_the_floors_pin_nothing_else() -> None:
-    declared = {canonicalize_name(r.name) for r in requirements()}
-    declared |= {canonicalize_name(f"{r.name}-{extra}") for r in requirements() for extra in r.extras}
+    declared = {canonicalize_name(r.name) for r in pinned()}
+    declared |= {canonicalize_name(f"{r.name}-{extra}") for r in pinned() for extra in r.extras}
     assert set(floors()) == declared
+
+
+def test_the_tests_install_what_the_bench_compares_with() -> None:
+    # tests/test_match_bench.py runs the comparison, so CI (which installs the test extra) runs it too.
+    extras = project()["optional-dependencies"]
+    assert set(extras["bench"]) <= set(extras["test"])
 
 
 def imported_packages() -> set[str]:

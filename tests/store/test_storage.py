@@ -169,3 +169,46 @@ def test_articles_since_reads_in_batches(storage: Storage) -> None:
     stream = storage.articles_since(NOW - timedelta(days=7), batch=2)
     assert [a.title for a in itertools.islice(stream, 3)] == ["k4", "k3", "k2"]
     assert sum("FROM articles" in s for s in statements) == 2  # the third batch is not read yet
+
+
+class CountedHit:
+    """What explains a hit, counting how often it is read."""
+
+    def __init__(self, word: str) -> None:
+        self.word, self.reads = word, 0
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        self.reads += 1
+        return (self.word,)
+
+    @property
+    def field(self) -> str:
+        return "text"
+
+    @property
+    def snippet(self) -> str:
+        return f"a {self.word} here"
+
+    @property
+    def highlights(self) -> tuple[tuple[int, int], ...]:
+        return ((2, 2 + len(self.word)),)
+
+
+def test_only_the_alerts_recorded_work_out_their_hits(storage: Storage) -> None:
+    # Two copies of one story, one rule alerting once per story: the copy's hit is never explained.
+    first_hit, copy_hit = CountedHit("flood"), CountedHit("Flood")
+    with storage.transaction() as tx:
+        first, copy = tx.save_new_articles([article("a"), article("b")], NOW)
+        alerts = [
+            NewAlert(item, "rule", "q", (), "", "", ("hook",), story_id=7, story_window=timedelta(days=1), hit=hit)
+            for item, hit in ((first, first_hit), (copy, copy_hit))
+        ]
+        (recorded,) = tx.record_alerts(alerts, NOW, lone_stories={7})
+    assert (recorded.matched, recorded.field, recorded.snippet, recorded.highlights) == (
+        ("flood",),
+        "text",
+        "a flood here",
+        ((2, 7),),
+    )
+    assert first_hit.reads == 1 and copy_hit.reads == 0
