@@ -109,6 +109,9 @@ _RUNS_LIMIT = 1 << 18
 _SIMPLE_BLOCKS = ((0x0000, 0x0700), (0x1E00, 0x2C00))
 # Below this length, translating character by character costs less than setting arrays up.
 SHORT_TEXT = 200
+# Where the stand-ins for characters that fold into several start: Private Use Area code points, above every
+# simple character, so that a text holding one is never taken for simple.
+STAND_INS = 0xE000
 
 
 class _Simple(NamedTuple):
@@ -116,12 +119,14 @@ class _Simple(NamedTuple):
     separator that becomes a space, and the standard library's engine classes it as ``regex`` does.
 
     ``single`` maps each code point below its length to the one character it folds into (a space for a
-    separator), or to 0 when it is not simple or folds into several characters (``ß`` into ``ss``).
+    separator), to a stand-in from the Private Use Area when it folds into several characters (``ß`` into
+    ``ss``), or to 0 when it is not simple; ``expansions`` gives each stand-in's fold.
     """
 
     text: re.Pattern[str]
     folds: dict[int, str]
     single: NDArray[np.uint32]
+    expansions: dict[int, str]
 
 
 @lru_cache(maxsize=1)
@@ -138,10 +143,15 @@ def _simple() -> _Simple:
             elif _LATIN_RUN.match(c) is None:
                 folds[code] = " "
     single = np.zeros(_SIMPLE_BLOCKS[-1][1], dtype=np.uint32)
+    expansions: dict[int, str] = {}
     for code, folded in folds.items():
         if len(folded) == 1:
             single[code] = ord(folded)
-    return _Simple(re.compile(f"[{_ranges(folds)}]*"), folds, single)
+        else:
+            stand_in = STAND_INS + len(expansions)
+            single[code] = stand_in
+            expansions[stand_in] = folded
+    return _Simple(re.compile(f"[{_ranges(folds)}]*"), folds, single, expansions)
 
 
 def _is_word_char(c: str) -> bool:
@@ -225,8 +235,14 @@ def fold_words(s: str) -> tuple[list[str], Callable[[], tuple[list[int], list[in
         if np.maximum.reduce(codes) < len(simple.single):
             mapped = simple.single[codes]
             if np.count_nonzero(mapped) == len(mapped):
-                # Every character folds into one: the same, through a table lookup of all of them at once.
-                return mapped.tobytes().decode("utf-32-le").split(), lambda: _space_offsets(mapped)
+                # Every character folds alone: the same, through a table lookup of all of them at once. One that
+                # folds into several (``ß``) is a stand-in of one character, replaced by its fold at the end, so
+                # that the words' offsets are those of the stand-ins' text.
+                folded = mapped.tobytes().decode("utf-32-le")
+                if np.maximum.reduce(mapped) >= STAND_INS:
+                    for stand_in in np.unique(mapped[mapped >= STAND_INS]).tolist():
+                        folded = folded.replace(chr(stand_in), simple.expansions[stand_in])
+                return folded.split(), lambda: _space_offsets(mapped)
     if simple.text.fullmatch(s) is not None:
         folded = s.translate(simple.folds)
         if len(folded) == len(s):

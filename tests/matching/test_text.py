@@ -151,6 +151,18 @@ def test_the_fast_word_split_equals_the_split_run_by_run(s: str) -> None:
     assert spans() == slow_spans()
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SIMPLE_ALPHABET, min_size=1, max_size=60).map("".join))
+def test_the_fast_word_split_of_long_text_equals_the_split_run_by_run(s: str) -> None:
+    # Past SHORT_TEXT characters, whole arrays of code points are folded, with stand-ins for those folding into
+    # several characters (ß, ĳ).
+    s = (s + " Straße ĳ ") * (1 + text_module.SHORT_TEXT // len(s))
+    words, spans = text_module.fold_words(s)
+    slow_words, slow_spans = text_module._fold_runs(s)
+    assert words == slow_words
+    assert spans() == slow_spans()
+
+
 @pytest.mark.parametrize(
     "s",
     [
