@@ -27,6 +27,7 @@ the cycle with full text to the one without. ``--wait`` sets ``[ingest] full_tex
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sqlite3
@@ -45,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cycle import HOST_SUFFIX, Cost, timed_cycle  # bench/cycle.py, beside this file
+from cycle import HOST_SUFFIX, Cost, timed_command, timed_cycle  # bench/cycle.py, beside this file
 from fulltext_cycles import full_text_cycles, make_page
 
 SYLLABLES = "ba be bi bo bu ca ce co da de di do fa fe ga go ka ke la le li lo ma me mi mo na ne ni no pa pe "
@@ -251,6 +252,28 @@ def sequential(port: int, feeds: int, database: Path) -> tuple[float, int]:
     return elapsed, stored
 
 
+def newsboat(port: int, feeds: int, folder: Path) -> tuple[Cost, int] | None:
+    """Reload every feed once with newsboat, 20 at a time; return what it cost and the items it stored, or None
+    when newsboat is not installed."""
+    binary = shutil.which("newsboat")
+    if binary is None:
+        return None
+    home = folder / "newsboat"
+    home.mkdir()
+    urls, config, cache = home / "urls", home / "config", home / "cache.db"
+    # One host for all: newsboat has no per-host limit, so 20 feeds are fetched at a time, as by the cycle.
+    urls.write_text("".join(f"http://127.0.0.1:{port}/feed{n}.xml\n" for n in range(feeds)), encoding="utf-8")
+    config.write_text("reload-threads 20\ndownload-timeout 60\n", encoding="utf-8")
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_DATA_HOME": str(home)}
+    command = [binary, "-q", "-u", str(urls), "-c", str(cache), "-C", str(config), "-x", "reload"]
+    cost, code, errors = timed_command(command, env)
+    if code != 0:
+        sys.exit(f"newsboat failed ({code}):\n{errors[-3000:]}")
+    with sqlite3.connect(cache) as db:
+        items = db.execute("SELECT count(*) FROM rss_item").fetchone()[0]
+    return cost, items
+
+
 def feedparser_alone(bodies: list[bytes]) -> float:
     """Return the time feedparser takes to parse every body, on one core, as the pipeline configures it."""
     import feedparser
@@ -336,7 +359,21 @@ def main() -> None:
         print(f"feedparser alone on the same bytes (one core): {parse_time:6.2f} s")
         print(f"cycle vs sequential loop: {loop_time / cycle_time:5.1f}x faster (target: at least 8x)")
         print(f"cycle vs feedparser alone: {cycle_time / parse_time:5.2f}x the parsing time (floor: 1x, aim: 2x)")
-        print(f"peak memory under 300 MB: {'yes' if peak_mb < 300 else 'NO'}")
+        beside = newsboat(port, args.feeds, folder)
+        if beside is None:
+            print("newsboat: not installed (apt-get install newsboat), not compared")
+        else:
+            other, items = beside
+            print(
+                f"newsboat -x reload (reload-threads 20, no matching): {other.wall:6.2f} s  "
+                f"{args.feeds / other.wall:7.1f} feeds/s  {items} items; CPU {other.cpu:.1f} s, "
+                f"peak memory {other.peak_mb:.0f} MB"
+            )
+            print(
+                f"cycle / newsboat: wall {cycle_time / other.wall:4.2f}x (target: at most 1), "
+                f"CPU {cost.cpu / other.cpu:4.2f}x, memory {peak_mb / other.peak_mb:4.2f}x"
+            )
+        print(f"peak memory of the whole tree under 150 MB: {'yes' if peak_mb < 150 else 'NO'} ({peak_mb:.0f} MB)")
     finally:
         server.shutdown()
         server.server_close()
