@@ -1,7 +1,7 @@
 """Benchmark one ingestion cycle: 500 feeds from a slow loopback server, 1,000 rules, against a sequential loop.
 
 Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``,
-``--full-text`` with ``--new`` and ``--wait``).
+``--bigger``, ``--full-text`` with ``--new`` and ``--wait``).
 
 A threaded HTTP server on 127.0.0.1 serves ``--feeds`` synthetic feeds (half RSS 2.0 with ``content:encoded``,
 half Atom with HTML content; ``--items`` entries of about 2 KB of HTML each, ~100 KB a feed), every answer
@@ -13,7 +13,15 @@ It prints:
    AND and phrase rules, SQLite), its wall time, feeds/s, articles/s and peak memory (the subprocess's RSS);
 2. the sequential loop in this process: httpx GET, ``feedparser.parse``, SQLModel insert, one feed after another;
 3. feedparser alone on the same bytes (one core, sanitizing and URI resolution off, as the pipeline parses);
-4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's.
+4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's;
+5. newsboat, when it is installed (``apt-get install newsboat``), on the same feeds: ``newsboat -x reload`` with a
+   temporary urls file, config (``reload-threads 20``, the cycle's 20 connections) and cache file, its wall time,
+   CPU time and peak memory (sampled, as the cycle's), and the cycle's as multiples of them (the target: no slower).
+   Its URLs are ``http://127.0.0.1:PORT/feedN.xml``: one host for all, which costs newsboat nothing since it has
+   no per-host limit, while the cycle, limited to 2 connections a host, reaches each feed by its own host name;
+   both then fetch 20 feeds at a time;
+6. the peak memory of the cycle's whole process tree against 150 MB; with ``--bigger N``, one more cycle alone on
+   ``N`` feeds (the first ones the same), its peak memory and its ratio to the first (the target: at most 1.2).
 
 With ``--full-text``, every item links to an article page on its feed's host (a news page of about 42 KB:
 menu, scripts, the article, related links, comments, footer; answered after ``--delay`` too), and two cycles
@@ -308,6 +316,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bigger", type=int, help="then run the cycle alone on this many feeds: memory flatness")
     parser.add_argument("--full-text", action="store_true", help="serve article pages and compare with full text")
     parser.add_argument("--new", type=int, default=3, help="with --full-text: new items a feed at the next poll")
     parser.add_argument("--wait", help="with --full-text: [ingest] full_text_wait (default: the settings' 30s)")
@@ -328,6 +337,9 @@ def main() -> None:
     ]
     bodies.extend(polls[0])
     rules = make_rules(rng, corpus, paragraphs, args.rules)
+    # The bigger cycle's feeds come after (made last, so that the first ones are those of a run without it).
+    more = range(args.feeds, max(args.feeds, args.bigger or 0))
+    served = [*bodies, *(make_feed(corpus, paragraphs, n, args.items, now) for n in more)]
     size = sum(map(len, bodies))
     print(f"corpus: {args.feeds} feeds x {args.items} items, {size / args.feeds / 1024:.0f} KB a feed on average,")
     print(f"        {args.rules} rules, every answer delayed {args.delay * 1000:.0f} ms")
@@ -374,6 +386,16 @@ def main() -> None:
                 f"CPU {cost.cpu / other.cpu:4.2f}x, memory {peak_mb / other.peak_mb:4.2f}x"
             )
         print(f"peak memory of the whole tree under 150 MB: {'yes' if peak_mb < 150 else 'NO'} ({peak_mb:.0f} MB)")
+        if args.bigger:
+            bodies[:] = served
+            bigger = Path(tempfile.mkdtemp(prefix="monitor-bench-", dir=folder))
+            big = timed_cycle(write_settings(bigger, port, args.bigger, rules))
+            report_cycle(f"cycle on {args.bigger} feeds", bigger, args.bigger, big)
+            growth = big.peak_mb / peak_mb
+            print(
+                f"memory from {args.feeds} to {args.bigger} feeds: {growth:4.2f}x "
+                f"(target: within 20 %, at most 1.2x): {'yes' if growth <= 1.2 else 'NO'}"
+            )
     finally:
         server.shutdown()
         server.server_close()
