@@ -41,7 +41,9 @@ class FeedPoller:
         self._per_host = per_host
         self._idle_seconds = idle_seconds
         self._client: httpx.Client | None = None
-        self._lock = threading.Condition()
+        lock = threading.RLock()
+        self._lock = threading.Condition(lock)  # signalled when a feed is done, for ``wait``
+        self._work = threading.Condition(lock)  # signalled when a feed is handed to an idle thread
         self._lines: dict[str, deque[FeedSettings]] = {}
         self._running: dict[str, int] = {}
         self._pending: set[str] = set()
@@ -86,6 +88,7 @@ class FeedPoller:
             self._handed.clear()
             threads = list(self._threads)
             self._lock.notify_all()
+            self._work.notify_all()
         for thread in threads:
             thread.join()
         with self._lock:
@@ -99,7 +102,7 @@ class FeedPoller:
         while (job := self._next()) is not None:
             if self._idle > len(self._handed):
                 self._handed.append(job)
-                self._lock.notify_all()
+                self._work.notify()
                 continue
             if self._client is None:
                 self._client = self._make_client()
@@ -135,8 +138,8 @@ class FeedPoller:
                     if not self._running[host]:
                         del self._running[host]
                     self._pending.discard(feed.name)
+                    self._lock.notify_all()  # before this thread may wait idle in ``_following``
                     job = self._following()
-                    self._lock.notify_all()
 
     def _following(self) -> tuple[str, FeedSettings] | None:
         """Return the feed this thread fetches next: one that may start, or one handed to it while it waits idle;
@@ -144,8 +147,7 @@ class FeedPoller:
         job = None if self._closed else self._next()
         if job is None and not self._closed:
             self._idle += 1
-            self._lock.notify_all()
-            self._lock.wait_for(lambda: self._closed or bool(self._handed), self._idle_seconds)
+            self._work.wait_for(lambda: self._closed or bool(self._handed), self._idle_seconds)
             self._idle -= 1
             job = self._handed.popleft() if self._handed and not self._closed else None
         if job is None:
