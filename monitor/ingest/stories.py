@@ -116,6 +116,7 @@ class StoryIndex:
         self._runs: list[np.ndarray] = []  # sorted runs of band key << 32 | article
         self._forgotten = 0  # articles forgotten since the runs last dropped their keys
         self._pending: dict[int, int | list[int]] = {}  # band key -> article(s), not in a run yet
+        self._pending_entries: list[np.ndarray] = []  # the same keys, packed with their articles for a run
         self._pending_size = 0
 
     def __len__(self) -> int:
@@ -184,13 +185,15 @@ class StoryIndex:
 
     def _find(self, sketch: np.ndarray, keys: np.ndarray, load: Loader) -> int | None:
         candidates: set[int] = set()
-        low_ends, high_ends = keys.astype(np.uint64) << _SHIFT, (keys.astype(np.uint64) + np.uint64(1)) << _SHIFT
+        wide = keys.astype(np.uint64)
+        # Each key's entries lie between key << 32 and (key + 1) << 32: both ends searched in one call a run.
+        ends = np.concatenate([wide << _SHIFT, (wide + np.uint64(1)) << _SHIFT])
         for run in self._runs:
-            low = np.searchsorted(run, low_ends).tolist()
-            high = np.searchsorted(run, high_ends).tolist()
-            for first, after in zip(low, high, strict=True):
-                if after > first:
-                    candidates.update((run[first:after] & _HOLDER).tolist())
+            at = np.searchsorted(run, ends)
+            low, high = at[:BANDS], at[BANDS:]
+            hit = np.flatnonzero(high > low)
+            for band in hit.tolist():
+                candidates.update((run[low[band] : high[band]] & _HOLDER).tolist())
         pending = self._pending
         for key in keys.tolist():
             holders = pending.get(key)
@@ -215,7 +218,8 @@ class StoryIndex:
         return found[known[similar[0]]][0] if len(similar) else None
 
     def _add(self, article_id: int, keys: np.ndarray, at: datetime) -> None:
-        if self._position(article_id) is not None:
+        newest = self._count == 0 or int(self._ids[self._count - 1]) < article_id  # the usual case: a new id
+        if not newest and self._position(article_id) is not None:
             return
         self._remember(article_id, at.timestamp())
         pending = self._pending
@@ -227,6 +231,7 @@ class StoryIndex:
                 pending[key] = [holders, article_id]
             else:
                 holders.append(article_id)
+        self._pending_entries.append(keys.astype(np.uint64) << _SHIFT | np.uint64(article_id))
         self._pending_size += len(keys)
         if self._pending_size >= _PENDING_KEYS:
             self._flush()
@@ -250,11 +255,8 @@ class StoryIndex:
 
     def _flush(self) -> None:
         """Make the pending keys a sorted run, then merge the last runs while they are of like size."""
-        entries: list[int] = []
-        for key, held in self._pending.items():
-            entries.extend(key << 32 | article for article in ([held] if isinstance(held, int) else held))
-        self._pending, self._pending_size = {}, 0
-        run = np.array(entries, dtype=np.uint64)
+        run = np.concatenate(self._pending_entries)
+        self._pending, self._pending_entries, self._pending_size = {}, [], 0
         run.sort()
         runs = self._runs
         runs.append(run)
