@@ -96,25 +96,28 @@ class Cost:
 
 def timed_cycle(settings: Path) -> Cost:
     """Run ``monitor run --once`` on ``settings`` in a subprocess; return what it cost."""
+    cost, code, errors = timed_command([sys.executable, __file__, str(settings)])
+    peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
+    if code != 0 or not peaks:
+        sys.exit(f"the cycle failed ({code}):\n{errors[-3000:]}")
+    own_kb = int(peaks[-1].split()[1])
+    return Cost(cost.wall, cost.cpu, max(cost.peak_mb, own_kb / 1024), own_kb / 1024)
+
+
+def timed_command(command: list[str], env: dict[str, str] | None = None) -> tuple[Cost, int, str]:
+    """Run a command in a subprocess; return what it cost (its own peak unknown: the tree's), its exit code and
+    what it wrote on stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    with subprocess.Popen(
-        [sys.executable, __file__, str(settings)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as cycle:
-        tree_peak = watch_peak(cycle)
-        errors = cycle.communicate()[1]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as process:
+        tree_peak = watch_peak(process)
+        errors = process.communicate()[1]
     elapsed = time.perf_counter() - started
-    # The cycle waits for its worker processes, so their CPU time is counted in the cycle's, and so in ours.
+    # A process waits for its workers, so their CPU time is counted in its own, and so in ours.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peaks = [line for line in errors.splitlines() if line.startswith("peak_kb ")]
-    if cycle.returncode != 0 or not peaks:
-        sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
-    own_kb = int(peaks[-1].split()[1])
-    return Cost(elapsed, cpu, max(tree_peak[0], own_kb) / 1024, own_kb / 1024)
+    peak_mb = tree_peak[0] / 1024
+    return Cost(elapsed, cpu, peak_mb, peak_mb), process.returncode, errors
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark one ingestion cycle: 500 feeds from a slow loopback server, 1,000 rules, against a sequential loop.
 
 Run: ``python bench/ingest.py`` (options: ``--feeds``, ``--items``, ``--rules``, ``--delay``, ``--seed``,
-``--full-text`` with ``--new`` and ``--wait``).
+``--bigger``, ``--full-text`` with ``--new`` and ``--wait``).
 
 A threaded HTTP server on 127.0.0.1 serves ``--feeds`` synthetic feeds (half RSS 2.0 with ``content:encoded``,
 half Atom with HTML content; ``--items`` entries of about 2 KB of HTML each, ~100 KB a feed), every answer
@@ -13,7 +13,15 @@ It prints:
    AND and phrase rules, SQLite), its wall time, feeds/s, articles/s and peak memory (the subprocess's RSS);
 2. the sequential loop in this process: httpx GET, ``feedparser.parse``, SQLModel insert, one feed after another;
 3. feedparser alone on the same bytes (one core, sanitizing and URI resolution off, as the pipeline parses);
-4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's.
+4. the ratios: the loop's time over the cycle's (the target is at least 8), and the cycle's over feedparser's;
+5. newsboat, when it is installed (``apt-get install newsboat``), on the same feeds: ``newsboat -x reload`` with a
+   temporary urls file, config (``reload-threads 20``, the cycle's 20 connections) and cache file, its wall time,
+   CPU time and peak memory (sampled, as the cycle's), and the cycle's as multiples of them (the target: no slower).
+   Its URLs are ``http://127.0.0.1:PORT/feedN.xml``: one host for all, which costs newsboat nothing since it has
+   no per-host limit, while the cycle, limited to 2 connections a host, reaches each feed by its own host name;
+   both then fetch 20 feeds at a time;
+6. the peak memory of the cycle's whole process tree against 150 MB; with ``--bigger N``, one more cycle alone on
+   ``N`` feeds (the first ones the same), its peak memory and its ratio to the first (the target: at most 1.2).
 
 With ``--full-text``, every item links to an article page on its feed's host (a news page of about 42 KB:
 menu, scripts, the article, related links, comments, footer; answered after ``--delay`` too), and two cycles
@@ -27,6 +35,7 @@ the cycle with full text to the one without. ``--wait`` sets ``[ingest] full_tex
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sqlite3
@@ -45,7 +54,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cycle import HOST_SUFFIX, Cost, timed_cycle  # bench/cycle.py, beside this file
+from cycle import HOST_SUFFIX, Cost, timed_command, timed_cycle  # bench/cycle.py, beside this file
 from fulltext_cycles import full_text_cycles, make_page
 
 SYLLABLES = "ba be bi bo bu ca ce co da de di do fa fe ga go ka ke la le li lo ma me mi mo na ne ni no pa pe "
@@ -251,6 +260,28 @@ def sequential(port: int, feeds: int, database: Path) -> tuple[float, int]:
     return elapsed, stored
 
 
+def newsboat(port: int, feeds: int, folder: Path) -> tuple[Cost, int] | None:
+    """Reload every feed once with newsboat, 20 at a time; return what it cost and the items it stored, or None
+    when newsboat is not installed."""
+    binary = shutil.which("newsboat")
+    if binary is None:
+        return None
+    home = folder / "newsboat"
+    home.mkdir()
+    urls, config, cache = home / "urls", home / "config", home / "cache.db"
+    # One host for all: newsboat has no per-host limit, so 20 feeds are fetched at a time, as by the cycle.
+    urls.write_text("".join(f"http://127.0.0.1:{port}/feed{n}.xml\n" for n in range(feeds)), encoding="utf-8")
+    config.write_text("reload-threads 20\ndownload-timeout 60\n", encoding="utf-8")
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_DATA_HOME": str(home)}
+    command = [binary, "-q", "-u", str(urls), "-c", str(cache), "-C", str(config), "-x", "reload"]
+    cost, code, errors = timed_command(command, env)
+    if code != 0:
+        sys.exit(f"newsboat failed ({code}):\n{errors[-3000:]}")
+    with sqlite3.connect(cache) as db:
+        items = db.execute("SELECT count(*) FROM rss_item").fetchone()[0]
+    return cost, items
+
+
 def feedparser_alone(bodies: list[bytes]) -> float:
     """Return the time feedparser takes to parse every body, on one core, as the pipeline configures it."""
     import feedparser
@@ -285,6 +316,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--bigger", type=int, help="then run the cycle alone on this many feeds: memory flatness")
     parser.add_argument("--full-text", action="store_true", help="serve article pages and compare with full text")
     parser.add_argument("--new", type=int, default=3, help="with --full-text: new items a feed at the next poll")
     parser.add_argument("--wait", help="with --full-text: [ingest] full_text_wait (default: the settings' 30s)")
@@ -305,6 +337,9 @@ def main() -> None:
     ]
     bodies.extend(polls[0])
     rules = make_rules(rng, corpus, paragraphs, args.rules)
+    # The bigger cycle's feeds come after (made last, so that the first ones are those of a run without it).
+    more = range(args.feeds, max(args.feeds, args.bigger or 0))
+    served = [*bodies, *(make_feed(corpus, paragraphs, n, args.items, now) for n in more)]
     size = sum(map(len, bodies))
     print(f"corpus: {args.feeds} feeds x {args.items} items, {size / args.feeds / 1024:.0f} KB a feed on average,")
     print(f"        {args.rules} rules, every answer delayed {args.delay * 1000:.0f} ms")
@@ -336,7 +371,31 @@ def main() -> None:
         print(f"feedparser alone on the same bytes (one core): {parse_time:6.2f} s")
         print(f"cycle vs sequential loop: {loop_time / cycle_time:5.1f}x faster (target: at least 8x)")
         print(f"cycle vs feedparser alone: {cycle_time / parse_time:5.2f}x the parsing time (floor: 1x, aim: 2x)")
-        print(f"peak memory under 300 MB: {'yes' if peak_mb < 300 else 'NO'}")
+        beside = newsboat(port, args.feeds, folder)
+        if beside is None:
+            print("newsboat: not installed (apt-get install newsboat), not compared")
+        else:
+            other, items = beside
+            print(
+                f"newsboat -x reload (reload-threads 20, no matching): {other.wall:6.2f} s  "
+                f"{args.feeds / other.wall:7.1f} feeds/s  {items} items; CPU {other.cpu:.1f} s, "
+                f"peak memory {other.peak_mb:.0f} MB"
+            )
+            print(
+                f"cycle / newsboat: wall {cycle_time / other.wall:4.2f}x (target: at most 1), "
+                f"CPU {cost.cpu / other.cpu:4.2f}x, memory {peak_mb / other.peak_mb:4.2f}x"
+            )
+        print(f"peak memory of the whole tree under 150 MB: {'yes' if peak_mb < 150 else 'NO'} ({peak_mb:.0f} MB)")
+        if args.bigger:
+            bodies[:] = served
+            bigger = Path(tempfile.mkdtemp(prefix="monitor-bench-", dir=folder))
+            big = timed_cycle(write_settings(bigger, port, args.bigger, rules))
+            report_cycle(f"cycle on {args.bigger} feeds", bigger, args.bigger, big)
+            growth = big.peak_mb / peak_mb
+            print(
+                f"memory from {args.feeds} to {args.bigger} feeds: {growth:4.2f}x "
+                f"(target: within 20 %, at most 1.2x): {'yes' if growth <= 1.2 else 'NO'}"
+            )
     finally:
         server.shutdown()
         server.server_close()

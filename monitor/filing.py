@@ -154,12 +154,12 @@ class Filing:
         """
         if self._stories is None:
             index = StoryIndex()
-            for article_id, story_id, sig, fetched in tx.filed_stories(now - window):
-                index.add(article_id, story_id, sig, fetched)
+            for article_id, sig, fetched in tx.filed_stories(now - window):
+                index.add(article_id, sig, fetched)
             self._stories, self._filing_turn = index, tx.last_filing_turn()
         else:
             others, self._filing_turn = tx.filed_after(self._filing_turn)
-            for article_id, story_id, sig, fetched in others:
-                self._stories.add(article_id, story_id, sig, fetched)
+            for article_id, _story_id, sig, fetched in others:
+                self._stories.add(article_id, sig, fetched)
         self._stories.evict(now - window)
         return self._stories

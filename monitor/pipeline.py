@@ -80,8 +80,11 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.metrics.watch(self.outbox, storage, lambda: [(f.name, f.url) for f in self.settings.feeds], clock)
         self.dispatcher = Dispatcher(self.outbox, client, clock, metrics=self.metrics)
+        # What the claim of each queued feed read of its state, taken by its fetch.
+        self._claimed: dict[str, FeedState] = {}
         self.feeds = FeedPoller(
-            lambda feed, client: self.refresh_feed(feed, client, defer=[]), lambda: self.settings.http.max_connections
+            lambda feed, client: self.refresh_feed(feed, client, state=self._claimed.pop(feed.name, None), defer=[]),
+            lambda: self.settings.http.max_connections,
         )
         self.full_text = FullText(storage, self.metrics, clock)
         self.filing = Filing(storage, self.metrics, clock, lambda: self.active, on_console_alert)
@@ -114,7 +117,9 @@ class Pipeline:
         lease = settings.http.timeout + FEED_LEASE_MARGIN
         if settings.feed_full_text(feed):
             lease += settings.ingest.full_text_wait  # its articles' pages are waited for too
-        if self.storage.claim_feed_poll(feed.name, feed.url, now, due_by, lease):
+        state = self.storage.claim_feed_poll(feed.name, feed.url, now, due_by, lease)
+        if state is not None:
+            self._claimed[feed.name] = state
             self.feeds.poll([feed])
 
     def refresh_feeds(self, done: Callable[[], None] | None = None) -> None:

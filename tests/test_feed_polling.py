@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from monitor.pipeline import Pipeline
 from monitor.settings.config import FeedSettings, load_settings
@@ -158,6 +159,39 @@ def test_not_modified_costs_no_parsing_and_keeps_the_validators(pipe: Pipeline, 
     assert seen[0].headers["if-none-match"] == '"v1"'
     after = state(pipe)
     assert after.etag == '"v1"' and after.next_poll_at == NOW + timedelta(hours=2) + M15 / 5
+
+
+def test_a_304_poll_takes_one_statement_to_claim_the_feed_and_one_to_record_it(
+    pipe: Pipeline, answers: list[Answer], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = pipe.settings.feeds[0]
+    answers.append(respond(200, RSS, ETag='"v1"'))
+    pipe.refresh_feed(feed)
+    seen: list[httpx.Request] = []
+
+    def not_modified(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(304)
+
+    answers.append(not_modified)
+    monkeypatch.setattr(pipe.feeds, "_make_client", lambda: pipe.client)  # the poller fetches with the mock
+    statements: list[str] = []
+
+    def record(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(pipe.storage.engine, "before_cursor_execute", record)
+    try:
+        clock.now = NOW + M15
+        pipe.poll_feed(feed)  # the feed job: claims the feed, reading its state, and queues it
+        assert pipe.feeds.wait(10)
+    finally:
+        event.remove(pipe.storage.engine, "before_cursor_execute", record)
+    assert seen[0].headers["if-none-match"] == '"v1"'  # the state read by the claim
+    assert [word for word in statements if word != "BEGIN"] == ["UPDATE", "UPDATE"]
+    after = state(pipe)
+    assert after.etag == '"v1"' and after.next_poll_at == clock.now + M15
+    assert error_kind(pipe) is None
 
 
 class Queued:

@@ -8,19 +8,19 @@ modulo 2**32 with an odd ``a``, and the sketch keeps each permutation's minimum.
 between two sketches estimates the Jaccard similarity of their shingle sets; two articles whose estimate reaches
 ``THRESHOLD`` belong to the same story: the same wire story lightly rewritten by two outlets.
 
-``StoryIndex`` holds the sketches of a recent window in memory and proposes candidates by locality-sensitive
+``StoryIndex`` holds the band keys of a recent window in memory and proposes candidates by locality-sensitive
 hashing: the first ``BANDS * ROWS`` values of a sketch are cut into ``BANDS`` bands of ``ROWS``, and articles
-sharing a whole band are candidates (at a similarity of 0.5 a pair shares a band with probability 0.72, at 0.7
-with 0.996); the estimated similarity then decides. An article costs about 1 KB (its sketch, and its band keys
-in sorted arrays). The index does no I/O: the caller evicts what is older than the window and
-rebuilds it from stored signatures at start. A sketch depends only on the text and the constants here, so
-sketches stored by one run compare with those of the next.
+sharing a whole band are candidates (at a similarity of 0.5 a pair shares a band with probability 0.72, at 0.7 with
+0.996); the estimated similarity then decides, on the candidates' sketches that the caller reads back (``Loader``:
+the database stores every sketch). An article costs about 180 bytes (its band keys and id, in sorted arrays), so
+that the memory held follows the window's articles only lightly. The index does no I/O itself: the caller evicts
+what is older than the window and rebuilds it from stored signatures at start. A sketch depends only on the text
+and the constants here, so sketches stored by one run compare with those of the next.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -46,8 +46,10 @@ _hash = xxhash.xxh32_intdigest
 _STORED = np.dtype("<u4")
 _WORD_CODES: dict[str, int] = {}
 _WORD_CODES_LIMIT = 1 << 18
-_BLOCK = 4096  # rows of sketches allocated at a time
-_MERGE_AT = 20_000  # band keys held in the dictionary before they are merged into the sorted arrays
+_PENDING_KEYS = 8192  # band keys held in the dictionary before they become a sorted run
+_RUN_CAP = 1 << 20  # band keys in a run, at most, so that merging one never holds much more than the index
+_SHIFT = np.uint64(32)
+_HOLDER = np.uint64(0xFFFFFFFF)
 
 
 def signature(title: str, text: str) -> bytes:
@@ -84,153 +86,187 @@ def _word_code(word: str) -> int:
     return code
 
 
-def _band_keys(sketch: np.ndarray) -> list[int]:
+def _band_keys(sketch: np.ndarray) -> np.ndarray:
+    """Return the sketch's BANDS band keys, 32 bits each (the high half of each band's 64-bit fold)."""
     bands = sketch[: BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
-    keys: list[int] = (bands * _BAND_MULTIPLIERS).sum(axis=1).tolist()
+    keys: np.ndarray = ((bands * _BAND_MULTIPLIERS).sum(axis=1) >> np.uint64(32)).astype(np.uint32)
     return keys
 
 
-class StoryIndex:
-    """The sketches of recent articles and their stories, to find the story a new article belongs to.
+# What the index asks of its caller: for some article ids, those it still knows, each with its story and sketch.
+Loader = Callable[[Sequence[int]], Mapping[int, tuple[int, bytes]]]
 
-    The sketches are rows of arrays allocated in blocks; the band keys live in two sorted arrays (key, article)
-    searched with ``searchsorted``, with the keys of the latest articles in a dictionary until there are enough of
-    them to merge in. An evicted article's keys stay in the arrays, skipped by lookups, until a merge finds the
-    evicted ones many enough to leave them out.
+
+class StoryIndex:
+    """The band keys of recent articles, to find the story a new article belongs to.
+
+    It holds about 180 bytes an article: its 20 band keys with its id (32 bits each) in sorted runs, and its id
+    and time in arrays of the live articles. A lookup gathers the live articles sharing a band with the new one,
+    then asks ``load`` (the database) for their sketches and stories: only candidates cost a read. The newest keys
+    wait in a small dictionary; full, it becomes a sorted run, and runs of like size are merged (dropping the keys
+    of forgotten articles), so that a lookup searches a few runs.
     """
 
     def __init__(self) -> None:
-        self._row: dict[int, int] = {}  # article -> row of the blocks below
-        # Rows in blocks of _BLOCK, so that growing never copies what is there: sketches and stories.
-        self._sketches: list[np.ndarray] = []
-        self._stories: list[np.ndarray] = []
-        self._free: list[int] = []
-        self._keys = np.zeros(0, dtype=np.uint64)
-        self._holders = np.zeros(0, dtype=np.int64)
-        self._recent: dict[int, int | list[int]] = {}  # band key -> article(s), not merged yet
-        self._recent_size = 0
-        self._removed = 0  # articles forgotten whose keys are still in the sorted arrays
-        self._added: deque[tuple[datetime, int]] = deque()
+        self._ids = np.zeros(0, dtype=np.uint32)  # the articles indexed, ascending
+        self._times = np.zeros(0, dtype=np.float64)  # when each was indexed (POSIX seconds)
+        self._alive = np.zeros(0, dtype=bool)  # False once evicted or discarded
+        self._count = 0  # entries used in the three arrays above
+        self._live = 0
+        self._runs: list[np.ndarray] = []  # sorted runs of band key << 32 | article
+        self._forgotten = 0  # articles forgotten since the runs last dropped their keys
+        self._pending: dict[int, int | list[int]] = {}  # band key -> article(s), not in a run yet
+        self._pending_entries: list[np.ndarray] = []  # the same keys, packed with their articles for a run
+        self._pending_size = 0
 
     def __len__(self) -> int:
-        return len(self._row)
+        return self._live
 
-    def find(self, sig: bytes) -> int | None:
+    def find(self, sig: bytes, load: Loader) -> int | None:
         """Return the story of the oldest indexed article similar to ``sig``, or None."""
         sketch = np.frombuffer(sig, dtype=_STORED)
-        return self._find(sketch, _band_keys(sketch))
+        return self._find(sketch, _band_keys(sketch), load)
 
-    def add(self, article_id: int, story_id: int, sig: bytes, at: datetime) -> None:
-        """Index an article's signature under its story, as of ``at``."""
-        sketch = np.frombuffer(sig, dtype=_STORED)
-        self._add(article_id, story_id, sketch, _band_keys(sketch), at)
+    def add(self, article_id: int, sig: bytes, at: datetime) -> None:
+        """Index an article's signature as of ``at`` (an article indexed already is left as it is)."""
+        self._add(article_id, _band_keys(np.frombuffer(sig, dtype=_STORED)), at)
 
-    def file(self, article_id: int, sig: bytes, at: datetime) -> int:
-        """Index an article in the story of a similar one, or else in a new story numbered after it; return it."""
+    def file(self, article_id: int, sig: bytes, at: datetime, load: Loader) -> int:
+        """Index an article, and return the story of a similar one, or else its own id (a new story)."""
         sketch = np.frombuffer(sig, dtype=_STORED)
         keys = _band_keys(sketch)
-        story_id = self._find(sketch, keys)
-        if story_id is None:
-            story_id = article_id
-        self._add(article_id, story_id, sketch, keys, at)
-        return story_id
+        story_id = self._find(sketch, keys, load)
+        self._add(article_id, keys, at)
+        return article_id if story_id is None else story_id
 
     def discard(self, article_ids: Iterable[int]) -> None:
         """Forget these articles (their transaction was rolled back)."""
         for article_id in article_ids:
-            self._remove(article_id)
+            at = self._position(article_id)
+            if at is not None and self._alive[at]:
+                self._alive[at] = False
+                self._live -= 1
+                self._forgotten += 1
 
     def evict(self, before: datetime) -> int:
         """Forget the articles indexed before ``before``; return how many."""
-        evicted = 0
-        while self._added and self._added[0][0] < before:
-            _, article_id = self._added.popleft()
-            evicted += self._remove(article_id)
-        return evicted
+        used = slice(0, self._count)
+        old = np.flatnonzero(self._alive[used] & (self._times[used] < before.timestamp()))
+        self._alive[old] = False
+        self._live -= len(old)
+        self._forgotten += len(old)
+        if self._forgotten > max(self._live, _PENDING_KEYS):
+            self._prune()
+        if self._count > 1024 and self._live < self._count // 2:
+            keep = np.flatnonzero(self._alive[used])
+            self._ids, self._times = self._ids[keep], self._times[keep]
+            self._alive, self._count = np.ones(len(keep), dtype=bool), len(keep)
+        return len(old)
 
-    def _find(self, sketch: np.ndarray, keys: list[int]) -> int | None:
+    def _position(self, article_id: int) -> int | None:
+        """Return where an article is in the arrays of indexed articles, or None."""
+        at = int(np.searchsorted(self._ids[: self._count], article_id))
+        return at if at < self._count and int(self._ids[at]) == article_id else None
+
+    def _alive_mask(self, articles: np.ndarray) -> np.ndarray:
+        """Return, for each article id of the array, whether it is indexed and not forgotten."""
+        ids = self._ids[: self._count]
+        at = np.searchsorted(ids, articles)
+        found = at < self._count
+        found[found] = ids[at[found]] == articles[found]
+        found[found] = self._alive[at[found]]
+        return found
+
+    def _live_among(self, candidates: Iterable[int]) -> list[int]:
+        """Return the candidates still indexed, ascending."""
+        wanted = np.array(sorted(candidates), dtype=np.uint32)
+        live: list[int] = wanted[self._alive_mask(wanted)].tolist()
+        return live
+
+    def _find(self, sketch: np.ndarray, keys: np.ndarray, load: Loader) -> int | None:
         candidates: set[int] = set()
-        if len(self._keys):
-            wanted = np.array(keys, dtype=np.uint64)
-            low = np.searchsorted(self._keys, wanted, side="left").tolist()
-            high = np.searchsorted(self._keys, wanted, side="right").tolist()
-            for first, after in zip(low, high, strict=True):
-                if after > first:
-                    candidates.update(self._holders[first:after].tolist())
-        recent = self._recent
-        for key in keys:
-            holders = recent.get(key)
+        wide = keys.astype(np.uint64)
+        # Each key's entries lie between key << 32 and (key + 1) << 32: both ends searched in one call a run.
+        ends = np.concatenate([wide << _SHIFT, (wide + np.uint64(1)) << _SHIFT])
+        for run in self._runs:
+            at = np.searchsorted(run, ends)
+            low, high = at[:BANDS], at[BANDS:]
+            hit = np.flatnonzero(high > low)
+            for band in hit.tolist():
+                candidates.update((run[low[band] : high[band]] & _HOLDER).tolist())
+        pending = self._pending
+        for key in keys.tolist():
+            holders = pending.get(key)
             if holders is None:
                 continue
             if isinstance(holders, int):
                 candidates.add(holders)
             else:
                 candidates.update(holders)
-        rows = self._row
-        live = sorted(article for article in candidates if article in rows)
+        if not candidates:
+            return None
+        live = self._live_among(candidates)
         if not live:
             return None
-        # Sharing a band only proposes a candidate: those whose estimated similarity falls short are left out.
-        at = [divmod(rows[article], _BLOCK) for article in live]
-        sketches = np.stack([self._sketches[block][offset] for block, offset in at])
-        similar = np.flatnonzero(np.count_nonzero(sketches == sketch, axis=1) >= THRESHOLD * PERMUTATIONS)
-        if not len(similar):
+        found = load(live)
+        known = [article for article in live if article in found]
+        if not known:
             return None
-        block, offset = at[similar[0]]
-        return int(self._stories[block][offset])
+        # Sharing a band only proposes a candidate: those whose estimated similarity falls short are left out.
+        sketches = np.stack([np.frombuffer(found[article][1], dtype=_STORED) for article in known])
+        similar = np.flatnonzero(np.count_nonzero(sketches == sketch, axis=1) >= THRESHOLD * PERMUTATIONS)
+        return found[known[similar[0]]][0] if len(similar) else None
 
-    def _add(self, article_id: int, story_id: int, sketch: np.ndarray, keys: list[int], at: datetime) -> None:
-        if article_id in self._row:
+    def _add(self, article_id: int, keys: np.ndarray, at: datetime) -> None:
+        newest = self._count == 0 or int(self._ids[self._count - 1]) < article_id  # the usual case: a new id
+        if not newest and self._position(article_id) is not None:
             return
-        if not self._free:
-            self._grow()
-        row = self._free.pop()
-        self._row[article_id] = row
-        block, offset = divmod(row, _BLOCK)
-        self._sketches[block][offset] = sketch
-        self._stories[block][offset] = story_id
-        recent = self._recent
-        for key in keys:
-            holders = recent.get(key)
+        self._remember(article_id, at.timestamp())
+        pending = self._pending
+        for key in keys.tolist():
+            holders = pending.get(key)
             if holders is None:
-                recent[key] = article_id
+                pending[key] = article_id
             elif isinstance(holders, int):
-                recent[key] = [holders, article_id]
+                pending[key] = [holders, article_id]
             else:
                 holders.append(article_id)
-        self._recent_size += len(keys)
-        self._added.append((at, article_id))
-        if self._recent_size >= max(_MERGE_AT, len(self._keys) // 4):
-            self._merge()
+        self._pending_entries.append(keys.astype(np.uint64) << _SHIFT | np.uint64(article_id))
+        self._pending_size += len(keys)
+        if self._pending_size >= _PENDING_KEYS:
+            self._flush()
 
-    def _remove(self, article_id: int) -> bool:
-        row = self._row.pop(article_id, None)
-        if row is None:
-            return False
-        self._free.append(row)
-        self._removed += 1
-        return True
+    def _remember(self, article_id: int, at: float) -> None:
+        """Put an article in the arrays of indexed articles, keeping their ids ascending."""
+        if self._count == len(self._ids):
+            size = max(1024, 2 * self._count)
+            self._ids = np.resize(self._ids, size)
+            self._times = np.resize(self._times, size)
+            self._alive = np.resize(self._alive, size)
+        count = self._count
+        at_end = count == 0 or int(self._ids[count - 1]) < article_id
+        where = count if at_end else int(np.searchsorted(self._ids[:count], article_id))
+        if not at_end:  # ids filed out of order (another instance's): shift the later ones
+            for array in (self._ids, self._times, self._alive):
+                array[where + 1 : count + 1] = array[where:count].copy()
+        self._ids[where], self._times[where], self._alive[where] = article_id, at, True
+        self._count += 1
+        self._live += 1
 
-    def _grow(self) -> None:
-        start = len(self._stories) * _BLOCK
-        self._sketches.append(np.zeros((_BLOCK, PERMUTATIONS), dtype=np.uint32))
-        self._stories.append(np.zeros(_BLOCK, dtype=np.int64))
-        self._free.extend(range(start + _BLOCK - 1, start - 1, -1))
+    def _flush(self) -> None:
+        """Make the pending keys a sorted run, then merge the last runs while they are of like size."""
+        run = np.concatenate(self._pending_entries)
+        self._pending, self._pending_entries, self._pending_size = {}, [], 0
+        run.sort()
+        runs = self._runs
+        runs.append(run)
+        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]) and len(runs[-2]) + len(runs[-1]) <= _RUN_CAP:
+            merged = np.concatenate([runs.pop(), runs.pop()])
+            merged = merged[self._alive_mask((merged & _HOLDER).astype(np.uint32))]
+            merged.sort()
+            runs.append(merged)
 
-    def _merge(self) -> None:
-        """Move the recent keys into the sorted arrays; leave out those of forgotten articles once they are many."""
-        added_keys: list[int] = []
-        added_holders: list[int] = []
-        for key, recent in self._recent.items():
-            for article in [recent] if isinstance(recent, int) else recent:
-                added_keys.append(key)
-                added_holders.append(article)
-        keys = np.concatenate([self._keys, np.array(added_keys, dtype=np.uint64)])
-        holders = np.concatenate([self._holders, np.array(added_holders, dtype=np.int64)])
-        if self._removed > len(self._row) // 2:
-            live = np.isin(holders, np.fromiter(self._row, dtype=np.int64, count=len(self._row)))
-            keys, holders = keys[live], holders[live]
-            self._removed = 0
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._holders = keys[order], holders[order]
-        self._recent, self._recent_size = {}, 0
+    def _prune(self) -> None:
+        """Drop the keys of forgotten articles from every run, one run at a time."""
+        self._runs = [run[self._alive_mask((run & _HOLDER).astype(np.uint32))] for run in self._runs]
+        self._forgotten = 0

@@ -127,7 +127,7 @@ class HealthSettings(_Section):
 class IngestSettings(_Section):
     first_poll_window: Annotated[timedelta, within("1s", "36500d")] = timedelta(hours=24)
     story_window: Annotated[
-        timedelta, within("1m", "30d", why_ceiling="the sketches of the window's articles are kept in memory")
+        timedelta, within("1m", "30d", why_ceiling="the band keys of the window's articles are kept in memory")
     ] = timedelta(hours=48)
     # Characters of an article's text kept (after HTML is stripped): at least a title's worth, at most 2 million.
     max_text: Count = Field(default=200_000, ge=1_000, le=2_000_000)

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, bindparam, func, update
 from sqlmodel import Session, col, select
 
 from monitor.store.models import Article, Feed
@@ -39,6 +40,42 @@ _STATE_COLUMNS = (
     "last_success_at",
 )
 _NAMES_PER_QUERY = 500  # feed names bound in one query, well below every database's limit
+_TABLE = table_of(Feed)
+_AT = _TABLE.c.last_checked_at.type  # UTCDateTime: a bound time is stored in UTC, as the ORM stores it
+
+
+def _time(key: str) -> Any:
+    """Return a bound time parameter."""
+    return bindparam(key, type_=_AT)
+
+
+# A poll's own statements, built once (SQLAlchemy then reuses their compiled form): the claim of a due feed at
+# its address, which returns its state, and the record of a 304.
+_CLAIM = (
+    update(_TABLE)
+    .where(_TABLE.c.name == bindparam("b_name"), _TABLE.c.url == bindparam("b_url"))
+    .where(_TABLE.c.disabled_reason.is_(None))
+    .where(_TABLE.c.next_poll_at.is_(None) | (_TABLE.c.next_poll_at <= _time("due_by")))
+    .where(_TABLE.c.lease_until.is_(None) | (_TABLE.c.lease_until < _time("now")))
+    .values(lease_until=_time("b_lease"))
+    .returning(*(_TABLE.c[column] for column in _STATE_COLUMNS))
+)
+_NOT_MODIFIED = (
+    update(_TABLE)
+    .where(_TABLE.c.name == bindparam("b_name"), _TABLE.c.url == bindparam("b_url"))
+    .values(
+        status="not_modified",
+        last_error=None,
+        last_status_code=304,
+        last_checked_at=_time("now"),
+        last_success_at=_time("now"),
+        consecutive_failures=0,
+        backoff_seconds=None,
+        error_kind=None,
+        next_poll_at=_time("next"),
+        lease_until=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -105,37 +142,43 @@ class FeedStore:
             if row is None or row[0] != url:
                 states[name] = FeedState()
             else:
-                etag, last_modified, next_poll_at, failures, disabled, last_success = row[1:]
-                states[name] = FeedState(
-                    etag, last_modified, next_poll_at, failures, disabled, polled=last_success is not None
-                )
+                states[name] = _state(row[1:])
         return states
 
-    def claim_feed_poll(self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta) -> bool:
-        """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return whether taken.
+    def claim_feed_poll(
+        self, name: str, url: str, now: datetime, due_by: datetime, lease: timedelta
+    ) -> FeedState | None:
+        """Take the feed for one poll if it is due by ``due_by`` and no live lease holds it; return what its previous
+        polls left if taken, else None.
 
         With several instances on one database, exactly one of them gets a due feed: the conditional UPDATE is
-        atomic, and a row another instance just claimed no longer matches its WHERE clause.
+        atomic, and a row another instance just claimed no longer matches its WHERE clause. A known feed at the
+        same address is claimed, and its state read, in that one statement.
         """
+        values = {"b_name": name, "b_url": url, "due_by": due_by, "now": now, "b_lease": now + lease}
+        with self.engine.begin() as connection:
+            taken = connection.execute(_CLAIM, values).first()
+        if taken is not None:
+            return _state(taken)
         with self.transaction() as tx:
             row = {"name": name, "url": url, "status": "new", "consecutive_failures": 0, "created_at": now}
             tx.session.execute(tx.insert_new(table_of(Feed), "name"), [row])
             feed_row(tx.session, name, url, now)  # a changed URL starts afresh
             tx.session.flush()
-            taken = tx.session.execute(
-                update(Feed)
-                .where(col(Feed.name) == name, col(Feed.disabled_reason).is_(None))
-                .where((col(Feed.next_poll_at).is_(None)) | (col(Feed.next_poll_at) <= due_by))
-                .where((col(Feed.lease_until).is_(None)) | (col(Feed.lease_until) < now))
-                .values(lease_until=now + lease)
-                .returning(col(Feed.id))
-            ).first()
-            return taken is not None
+            taken = tx.session.execute(_CLAIM, values).first()
+            return _state(taken) if taken is not None else None
 
     def record_feed_not_modified(
         self, name: str, url: str, now: datetime, next_poll_at: datetime | None = None
     ) -> None:
-        """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``."""
+        """Record a 304 answer: the feed is healthy and unchanged, and is next polled at ``next_poll_at``.
+
+        The feed's row at this address is updated in one statement; a row gone or moved meanwhile is made anew.
+        """
+        with self.engine.begin() as connection:
+            done = connection.execute(_NOT_MODIFIED, {"b_name": name, "b_url": url, "now": now, "next": next_poll_at})
+        if done.rowcount == 1:
+            return
         with self.transaction() as tx:
             feed = feed_row(tx.session, name, url, now)
             feed.status, feed.last_error, feed.last_status_code = "not_modified", None, 304
@@ -238,6 +281,12 @@ def feed_row(session: Session, name: str, url: str, now: datetime) -> Feed:
         feed.url, feed.etag, feed.last_modified = url, None, None
         feed.consecutive_failures, feed.backoff_seconds, feed.disabled_reason = 0, None, None
     return feed
+
+
+def _state(row: Sequence[Any]) -> FeedState:
+    """Return the state of a feed from its ``_STATE_COLUMNS``."""
+    etag, last_modified, next_poll_at, failures, disabled, last_success = row
+    return FeedState(etag, last_modified, next_poll_at, failures, disabled, polled=last_success is not None)
 
 
 def _health(name: str, url: str, feed: Feed | None, recent: int) -> FeedHealth:

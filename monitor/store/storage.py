@@ -188,14 +188,32 @@ class Tx(AlertWrites, PageWrites):
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
 
-    def filed_stories(self, since: datetime) -> list[tuple[int, int, bytes, datetime]]:
-        """Return (article id, story id, signature, fetched at) of the articles filed in stories since ``since``."""
-        rows = self.session.exec(
-            select(Article.id, Article.story_id, Article.signature, Article.fetched_at)
-            .where(col(Article.fetched_at) >= since, col(Article.story_id).is_not(None))
-            .order_by(col(Article.id))
-        ).all()
-        return [(row_id or 0, story or 0, bytes(sig), at) for row_id, story, sig, at in rows if sig]
+    def filed_stories(self, since: datetime, batch: int = 2000) -> Iterator[tuple[int, bytes, datetime]]:
+        """Yield (article id, signature, fetched at) of the articles filed in stories since ``since``, by id,
+        ``batch`` rows a query (a long window's signatures are never held all at once)."""
+        table = table_of(Article)
+        after = 0
+        while True:
+            rows = self.session.execute(
+                sql_select(table.c.id, table.c.signature, table.c.fetched_at)
+                .where(table.c.fetched_at >= since, table.c.story_id.is_not(None), table.c.id > after)
+                .order_by(table.c.id)
+                .limit(batch)
+            ).all()
+            yield from ((row_id, bytes(sig), at) for row_id, sig, at in rows if sig)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def story_sketches(self, ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+        """Return the story and signature of each of these articles that is filed in a story, by article id."""
+        table = table_of(Article)
+        rows = self.session.execute(
+            sql_select(table.c.id, table.c.story_id, table.c.signature).where(
+                table.c.id.in_(ids), table.c.story_id.is_not(None), table.c.signature.is_not(None)
+            )
+        )
+        return {row_id: (story, bytes(sig)) for row_id, story, sig in rows}
 
     def filed_after(self, turn: int) -> tuple[list[tuple[int, int, bytes, datetime]], int]:
         """Return the articles filed in stories after filing turn ``turn`` (by other instances), and the last turn.
@@ -344,8 +362,19 @@ class Tx(AlertWrites, PageWrites):
         filed: dict[int, int] = {}
         opened: list[int] = []
         joined: list[dict[str, Any]] = []
+        batch: dict[int, tuple[int, bytes]] = {}  # this batch's articles, whose story is not written yet
+
+        def load(ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+            found = {row: batch[row] for row in ids if row in batch}
+            rest = [row for row in ids if row not in batch]
+            if rest:
+                found.update(self.story_sketches(rest))
+            return found
+
         for item in stored:
-            story_id = filed[item.id] = index.file(item.id, signatures[item.article.content_key], now)
+            sig = signatures[item.article.content_key]
+            story_id = filed[item.id] = index.file(item.id, sig, now, load)
+            batch[item.id] = (story_id, sig)
             if story_id == item.id:
                 opened.append(item.id)
             else:

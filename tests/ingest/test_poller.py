@@ -126,3 +126,33 @@ def test_close_drops_what_waits_and_finishes_what_runs(make: list[FeedPoller]) -
     poller.close()
     assert sorted(name for name, _ in recorder.done) == ["a.test-0", "a.test-1"]
     assert poller.wait(timeout=0)
+
+
+@pytest.mark.parametrize(("idle_seconds", "threads"), [(30.0, 1), (0.0, 4)], ids=["kept-idle", "none-kept"])
+def test_a_thread_done_with_a_feed_takes_the_next_one(
+    make: list[FeedPoller], idle_seconds: float, threads: int
+) -> None:
+    # Feeds queued one at a time, as the daemon's feed jobs do: an idle thread is handed each in turn.
+    seen: set[threading.Thread] = set()
+
+    def refresh(_feed: FeedSettings, _client: httpx.Client) -> None:
+        seen.add(threading.current_thread())  # held: no two threads are confused
+
+    poller = FeedPoller(refresh, lambda: 20, make_client=httpx.Client, idle_seconds=idle_seconds)
+    make.append(poller)
+    for feed in feeds("a.test", 4):
+        assert poller.poll([feed]) == 1
+        assert poller.wait(timeout=10)
+        time.sleep(0.02)  # the thread is back waiting (or gone)
+    assert len(seen) == threads
+
+
+def test_an_idle_thread_ends_when_the_poller_closes(make: list[FeedPoller]) -> None:
+    recorder = Recorder({})
+    poller = FeedPoller(recorder, lambda: 20, make_client=httpx.Client, idle_seconds=30)
+    poller.poll(feeds("a.test", 2))
+    assert poller.wait(timeout=10)
+    started = time.monotonic()
+    poller.close()  # wakes the idle threads rather than waiting out their 30 s
+    assert time.monotonic() - started < 5
+    assert not [thread for thread in threading.enumerate() if thread.name == "feed"]

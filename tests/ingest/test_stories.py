@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -15,6 +17,27 @@ WIRE = (
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
+class Stored:
+    """The database's side of the index: each filed article's story and sketch, and the ids asked for."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[int, bytes]] = {}
+        self.asked: list[list[int]] = []
+
+    def load(self, ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+        self.asked.append(list(ids))
+        return {row: self.rows[row] for row in ids if row in self.rows}
+
+    def add(self, index: StoryIndex, article: int, story: int, sig: bytes, at: datetime) -> None:
+        self.rows[article] = (story, sig)
+        index.add(article, sig, at)
+
+    def file(self, index: StoryIndex, article: int, sig: bytes, at: datetime) -> int:
+        story = index.file(article, sig, at, self.load)
+        self.rows[article] = (story, sig)
+        return story
+
+
 @pytest.mark.parametrize(
     ("title", "text", "same"),
     [
@@ -27,9 +50,9 @@ NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
     ids=["same", "reworded-opening", "case-and-an-insert", "unrelated", "shared-opening-only"],
 )
 def test_find_the_story_of_a_rewritten_copy(title: str, text: str, same: bool) -> None:
-    index = StoryIndex()
-    index.add(1, 10, signature("NATO summit agrees spending", WIRE), NOW)
-    assert index.find(signature(title, text)) == (10 if same else None)
+    index, stored = StoryIndex(), Stored()
+    stored.add(index, 1, 10, signature("NATO summit agrees spending", WIRE), NOW)
+    assert index.find(signature(title, text), stored.load) == (10 if same else None)
 
 
 def test_signatures_are_stable_and_sized() -> None:
@@ -39,31 +62,59 @@ def test_signatures_are_stable_and_sized() -> None:
 
 
 def test_old_entries_are_evicted_and_rolled_back_ones_discarded() -> None:
-    index = StoryIndex()
-    index.add(1, 10, signature("a", WIRE), NOW - timedelta(days=3))
-    index.add(2, 20, signature("b", WIRE + " More."), NOW)
-    index.add(2, 99, signature("b", WIRE), NOW)  # already indexed: ignored
-    assert len(index) == 2 and index.find(signature("c", WIRE)) == 10
+    index, stored = StoryIndex(), Stored()
+    stored.add(index, 1, 10, signature("a", WIRE), NOW - timedelta(days=3))
+    stored.add(index, 2, 20, signature("b", WIRE + " More."), NOW)
+    index.add(2, signature("b", WIRE), NOW)  # already indexed: ignored
+    assert len(index) == 2 and index.find(signature("c", WIRE), stored.load) == 10
     assert index.evict(NOW - timedelta(days=2)) == 1
-    assert len(index) == 1 and index.find(signature("c", WIRE)) == 20
+    assert len(index) == 1 and index.find(signature("c", WIRE), stored.load) == 20
+    assert stored.asked[-1] == [2]  # only the live candidate is read back
     index.discard([2])
-    assert len(index) == 0 and index.find(signature("c", WIRE)) is None
+    assert len(index) == 0 and index.find(signature("c", WIRE), stored.load) is None
 
 
 def test_articles_stay_found_across_merges_of_the_sorted_keys() -> None:
-    # Enough articles that the band keys are merged from the dictionary into the sorted arrays several times.
+    # Enough articles that the band keys become sorted runs, merged several times.
     rng = np.random.default_rng(3)
-    index = StoryIndex()
-    index.add(1, 10, signature("NATO summit agrees spending", WIRE), NOW - timedelta(days=3))
+    index, stored = StoryIndex(), Stored()
+    stored.add(index, 1, 10, signature("NATO summit agrees spending", WIRE), NOW - timedelta(days=3))
     others = [rng.integers(0, 2**32, PERMUTATIONS).astype("<u4").tobytes() for _ in range(3000)]
     for number, sig in enumerate(others, start=100):
-        assert index.file(number, sig, NOW) == number  # unrelated: each opens its own story
+        assert stored.file(index, number, sig, NOW) == number  # unrelated: each opens its own story
     assert len(index) == 3001
-    assert index.find(signature("Alliance agrees", WIRE.replace("Leaders of the alliance", "Alliance leaders"))) == 10
-    assert index.find(others[1234]) == 1234 + 100
-    assert index.file(5000, others[1234], NOW) == 1234 + 100  # a copy joins the story
+    copy = signature("Alliance agrees", WIRE.replace("Leaders of the alliance", "Alliance leaders"))
+    assert index.find(copy, stored.load) == 10
+    assert index.find(others[1234], stored.load) == 1234 + 100
+    assert stored.file(index, 5000, others[1234], NOW) == 1234 + 100  # a copy joins the story
     assert index.evict(NOW - timedelta(days=2)) == 1
-    assert index.find(signature("c", WIRE)) is None
+    assert index.find(signature("c", WIRE), stored.load) is None
     index.discard(range(100, 3100))
-    assert len(index) == 1 and index.find(others[0]) is None
-    assert index.find(others[1234]) == 1234 + 100  # the copy is still indexed, in its story
+    assert len(index) == 1 and index.find(others[0], stored.load) is None
+    assert index.find(others[1234], stored.load) == 1234 + 100  # the copy is still indexed, in its story
+
+
+@pytest.mark.parametrize("order", [[1, 2, 3], [3, 1, 2], [2, 3, 1]], ids=["ascending", "older-later", "mixed"])
+def test_articles_indexed_out_of_order_are_found_and_evicted(order: list[int]) -> None:
+    # Another instance's articles arrive after ours, with lower ids.
+    index, stored = StoryIndex(), Stored()
+    texts = {1: WIRE, 2: "Central banks held rates on Thursday as inflation slowed.", 3: "Storm hits the coast."}
+    for article in order:
+        stored.add(index, article, article * 10, signature("t", texts[article]), NOW - timedelta(hours=article))
+    assert [index.find(signature("t", texts[article]), stored.load) for article in (1, 2, 3)] == [10, 20, 30]
+    assert index.evict(NOW - timedelta(hours=2, minutes=30)) == 1  # article 3, indexed 3 hours before
+    assert [index.find(signature("t", texts[article]), stored.load) for article in (1, 2, 3)] == [10, 20, None]
+
+
+def test_an_article_costs_the_index_a_few_hundred_bytes() -> None:
+    rng = np.random.default_rng(5)
+    index = StoryIndex()
+    sigs = [rng.integers(0, 2**32, PERMUTATIONS).astype("<u4").tobytes() for _ in range(20_000)]
+    tracemalloc.start()
+    try:
+        for number, sig in enumerate(sigs, start=1):
+            index.add(number, sig, NOW)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held / len(sigs) < 400, held / len(sigs)  # the sketches stay in the database
