@@ -83,7 +83,7 @@ def store_rate(url: str, folder: Path, hook: str, feeds: int, items: int) -> flo
     for feed, (batch, analysis) in enumerate(zip(work, found, strict=True)):
 
         def success(tx: Tx, name: str = f"feed{feed}") -> None:
-            tx.record_feed_success(name, f"https://f{feed}.test/rss", None, None, 200, now, now + timedelta(hours=1))
+            tx.record_feed_success(name, f"https://{name}.test/rss", None, None, 200, now, now + timedelta(hours=1))
 
         pipeline.filing.store(batch, success, analysis=analysis)
         stored += len(batch)
