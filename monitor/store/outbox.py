@@ -8,10 +8,10 @@ webhook's lease claims its deliveries (``webhooks.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, func, select, update
 
@@ -19,8 +19,10 @@ from monitor.store.alerts import message_of, story_copies
 from monitor.store.message import AlertMessage
 from monitor.store.models import Alert, Article, Delivery
 from monitor.store.storage import Storage
-from monitor.store.webhooks import Webhooks
+from monitor.store.tx import Writes
+from monitor.store.webhooks import PaceState, Success, Turn, Webhooks
 
+T = TypeVar("T")
 STATUSES = ("pending", "sent", "dead")
 
 
@@ -35,6 +37,16 @@ class DueDelivery:
     queued_at: datetime
     digest_key: str | None
     alert: AlertMessage
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Deliveries that a webhook (at ``url``) accepted at ``at`` in one request, or one digest, with this status."""
+
+    ids: tuple[int, ...]
+    status_code: int
+    at: datetime
+    url: str
 
 
 @dataclass(frozen=True)
@@ -112,11 +124,23 @@ class Outbox:
 
     def mark_sent(self, ids: Sequence[int], status_code: int, now: datetime, webhook: str, url: str) -> None:
         """Record deliveries the webhook (at ``url``) accepted, and that it did, in one transaction."""
-        values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
         with self.storage.transaction() as tx:
-            statement = update(Delivery).where(col(Delivery.id).in_(list(ids)))
-            tx.session.execute(statement.values(attempts=Delivery.attempts + 1, claimed_until=None, **values))
+            _record_sent(tx, ids, status_code, now)
             self.webhooks.note_sent(tx, webhook, url, now)
+
+    def take_turn(
+        self, turn: Turn, pace: Callable[[PaceState], tuple[PaceState, T]], sent: Sent | None = None
+    ) -> T | None:
+        """Record ``sent`` (what the last request delivered), then renew the turn's lease and apply ``pace`` to its
+        pacing, in one transaction; return what ``pace`` returned, or None if the lease lapsed or is another's.
+
+        What was sent is recorded whatever becomes of the lease.
+        """
+        with self.storage.transaction() as tx:
+            if sent is None:
+                return self.webhooks.turn(tx, turn, pace)
+            _record_sent(tx, sent.ids, sent.status_code, sent.at)
+            return self.webhooks.turn(tx, turn, pace, Success(sent.url, sent.at))
 
     def mark_failed(
         self, ids: Sequence[int], error: str, status_code: int | None, next_attempt_at: datetime | None
@@ -193,6 +217,13 @@ class Outbox:
             values = {"status": "pending", "next_attempt_at": now, "queued_at": now, "claimed_until": None}
             result = tx.session.execute(statement.values(**values))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _record_sent(tx: Writes, ids: Sequence[int], status_code: int, now: datetime) -> None:
+    """Mark deliveries sent, an attempt counted and their claim let go."""
+    values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
+    statement = update(Delivery).where(col(Delivery.id).in_(list(ids)))
+    tx.session.execute(statement.values(attempts=Delivery.attempts + 1, claimed_until=None, **values))
 
 
 def _due(now: datetime) -> tuple[Any, ...]:

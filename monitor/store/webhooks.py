@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import select as sql_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -40,6 +41,26 @@ class PaceState:
     next_at: datetime | None = None
     window_start: datetime | None = None
     in_window: int = 0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Who asks to send to a webhook and when: its name, the lease's holder, the time, the lease to renew, and
+    what its requests are paced by (its URL, or a key shared with others)."""
+
+    name: str
+    holder: str
+    now: datetime
+    lease: timedelta
+    url: str
+
+
+@dataclass(frozen=True)
+class Success:
+    """A request the webhook at ``url`` accepted at ``at``."""
+
+    url: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -95,15 +116,33 @@ class Webhooks:
         Return what ``pace`` returned, or None (and change nothing) if the lease lapsed or is another's.
         """
         with self.storage.transaction() as tx:
-            renewed = tx.session.execute(
-                update(WebhookState)
-                .where(col(WebhookState.name) == name, col(WebhookState.lease_holder) == holder)
-                .where(col(WebhookState.lease_until) >= now)
-                .values(lease_until=now + lease)
+            return self.turn(tx, Turn(name, holder, now, lease, url), pace)
+
+    def turn(
+        self, tx: Writes, turn: Turn, pace: Callable[[PaceState], tuple[PaceState, T]], success: Success | None = None
+    ) -> T | None:
+        """Renew the turn's unbroken lease and apply ``pace`` to its pacing, in ``tx``; with ``success``, record
+        first that the webhook took the last request (``note_sent``).
+
+        Return what ``pace`` returned, or None (and change no pacing) if the lease lapsed or is another's.
+        """
+        renew = (
+            update(WebhookState)
+            .where(col(WebhookState.name) == turn.name, col(WebhookState.lease_holder) == turn.holder)
+            .where(col(WebhookState.lease_until) >= turn.now)
+            .values(lease_until=turn.now + turn.lease)
+        )
+        if success is not None:
+            # The usual case in one statement: the success noted on the row of this URL, whose lease is renewed.
+            noted = renew.where(col(WebhookState.url_digest) == url_digest(success.url)).values(
+                consecutive_dead=0, last_success_at=success.at, updated_at=success.at
             )
-            if not getattr(renewed, "rowcount", 0):
-                return None
-            return _paced(tx, url, pace)
+            if getattr(tx.session.execute(noted), "rowcount", 0):
+                return _paced(tx, turn.url, pace)
+            self.note_sent(tx, turn.name, success.url, success.at)
+        if not getattr(tx.session.execute(renew), "rowcount", 0):
+            return None
+        return _paced(tx, turn.url, pace)
 
     def update_pace(self, url: str, pace: Callable[[PaceState], tuple[PaceState, T]]) -> T:
         """Apply ``pace`` to the URL's pacing state under a row lock; return what it returned."""
@@ -208,13 +247,16 @@ def _note(
 def _paced(tx: Writes, url: str, pace: Callable[[PaceState], tuple[PaceState, T]]) -> T:
     """Apply ``pace`` to the URL's pacing row, created if need be and locked until the transaction ends."""
     digest = url_digest(url)
-    query = select(WebhookPace).where(WebhookPace.url_digest == digest).with_for_update()
-    row = tx.session.exec(query).first()
+    table = table_of(WebhookPace)
+    columns = (table.c.next_at, table.c.window_start, table.c.in_window)
+    query = sql_select(*columns).where(table.c.url_digest == digest).with_for_update()
+    row = tx.session.execute(query).first()
     if row is None:
-        tx.session.execute(tx.insert_new(table_of(WebhookPace), "url_digest"), [{"url_digest": digest, "in_window": 0}])
-        row = tx.session.exec(query).one()
-    old = PaceState(row.next_at, row.window_start, row.in_window)
+        tx.session.execute(tx.insert_new(table, "url_digest"), [{"url_digest": digest, "in_window": 0}])
+        row = tx.session.execute(query).one()
+    old = PaceState(*row)
     new, result = pace(old)
     if new != old:
-        row.next_at, row.window_start, row.in_window = new.next_at, new.window_start, new.in_window
+        values = {"next_at": new.next_at, "window_start": new.window_start, "in_window": new.in_window}
+        tx.session.execute(update(table).where(table.c.url_digest == digest).values(values))
     return result
