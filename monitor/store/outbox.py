@@ -19,7 +19,7 @@ from monitor.store.alerts import message_of, story_copies
 from monitor.store.message import AlertMessage
 from monitor.store.models import Alert, Article, Delivery
 from monitor.store.storage import Storage
-from monitor.store.tx import Writes
+from monitor.store.tx import Writes, table_of
 from monitor.store.webhooks import PaceState, Success, Turn, Webhooks
 
 T = TypeVar("T")
@@ -221,9 +221,10 @@ class Outbox:
 
 def _record_sent(tx: Writes, ids: Sequence[int], status_code: int, now: datetime) -> None:
     """Mark deliveries sent, an attempt counted and their claim let go."""
+    table = table_of(Delivery)
     values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
-    statement = update(Delivery).where(col(Delivery.id).in_(list(ids)))
-    tx.session.execute(statement.values(attempts=Delivery.attempts + 1, claimed_until=None, **values))
+    statement = update(table).where(table.c.id.in_(list(ids)))
+    tx.session.execute(statement.values(attempts=table.c.attempts + 1, claimed_until=None, **values))
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
