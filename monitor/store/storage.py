@@ -63,6 +63,8 @@ class Storage(FeedStore, PageStore):
         self.engine = make_engine(url)
         # The engine for queries that only read: on SQLite they never wait for (nor hold up) a writer.
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        # For one statement that is its own transaction: no BEGIN and COMMIT, each a round trip on PostgreSQL.
+        self.single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._lock: IO[str] | None = None
 
     @property
