@@ -19,6 +19,7 @@ from typing import IO, Any
 from sqlalchemy import Integer, bindparam, delete, text, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
@@ -172,10 +173,11 @@ class Storage(FeedStore, PageStore):
         """
         unique = _first_of_each(articles)
         found: list[ParsedArticle] = []
-        with Session(self.reader) as session:
-            postgres = self.engine.dialect.name == "postgresql"
+        postgres = self.engine.dialect.name == "postgresql"
+        # On PostgreSQL each query is its own transaction: no BEGIN and ROLLBACK around it, two round trips.
+        with (self.single if postgres else self.reader).connect() as connection:
             for start in range(0, len(unique), _INSERT_CHUNK):
-                found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK], postgres))
+                found.extend(_unseen_in(connection, unique[start : start + _INSERT_CHUNK], postgres))
         return found
 
 
@@ -355,23 +357,24 @@ class Tx(AlertWrites, PageWrites):
         if opened:
             rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
             self.insert_rows(table_of(Story), rows, ["id"])
-            for start in range(0, len(opened), _INSERT_CHUNK):
-                chunk = opened[start : start + _INSERT_CHUNK]
-                values = {"story_id": table.c.id, "story_seq": turn}
-                self.session.execute(update(table).where(self.ids_in(table.c.id, chunk)).values(values))
-        if joined and self.postgres:
-            # One statement for them all: each row's story, from two arrays.
+        if self.postgres and filed:
+            # One statement for them all, opened and joined: each row's story, from two arrays.
             pairs = (
                 func.unnest(
-                    bindparam(None, [j["row"] for j in joined], type_=postgresql.ARRAY(Integer())),
-                    bindparam(None, [j["story"] for j in joined], type_=postgresql.ARRAY(Integer())),
+                    bindparam(None, list(filed), type_=postgresql.ARRAY(Integer())),
+                    bindparam(None, list(filed.values()), type_=postgresql.ARRAY(Integer())),
                 )
                 .table_valued("row", "story")
                 .render_derived()
             )
             statement = update(table).where(table.c.id == pairs.c.row)
             self.session.execute(statement.values(story_id=pairs.c.story, story_seq=turn))
-        elif joined:
+            return filed
+        for start in range(0, len(opened), _INSERT_CHUNK):
+            chunk = opened[start : start + _INSERT_CHUNK]
+            values = {"story_id": table.c.id, "story_seq": turn}
+            self.session.execute(update(table).where(table.c.id.in_(chunk)).values(values))
+        if joined:
             values = {"story_id": bindparam("story"), "story_seq": turn}
             statement = update(table).where(table.c.id == bindparam("row")).values(values)
             self.session.execute(statement, joined)
@@ -396,7 +399,7 @@ def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
     return unique
 
 
-def _unseen_in(session: Session, chunk: Sequence[ParsedArticle], postgres: bool) -> list[ParsedArticle]:
+def _unseen_in(session: Session | Connection, chunk: Sequence[ParsedArticle], postgres: bool) -> list[ParsedArticle]:
     """Return the articles of chunk none of whose keys is stored yet (asked for as one array on PostgreSQL)."""
     keys = [key for item in chunk for key in _keys(item)]
     column = table_of(ArticleKey).c.key
