@@ -103,6 +103,8 @@ def _ping_when_idle(engine: Engine) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
+            # Out of the transaction the query began: the connection may be wanted in autocommit mode.
+            dbapi_connection.rollback()
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError(f"database: connection lost ({type(exc).__name__})") from exc
 
