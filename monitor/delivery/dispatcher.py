@@ -36,8 +36,8 @@ from monitor.delivery.sender import Outcome, send
 from monitor.observe.metrics import Metrics
 from monitor.settings.config import DeliverySettings, RuleSettings, WebhookSettings
 from monitor.store.message import AlertMessage
-from monitor.store.outbox import DueDelivery, Outbox
-from monitor.store.webhooks import PaceState
+from monitor.store.outbox import DueDelivery, Outbox, Sent
+from monitor.store.webhooks import PaceState, Turn
 from monitor.words import count
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,15 @@ class _Next(enum.Enum):
     LOST = "lost"
 
 
+@dataclass
+class _Unmarked:
+    """The unit last sent, recorded as sent in the transaction that takes the next request's turn, or at the end
+    of its batch: one transaction a request, and still never a request out before the last one is recorded."""
+
+    sent: Sent | None = None
+    deliveries: list[DueDelivery] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class _Turn:
     """Where one webhook's drain stands: its name, settings and pace, and the lease it sends under."""
@@ -90,6 +99,7 @@ class _Turn:
     pace: Pace
     lease: timedelta
     deadline: float
+    unmarked: _Unmarked = field(default_factory=_Unmarked)
 
     @property
     def url(self) -> str:
@@ -219,6 +229,19 @@ class Dispatcher:
         report: DrainReport,
     ) -> _Next:
         """Send a claimed batch unit by unit; return whether to go on with the next batch."""
+        try:
+            return self._drain_units(turn, batch, rules, settings, report)
+        finally:
+            self._record_sent(turn, report)
+
+    def _drain_units(
+        self,
+        turn: _Turn,
+        batch: list[DueDelivery],
+        rules: Mapping[str, RuleSettings],
+        settings: DeliverySettings,
+        report: DrainReport,
+    ) -> _Next:
         name, url = turn.name, turn.url
         disabled = self.outbox.webhooks.disabled_reason(name, url)
         if disabled:
@@ -285,14 +308,42 @@ class Dispatcher:
             units.append(_Unit(members, [(f"{base}_{i}", part) for i, part in enumerate(parts, start=1)]))
         return units
 
-    def _slot(self, turn: _Turn) -> Slot | None:
-        """Renew the lease and reserve the next pacing slot; return it, or None if the lease is lost."""
+    def _slot(self, turn: _Turn, report: DrainReport) -> Slot | None:
+        """Record the unit last sent, renew the lease and reserve the next pacing slot, in one transaction; return
+        the slot, or None if the lease is lost."""
 
         def reserve(state: PaceState) -> tuple[PaceState, Slot]:
             return pacing.reserve(state, turn.pace, now, turn.max_wait)
 
-        now = self.clock()
-        return self.outbox.webhooks.take_turn(turn.name, self.holder, now, turn.lease, turn.paced, reserve)
+        now, unmarked = self.clock(), turn.unmarked
+        asking = Turn(turn.name, self.holder, now, turn.lease, turn.paced)
+        slot = self.outbox.take_turn(asking, reserve, unmarked.sent)
+        self._sent(turn, report)
+        return slot
+
+    def _record_sent(self, turn: _Turn, report: DrainReport) -> None:
+        """Record the unit last sent, if it is not yet."""
+        sent = turn.unmarked.sent
+        if sent is not None:
+            self.outbox.mark_sent(sent.ids, sent.status_code, sent.at, turn.name, sent.url)
+            self._sent(turn, report)
+
+    def _sent(self, turn: _Turn, report: DrainReport) -> None:
+        """Count and log the unit last sent, now recorded as such."""
+        name, deliveries = turn.name, turn.unmarked.deliveries
+        turn.unmarked.sent, turn.unmarked.deliveries = None, []
+        if not deliveries:
+            return
+        report.sent += len(deliveries)
+        self.metrics.record_delivery(name, "sent", len(deliveries))
+        for due in deliveries:
+            log.info(
+                "webhook '%s': alert %d sent (rule %r)",
+                name,
+                due.alert.id,
+                due.alert.rule,
+                extra={"webhook": name, "alert_id": due.alert.id, "rule": due.alert.rule},
+            )
 
     def _send_unit(
         self, turn: _Turn, unit: _Unit, settings: DeliverySettings, report: DrainReport
@@ -303,7 +354,7 @@ class Dispatcher:
         ids = [d.id for d in unit.deliveries]
         outcome = Outcome(None, f"webhook '{name}': nothing to send")
         for message_id, payload in unit.payloads:
-            slot = self._slot(turn)
+            slot = self._slot(turn, report)
             if slot is None:
                 log.warning("webhook '%s': lease lost to another instance", name, extra={"webhook": name})
                 return _Next.LOST, None, None
@@ -319,17 +370,9 @@ class Dispatcher:
             if not outcome.ok:
                 break
         if outcome.ok and outcome.status is not None:
-            self.outbox.mark_sent(ids, outcome.status, self.clock(), name, url)
-            report.sent += len(ids)
-            self.metrics.record_delivery(name, "sent", len(ids))
-            for due in unit.deliveries:
-                log.info(
-                    "webhook '%s': alert %d sent (rule %r)",
-                    name,
-                    due.alert.id,
-                    due.alert.rule,
-                    extra={"webhook": name, "alert_id": due.alert.id, "rule": due.alert.rule},
-                )
+            # Recorded with the next request's turn, before that request goes out, or when the batch ends.
+            turn.unmarked.sent = Sent(tuple(ids), outcome.status, self.clock(), url)
+            turn.unmarked.deliveries = unit.deliveries
             return _Next.GO_ON, None, None
         if outcome.permanent:
             gone = "the platform says this webhook was deleted" if webhook.format == "discord" else None

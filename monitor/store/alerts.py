@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert as sql_insert
+from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -92,12 +92,16 @@ class AlertWrites(Writes):
         """
         kept: list[NewAlert] = []
         alerted: set[tuple[str, int]] = set()
+        earlier = self._last_story_alerts(
+            [a for a in alerts if a.story_window is not None and a.story_id not in lone_stories], now
+        )
         for alert in alerts:
             story = alert.story_id
             if story is not None and alert.story_window is not None:
                 if (alert.rule, story) in alerted:
                     continue
-                if story not in lone_stories and self._story_alerted(alert, now):
+                last = earlier.get((alert.rule, story))
+                if last is not None and last >= now - alert.story_window:
                     continue  # a copy of a story the rule already alerted: it stays recorded on the story
                 alerted.add((alert.rule, story))
             kept.append(alert.explained())
@@ -118,11 +122,8 @@ class AlertWrites(Writes):
                 }
                 for alert in chunk
             ]
-            table = table_of(Alert)
-            statement = self.insert_new(table, "rule", "article_id").returning(
-                table.c.id, table.c.rule, table.c.article_id
-            )
-            ids = {(rule, article): alert_id for alert_id, rule, article in self.session.execute(statement, rows)}
+            returned = self.insert_rows(table_of(Alert), rows, ["rule", "article_id"], ["id", "rule", "article_id"])
+            ids = {(rule, article): alert_id for alert_id, rule, article in returned}
             for alert in chunk:
                 alert_id = ids.get((alert.rule, alert.article.id))
                 if alert_id is None:
@@ -145,23 +146,30 @@ class AlertWrites(Writes):
                     }
                     for webhook in alert.webhooks
                 )
-        if deliveries:
-            self.session.execute(sql_insert(table_of(Delivery)), deliveries)
+        self.insert_rows(table_of(Delivery), deliveries)
         copies = story_copies(self.session, [a.article.id for _, a in inserted if a.story_id not in lone_stories])
         return [_new_message(alert_id, alert, now, copies.get(alert.article.id, ())) for alert_id, alert in inserted]
 
-    def _story_alerted(self, alert: NewAlert, now: datetime) -> bool:
-        """Return whether the rule of a once-per-story alert already alerted its story within the window."""
-        if alert.story_id is None or alert.story_window is None:
-            return False
-        earlier = self.session.exec(
-            select(Alert.id)
-            .join(Article, col(Article.id) == col(Alert.article_id))
-            .where(Alert.rule == alert.rule, Article.story_id == alert.story_id)
-            .where(col(Alert.created_at) >= now - alert.story_window)
-            .limit(1)
-        ).first()
-        return earlier is not None
+    def _last_story_alerts(self, alerts: Sequence[NewAlert], now: datetime) -> dict[tuple[str, int], datetime]:
+        """Return when each (rule, story) of these once-per-story alerts was last alerted, within the longest of
+        their windows, in one query per chunk of stories."""
+        stories = sorted({a.story_id for a in alerts if a.story_id is not None})
+        windows = [a.story_window for a in alerts if a.story_window is not None]
+        if not stories or not windows:
+            return {}
+        rules = sorted({a.rule for a in alerts})
+        alert, article = table_of(Alert), table_of(Article)
+        last: dict[tuple[str, int], datetime] = {}
+        for start in range(0, len(stories), _INSERT_CHUNK):
+            query = (
+                sql_select(alert.c.rule, article.c.story_id, func.max(alert.c.created_at))
+                .join(article, article.c.id == alert.c.article_id)
+                .where(self.ids_in(article.c.story_id, stories[start : start + _INSERT_CHUNK]))
+                .where(self.ids_in(alert.c.rule, rules), alert.c.created_at >= now - max(windows))
+                .group_by(alert.c.rule, article.c.story_id)
+            )
+            last.update(((rule, story), at) for rule, story, at in self.session.execute(query))
+        return last
 
 
 def digest_window(rule: str, every: timedelta, now: datetime) -> tuple[datetime, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DataError
+from sqlalchemy.exc import ArgumentError, DataError, DisconnectionError
 from sqlmodel import create_engine
 
 from monitor.errors import StorageError
@@ -24,6 +24,9 @@ READ_ONLY = "monitor_read_only"
 # Page cache per SQLite connection (its default is 2 MB): every pooled connection holds its own, and the
 # operating system caches the file anyway.
 SQLITE_CACHE_KB = 512
+# A pooled PostgreSQL connection idle longer than this is pinged before use (``_ping_when_idle``).
+PING_AFTER_IDLE_S = 2.0
+_USED_AT = "monitor_used_at"
 
 
 def redact_url(url: str) -> str:
@@ -56,7 +59,7 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise StorageError(f"database: invalid URL {redact_url(url)!r}: {exc}") from None
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return _ping_when_idle(create_engine(url))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -78,6 +81,36 @@ def make_engine(url: str) -> Engine:
         # take it at all (in WAL mode it reads a snapshot while a writer goes on).
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> Engine:
+    """Return the engine, its pooled connections pinged when taken from the pool after lying idle a while.
+
+    A connection that sat idle may have been closed by the server (a restart, a proxy's timeout): one that
+    does not answer is replaced before use. One used a moment ago is not pinged: a busy worker would pay a
+    round trip for every transaction; if the server went away just then, that transaction fails and the
+    pool is renewed for the next.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get(_USED_AT)
+        if used is not None and time.monotonic() - used < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            # Out of the transaction the query began: the connection may be wanted in autocommit mode.
+            dbapi_connection.rollback()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"database: connection lost ({type(exc).__name__})") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED_AT] = time.monotonic()
 
     return engine
 

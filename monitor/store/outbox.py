@@ -8,19 +8,23 @@ webhook's lease claims its deliveries (``webhooks.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Integer, Update, any_, bindparam
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, func, select, update
 
 from monitor.store.alerts import message_of, story_copies
 from monitor.store.message import AlertMessage
 from monitor.store.models import Alert, Article, Delivery
 from monitor.store.storage import Storage
-from monitor.store.webhooks import Webhooks
+from monitor.store.tx import table_of
+from monitor.store.webhooks import PaceState, Success, Turn, Webhooks
 
+T = TypeVar("T")
 STATUSES = ("pending", "sent", "dead")
 
 
@@ -35,6 +39,16 @@ class DueDelivery:
     queued_at: datetime
     digest_key: str | None
     alert: AlertMessage
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Deliveries that a webhook (at ``url``) accepted at ``at`` in one request, or one digest, with this status."""
+
+    ids: tuple[int, ...]
+    status_code: int
+    at: datetime
+    url: str
 
 
 @dataclass(frozen=True)
@@ -112,11 +126,27 @@ class Outbox:
 
     def mark_sent(self, ids: Sequence[int], status_code: int, now: datetime, webhook: str, url: str) -> None:
         """Record deliveries the webhook (at ``url``) accepted, and that it did, in one transaction."""
-        values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
         with self.storage.transaction() as tx:
-            statement = update(Delivery).where(col(Delivery.id).in_(list(ids)))
-            tx.session.execute(statement.values(attempts=Delivery.attempts + 1, claimed_until=None, **values))
+            tx.session.execute(_sent(ids, status_code, now))
             self.webhooks.note_sent(tx, webhook, url, now)
+
+    def take_turn(
+        self, turn: Turn, pace: Callable[[PaceState], tuple[PaceState, T]], sent: Sent | None = None
+    ) -> T | None:
+        """Record ``sent`` (what the last request delivered), then renew the turn's lease and apply ``pace`` to its
+        pacing, in one transaction; return what ``pace`` returned, or None if the lease lapsed or is another's.
+
+        What was sent is recorded whatever becomes of the lease.
+        """
+        success = None if sent is None else Success(sent.url, sent.at)
+        if self.storage.engine.dialect.name == "postgresql":
+            # In one round trip when nothing stands in the way: at a request's pace, round trips are the cost.
+            marked = None if sent is None else (_SENT_ALL, {"sent_ids": list(sent.ids), "code": sent.status_code})
+            return self.webhooks.turn_at_once(turn, pace, success, marked)
+        with self.storage.transaction() as tx:
+            if sent is not None:
+                tx.session.execute(_sent(sent.ids, sent.status_code, sent.at))
+            return self.webhooks.turn(tx, turn, pace, success)
 
     def mark_failed(
         self, ids: Sequence[int], error: str, status_code: int | None, next_attempt_at: datetime | None
@@ -193,6 +223,31 @@ class Outbox:
             values = {"status": "pending", "next_attempt_at": now, "queued_at": now, "claimed_until": None}
             result = tx.session.execute(statement.values(**values))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _sent(ids: Sequence[int], status_code: int, now: datetime) -> Update:
+    """Return the statement that marks deliveries sent, an attempt counted and their claim let go."""
+    table = table_of(Delivery)
+    values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
+    statement = update(table).where(table.c.id.in_(list(ids)))
+    return statement.values(attempts=table.c.attempts + 1, claimed_until=None, **values)
+
+
+def _sent_all() -> Update:
+    """Return the UPDATE with RETURNING that marks deliveries ``sent_ids`` sent at ``at`` with status ``code``, on
+    PostgreSQL (the ids are one array); built once for ``Webhooks.turn_at_once``."""
+    table = table_of(Delivery)
+    values: dict[str, Any] = {
+        "status": "sent",
+        "sent_at": bindparam("at"),
+        "last_status_code": bindparam("code"),
+        "last_error": None,
+    }
+    statement = update(table).where(table.c.id == any_(bindparam("sent_ids", type_=postgresql.ARRAY(Integer()))))
+    return statement.values(attempts=table.c.attempts + 1, claimed_until=None, **values).returning(table.c.id)
+
+
+_SENT_ALL = _sent_all()
 
 
 def _due(now: datetime) -> tuple[Any, ...]:

@@ -16,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import bindparam, delete, text, update
+from sqlalchemy import Integer, bindparam, delete, text, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
@@ -31,7 +33,7 @@ from monitor.store.feeds import FeedStore, feed_row
 from monitor.store.models import Article, ArticleKey, Feed, SeedFile, Story
 from monitor.store.pages import PageStore, PageWrites
 from monitor.store.probe import Answer, can_write
-from monitor.store.tx import table_of
+from monitor.store.tx import one_of, table_of
 
 _INSERT_CHUNK = 200
 # The columns of a SavedArticle, in the order of its fields.
@@ -62,6 +64,8 @@ class Storage(FeedStore, PageStore):
         self.engine = make_engine(url)
         # The engine for queries that only read: on SQLite they never wait for (nor hold up) a writer.
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
+        # For one statement that is its own transaction: no BEGIN and COMMIT, each a round trip on PostgreSQL.
+        self.single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._lock: IO[str] | None = None
 
     @property
@@ -169,9 +173,11 @@ class Storage(FeedStore, PageStore):
         """
         unique = _first_of_each(articles)
         found: list[ParsedArticle] = []
-        with Session(self.reader) as session:
+        postgres = self.engine.dialect.name == "postgresql"
+        # On PostgreSQL each query is its own transaction: no BEGIN and ROLLBACK around it, two round trips.
+        with (self.single if postgres else self.reader).connect() as connection:
             for start in range(0, len(unique), _INSERT_CHUNK):
-                found.extend(_unseen_in(session, unique[start : start + _INSERT_CHUNK]))
+                found.extend(_unseen_in(connection, unique[start : start + _INSERT_CHUNK], postgres))
         return found
 
 
@@ -291,7 +297,7 @@ class Tx(AlertWrites, PageWrites):
         unique = _first_of_each(articles)
         stored: list[StoredArticle] = []
         for start in range(0, len(unique), _INSERT_CHUNK):
-            chunk = _unseen_in(self.session, unique[start : start + _INSERT_CHUNK])
+            chunk = _unseen_in(self.session, unique[start : start + _INSERT_CHUNK], self.postgres)
             if not chunk:
                 continue
             rows = [
@@ -310,9 +316,8 @@ class Tx(AlertWrites, PageWrites):
                 }
                 for a in chunk
             ]
-            table = table_of(Article)
-            statement = self.insert_new(table, "content_key").returning(table.c.id, table.c.content_key)
-            ids = {key: row_id for row_id, key in self.session.execute(statement, rows)}
+            inserted_rows = self.insert_rows(table_of(Article), rows, ["content_key"], ["id", "content_key"])
+            ids = {key: row_id for row_id, key in inserted_rows}
             inserted = [StoredArticle(ids[a.content_key], a) for a in chunk if a.content_key in ids]
             stored.extend(self._claim_keys(inserted))
         return stored
@@ -326,9 +331,7 @@ class Tx(AlertWrites, PageWrites):
         if not inserted:
             return []
         rows = [{"key": key, "article_id": item.id} for item in inserted for key in _keys(item.article)]
-        table = table_of(ArticleKey)
-        statement = self.insert_new(table, "key").returning(table.c.key)
-        claimed = set(self.session.execute(statement, rows).scalars())
+        claimed = {row.key for row in self.insert_rows(table_of(ArticleKey), rows, ["key"], ["key"])}
         new: list[StoredArticle] = []
         for item in inserted:
             keys = _keys(item.article)
@@ -382,11 +385,24 @@ class Tx(AlertWrites, PageWrites):
         table = table_of(Article)
         if opened:
             rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]
-            self.session.execute(self.insert_new(table_of(Story), "id"), rows)
-            for start in range(0, len(opened), _INSERT_CHUNK):
-                chunk = opened[start : start + _INSERT_CHUNK]
-                values = {"story_id": table.c.id, "story_seq": turn}
-                self.session.execute(update(table).where(table.c.id.in_(chunk)).values(values))
+            self.insert_rows(table_of(Story), rows, ["id"])
+        if self.postgres and filed:
+            # One statement for them all, opened and joined: each row's story, from two arrays.
+            pairs = (
+                func.unnest(
+                    bindparam(None, list(filed), type_=postgresql.ARRAY(Integer())),
+                    bindparam(None, list(filed.values()), type_=postgresql.ARRAY(Integer())),
+                )
+                .table_valued("row", "story")
+                .render_derived()
+            )
+            statement = update(table).where(table.c.id == pairs.c.row)
+            self.session.execute(statement.values(story_id=pairs.c.story, story_seq=turn))
+            return filed
+        for start in range(0, len(opened), _INSERT_CHUNK):
+            chunk = opened[start : start + _INSERT_CHUNK]
+            values = {"story_id": table.c.id, "story_seq": turn}
+            self.session.execute(update(table).where(table.c.id.in_(chunk)).values(values))
         if joined:
             values = {"story_id": bindparam("story"), "story_seq": turn}
             statement = update(table).where(table.c.id == bindparam("row")).values(values)
@@ -412,10 +428,11 @@ def _first_of_each(articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
     return unique
 
 
-def _unseen_in(session: Session, chunk: Sequence[ParsedArticle]) -> list[ParsedArticle]:
-    """Return the articles of chunk none of whose keys is stored yet."""
+def _unseen_in(session: Session | Connection, chunk: Sequence[ParsedArticle], postgres: bool) -> list[ParsedArticle]:
+    """Return the articles of chunk none of whose keys is stored yet (asked for as one array on PostgreSQL)."""
     keys = [key for item in chunk for key in _keys(item)]
-    known = set(session.exec(select(ArticleKey.key).where(col(ArticleKey.key).in_(keys))))
+    column = table_of(ArticleKey).c.key
+    known = set(session.execute(sql_select(column).where(one_of(column, keys, postgres))).scalars())
     return [item for item in chunk if known.isdisjoint(_keys(item))]
 
 

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.delivery import pacing
+from monitor.delivery.pacing import Pace, Slot
 from monitor.ingest.article import ParsedArticle
 from monitor.store.alerts import NewAlert, digest_window
 from monitor.store.message import OPENING_CHARS
-from monitor.store.outbox import Outbox
+from monitor.store.outbox import Outbox, Sent
 from monitor.store.storage import Storage
-from monitor.store.webhooks import url_digest
+from monitor.store.webhooks import PaceState, Turn, url_digest
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -149,3 +152,69 @@ def test_a_message_carries_plain_snippet_highlights_and_the_opening_of_the_text(
     for message in (recorded, due.alert, outbox.alerts()[0].alert):
         assert (message.snippet, message.highlights, message.field) == ("NATO summit opens", ((0, 4),), "title")
         assert message.opening == text[:OPENING_CHARS] and len(message.opening) == OPENING_CHARS
+
+
+def reserve_every_second(state: PaceState) -> tuple[PaceState, Slot]:
+    return pacing.reserve(state, Pace(interval=1.0), NOW, timedelta(hours=1))
+
+
+def test_a_turn_records_the_last_request_sent_whatever_becomes_of_the_lease(outbox: Outbox) -> None:
+    url, lease = "https://chat.test/hook", timedelta(seconds=35)
+    record(outbox, "a", ("hook",))
+    record(outbox, "b", ("hook",))
+    first, second = outbox.claim(NOW, lease, 10)
+    assert outbox.webhooks.take_lease("hook", url, "me", NOW, lease)
+    turn = Turn("hook", "me", NOW + timedelta(seconds=1), lease, url)
+    assert outbox.take_turn(turn, reserve_every_second) == Slot(NOW)
+    sent = Sent((first.id,), 204, NOW + timedelta(seconds=2), url)
+    later = replace(turn, now=NOW + timedelta(seconds=2))
+    assert outbox.take_turn(later, reserve_every_second, sent) == Slot(NOW + timedelta(seconds=1))
+    assert outbox.counts() == {"sent": 1, "pending": 1}
+    assert outbox.webhooks.health()["hook"].last_success_at == NOW + timedelta(seconds=2)
+    assert outbox.webhooks.pace_state(url).next_at == NOW + timedelta(seconds=2)
+    # Stalled past its lease: the last request is recorded, the next is refused and the pace left as it was.
+    late = replace(turn, now=NOW + timedelta(seconds=60))
+    assert outbox.take_turn(late, reserve_every_second, Sent((second.id,), 200, late.now, url)) is None
+    assert outbox.counts() == {"sent": 2}
+    assert outbox.webhooks.pace_state(url).next_at == NOW + timedelta(seconds=2)
+
+
+def test_a_turn_noting_a_success_at_a_new_url_starts_its_health_afresh(outbox: Outbox) -> None:
+    url, lease = "https://chat.test/hook", timedelta(seconds=35)
+    record(outbox, "a", ("hook",))
+    (due,) = outbox.claim(NOW, lease, 10)
+    assert outbox.webhooks.take_lease("hook", url, "me", NOW, lease)
+    outbox.webhooks.note("hook", url, NOW, dead=2, error="HTTP 500", disable="gone")
+    moved = url + "/new"
+    turn = Turn("hook", "me", NOW, lease, moved)
+    assert outbox.take_turn(turn, reserve_every_second, Sent((due.id,), 200, NOW, moved)) == Slot(NOW)
+    health = outbox.webhooks.health()["hook"]
+    assert (health.consecutive_dead, health.disabled_reason, health.last_success_at) == (0, None, NOW)
+    assert outbox.counts() == {"sent": 1}
+
+
+def test_turns_taken_at_once_on_one_url_never_share_a_slot(database_url: str) -> None:
+    url, lease = "https://chat.test/shared", timedelta(hours=1)
+    storages = [Storage.open(database_url) for _ in range(4)]
+    slots: list[datetime] = []
+    lock = threading.Lock()
+
+    def take(number: int, outbox: Outbox) -> None:
+        name = f"hook{number}"  # names sharing one URL, each sent to by its own holder
+        assert outbox.webhooks.take_lease(name, url, name, NOW, lease)
+        for _ in range(10):
+            slot = outbox.take_turn(Turn(name, name, NOW, lease, url), reserve_every_second)
+            assert slot is not None and slot.at is not None
+            with lock:
+                slots.append(slot.at)
+
+    try:
+        threads = [threading.Thread(target=take, args=(n, Outbox(s))) for n, s in enumerate(storages)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for storage in storages:
+            storage.close()
+    assert sorted(slots) == [NOW + timedelta(seconds=n) for n in range(40)]
