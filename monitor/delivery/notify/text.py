@@ -73,11 +73,12 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 _GRAPHEME = regex.compile(r"\X")
 _WHITESPACE = re.compile(r"\s+")
 # See the module docstring: broadcast words after any "@", other names unless an ASCII letter or digit comes
-# before the "@", and the platforms' "<...>" mention syntax. A match's OPEN or CLOSE between the "@" or "<" and
+# before the "@" (a match's edge right before it counts as nothing: a renderer may start a new run of text
+# there, as Teams does), and the platforms' "<...>" mention syntax. A match's OPEN or CLOSE between the "@" or "<" and
 # the name is seen through; _MENTIONS_ACROSS finds only those, for a quote about to be split at its matches.
 _MENTION = (
     r"@(?={m}(?:everyone|here|channel|all))"
-    r"|(?<![A-Za-z0-9])(?<![A-Za-z0-9][\ue000\ue001])@(?={m}[\w.:\\-])"
+    r"|(?<![A-Za-z0-9])@(?={m}[\w.:\\-])"
     r"|<(?={m}[A-Za-z!@#/])"
 )
 _MENTIONS = re.compile(_MENTION.format(m="[\ue000\ue001]*"), re.IGNORECASE)
