@@ -7,7 +7,8 @@ each builds a matcher from the rules the pool was given, once. ``parse`` has the
 ``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher; ``parse_and_analyze``
 does both in one trip, for a feed polled for the first time, whose articles are all new; ``extract`` finds the
 main text of an article's page (``extract.main_text``). A pool whose worker died (a crash in a native library)
-is replaced at the next call, which fails as ``BrokenProcessPool`` meanwhile.
+is replaced at the next call, which fails as ``BrokenProcessPool`` meanwhile. A worker whose daemon is gone
+(killed with ``kill -9``, say, which gives it no chance to stop them) ends within a second or so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -114,14 +116,26 @@ class ParsePool:
                 # may hold locks, nor from a fork server, which would be one more process).
                 context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
-                    self._workers, mp_context=context, initializer=_start_worker, initargs=(self._rules,)
+                    self._workers,
+                    mp_context=context,
+                    initializer=_start_worker,
+                    initargs=(self._rules, os.getpid()),
                 )
             return self._executor
 
 
-def _start_worker(rules: Mapping[str, Node]) -> None:
+def _start_worker(rules: Mapping[str, Node], parent: int) -> None:
     global _matcher
     _matcher = Matcher(rules)
+    threading.Thread(target=_end_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _end_with(parent: int, every: float = 0.5) -> None:
+    """End this worker once the process that started it is gone (it is then adopted by another)."""
+    # A worker waiting for work never learns that its daemon died of SIGKILL: the pool's queues stay open here.
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _ready() -> None:

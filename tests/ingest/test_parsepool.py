@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,3 +84,41 @@ def test_a_first_poll_is_parsed_and_analyzed_in_one_trip_like_in_two_steps() -> 
     assert got == analyze(Matcher(rules), articles, recent(articles, alert_since))
     assert set(got.sketches) == {a.content_key for a in articles}
     assert set(got.hits) == {articles[1].content_key, articles[2].content_key}
+
+
+CHILD = """
+import sys
+from monitor.ingest.parsepool import ParsePool
+pool = ParsePool(workers=2)
+pool.parse(open(sys.argv[1], "rb").read(), "rss2", {}, "http://feeds.test/")
+pool.start()
+print(*(process.pid for process in pool._executor._processes.values()), flush=True)
+sys.stdin.read()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Return whether pid is a live process (not gone, nor a zombie no one reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the workers' state in /proc (Linux)")
+def test_workers_end_when_their_daemon_is_killed() -> None:
+    feed = FIXTURES / "feeds" / "rss2.xml"
+    command = [sys.executable, "-c", CHILD, str(feed)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            workers = [int(pid) for pid in child.stdout.readline().split()]
+            assert len(workers) == 2 and all(_running(pid) for pid in workers)
+        finally:
+            child.kill()
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)]
