@@ -127,7 +127,9 @@ class Daemon:
         """Kill the daemon with SIGKILL (no chance to clean up) and wait until it is gone."""
         self.process.kill()
         self.process.wait(timeout=10)
-        self.reader.join(timeout=5)
+        self.reader.join(timeout=5)  # its workers end too, closing the pipe
+        if self.process.stderr is not None and not self.reader.is_alive():
+            self.process.stderr.close()
 
     def stop(self, timeout: float = 30) -> None:
         """Stop the daemon with SIGTERM; kill it, then fail, if it does not stop in time."""

@@ -286,7 +286,7 @@ def test_the_daemon_alerts_on_a_page_body_once_and_reads_no_page_twice_across_po
         assert sorted(outcomes.values()) == ["not_html", "ok", "ok", "ok", "too_large"]
         assert [server.hits(path) for path in pages] == [1] * 5
         # The PDF and the pages of 14 and 40 MB did no harm: the daemon and its workers stayed small.
-        assert peak_rss_mb(daemon.process.pid) < 400
+        assert peak_rss_mb(daemon.process.pid) < 450  # each process's own peak, added up
         # Its failed pages are counted by kind, never as the feed's failures.
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'monitor_full_text_pages_total{feed="gazette"} 3.0' in metrics
