@@ -159,7 +159,7 @@ class Filing:
             self._stories, self._filing_turn = index, tx.last_filing_turn()
         else:
             others, self._filing_turn = tx.filed_after(self._filing_turn)
-            for article_id, _story_id, sig, fetched in others:
+            for article_id, sig, fetched in others:
                 self._stories.add(article_id, sig, fetched)
         self._stories.evict(now - window)
         return self._stories

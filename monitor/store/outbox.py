@@ -227,27 +227,23 @@ class Outbox:
 
 def _sent(ids: Sequence[int], status_code: int, now: datetime) -> Update:
     """Return the statement that marks deliveries sent, an attempt counted and their claim let go."""
+    return _marking_sent(table_of(Delivery).c.id.in_(list(ids)), now, status_code)
+
+
+def _marking_sent(which: Any, at: Any, status_code: Any) -> Update:
+    """Return the UPDATE of the deliveries ``which`` selects to sent at ``at`` with ``status_code``."""
     table = table_of(Delivery)
-    values = {"status": "sent", "sent_at": now, "last_status_code": status_code, "last_error": None}
-    statement = update(table).where(table.c.id.in_(list(ids)))
-    return statement.values(attempts=table.c.attempts + 1, claimed_until=None, **values)
+    values = {"status": "sent", "sent_at": at, "last_status_code": status_code, "last_error": None}
+    return update(table).where(which).values(attempts=table.c.attempts + 1, claimed_until=None, **values)
 
 
-def _sent_all() -> Update:
-    """Return the UPDATE with RETURNING that marks deliveries ``sent_ids`` sent at ``at`` with status ``code``, on
-    PostgreSQL (the ids are one array); built once for ``Webhooks.turn_at_once``."""
-    table = table_of(Delivery)
-    values: dict[str, Any] = {
-        "status": "sent",
-        "sent_at": bindparam("at"),
-        "last_status_code": bindparam("code"),
-        "last_error": None,
-    }
-    statement = update(table).where(table.c.id == any_(bindparam("sent_ids", type_=postgresql.ARRAY(Integer()))))
-    return statement.values(attempts=table.c.attempts + 1, claimed_until=None, **values).returning(table.c.id)
-
-
-_SENT_ALL = _sent_all()
+# For ``Webhooks.turn_at_once`` on PostgreSQL, built once: deliveries ``sent_ids`` (one array) sent at ``at`` with
+# status ``code``, with RETURNING as a CTE needs.
+_SENT_ALL = _marking_sent(
+    table_of(Delivery).c.id == any_(bindparam("sent_ids", type_=postgresql.ARRAY(Integer()))),
+    bindparam("at"),
+    bindparam("code"),
+).returning(table_of(Delivery).c.id)
 
 
 def _due(now: datetime) -> tuple[Any, ...]:

@@ -216,24 +216,24 @@ class Tx(AlertWrites, PageWrites):
         table = table_of(Article)
         rows = self.session.execute(
             sql_select(table.c.id, table.c.story_id, table.c.signature).where(
-                table.c.id.in_(ids), table.c.story_id.is_not(None), table.c.signature.is_not(None)
+                self.ids_in(table.c.id, ids), table.c.story_id.is_not(None), table.c.signature.is_not(None)
             )
         )
         return {row_id: (story, bytes(sig)) for row_id, story, sig in rows}
 
-    def filed_after(self, turn: int) -> tuple[list[tuple[int, int, bytes, datetime]], int]:
+    def filed_after(self, turn: int) -> tuple[list[tuple[int, bytes, datetime]], int]:
         """Return the articles filed in stories after filing turn ``turn`` (by other instances), and the last turn.
 
-        Each is (article id, story id, signature, fetched at), in the order they were filed.
+        Each is (article id, signature, fetched at), as ``filed_stories`` gives them, in the order they were filed.
         """
         table = table_of(Article)
         rows = self.session.execute(
-            sql_select(table.c.id, table.c.story_id, table.c.signature, table.c.fetched_at, table.c.story_seq)
-            .where(table.c.story_seq > turn)
+            sql_select(table.c.id, table.c.signature, table.c.fetched_at, table.c.story_seq)
+            .where(table.c.story_seq > turn, table.c.story_id.is_not(None))
             .order_by(table.c.story_seq, table.c.id)
         ).all()
-        last = max((int(row[4]) for row in rows), default=turn)
-        return [(row_id, story, bytes(sig), at) for row_id, story, sig, at, _ in rows if sig and story], last
+        last = max((int(row[3]) for row in rows), default=turn)
+        return [(row_id, bytes(sig), at) for row_id, sig, at, _ in rows if sig], last
 
     def last_filing_turn(self) -> int:
         """Return the newest filing turn recorded (0 when none)."""

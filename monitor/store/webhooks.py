@@ -157,7 +157,7 @@ class Webhooks:
         """Do what ``turn`` does in one round trip to PostgreSQL when nothing stands in the way; with ``also``, an
         UPDATE with RETURNING and its parameters, run it in the same statement, whatever becomes of the lease.
 
-        One statement, its own transaction (committed without waiting for the disk), runs ``also``, renews the
+        One statement, its own transaction, runs ``also``, renews the
         lease (noting ``success``) and reads the pacing state; a pace that changes the state writes it only if
         no one changed it meanwhile. Anything else (a lease to check again, a first request to the URL, a state
         changed by another) goes the way of ``turn``, in a transaction. The statements are built once, with
