@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+# Imported here, not first by its pytest plugin at the session's end: there, trio's entry point warns that its
+# random generator may be collected, which the warning filter makes an error.
+import hypothesis  # noqa: F401
 import pytest
 
 from tests.matrix import homeserver, relay  # noqa: F401  (fixtures: the test Matrix homeserver, a relay to it)

@@ -116,7 +116,7 @@ class Daemon:
     def log(self) -> str:
         return "".join(self.lines)
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             assert self.process.poll() is None, self.log()

@@ -125,7 +125,7 @@ def test_one_cycle_over_good_and_hostile_feeds(
         pipeline.close()
     storage.close()
 
-    assert elapsed < 6  # the drip's 2 s deadline, not the sum of the feeds
+    assert elapsed < 20  # the drip's 2 s deadline, not its 30 s of bytes (nor the sum of the feeds)
     assert peak < 64 * MB  # two 15 MB bodies cut at the cap at the same time, at most
     stored = set(rows(database_url, "SELECT source, title FROM articles"))
     for name, title in GOOD.items():

@@ -22,7 +22,7 @@ from tests.terminal import screen, terminal
 from tests.test_observability_end_to_end import free_port, healthz
 
 pytestmark = pytest.mark.integration
-WINDOW_SECONDS = 20.0
+WINDOW_SECONDS = 12.0
 MAX_LINES = 15  # the goal is 30 lines in 40 s
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
 
@@ -64,11 +64,11 @@ def test_the_sample_daemon_logs_a_few_lines_when_nothing_happens(
         try:
             started = time.monotonic()
             assert healthz(f"http://127.0.0.1:{port}", started + 30).status_code == 200
-            for _ in range(4):
+            for _ in range(2):
                 status = monitor("--config", str(config), "status", cwd=tmp_path)
                 assert status.returncode == 0, status.stderr
                 assert "lemonde-international" in status.stdout
-                time.sleep(WINDOW_SECONDS / 5)
+                time.sleep(WINDOW_SECONDS / 4)
             polled = loopback.hits.get("/feed0.xml", 0)
             time.sleep(max(0.0, started + WINDOW_SECONDS - time.monotonic()))
         finally:

@@ -60,8 +60,9 @@ READING = [
 
 
 def test_reading_commands_need_no_webhook_variable_but_run_and_check_do(
-    tmp_path: Path, loopback: LoopbackServer, database_url: str
+    tmp_path: Path, loopback: LoopbackServer
 ) -> None:
+    database_url = f"sqlite:///{tmp_path / 'monitor.db'}"  # settings, not the database, are what is tried here
     loopback.serve_file("/rss.xml", FIXTURES / "feeds" / "rss2.xml")
     loopback.routes[SECRET_PATH] = accept
     config = write_settings(tmp_path, loopback, database_url)

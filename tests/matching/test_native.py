@@ -43,40 +43,42 @@ def test_a_source_newer_than_its_extension_is_stale(tmp_path: Path, monkeypatch:
     assert native.stale() == []  # rebuilt; the other modules have no extension, so nothing to be stale
 
 
+# Each build without a compiler, and what it says: both run at once, as each spends its time waiting on pip.
+PURE_BUILDS = [
+    ({"CC": "false"}, "compiling the matcher failed, it stays pure Python"),  # no working C compiler
+    ({"MONITOR_PURE_PYTHON": "1"}, "MONITOR_PURE_PYTHON is set"),
+]
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize(
-    ("environment", "said"),
-    [
-        ({"CC": "false"}, "compiling the matcher failed, it stays pure Python"),  # no working C compiler
-        ({"MONITOR_PURE_PYTHON": "1"}, "MONITOR_PURE_PYTHON is set"),
-    ],
-)
-def test_without_a_compiler_the_package_builds_as_pure_python(
-    tmp_path: Path, environment: dict[str, str], said: str
-) -> None:
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for folder in ("deploy", "monitor"):
-        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path / "wheels"), str(source)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **environment},
-        timeout=540,
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    assert said in built.stdout + built.stderr
-    (wheel,) = (tmp_path / "wheels").glob("*.whl")
-    assert wheel.name.endswith("-py3-none-any.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-    assert "monitor/matching/text.py" in names
-    assert not [name for name in names if name.endswith(".so")]
-    assert "monitor/matching/forms/ru.forms" in names  # the word-form tables travel with the package
+def test_without_a_compiler_the_package_builds_as_pure_python(tmp_path: Path) -> None:
+    builds = []
+    for number, (environment, said) in enumerate(PURE_BUILDS):
+        source, wheels, log = tmp_path / f"source{number}", tmp_path / f"wheels{number}", tmp_path / f"{number}.log"
+        source.mkdir()  # a tree of its own: pip builds in the source tree
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        for folder in ("deploy", "monitor"):
+            shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        with log.open("w", encoding="utf-8") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(wheels), str(source)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **environment},
+            )
+        builds.append((process, wheels, log, said))
+    for process, wheels, log, said in builds:
+        assert process.wait(timeout=540) == 0, log.read_text(encoding="utf-8")[-6000:]
+        assert said in log.read_text(encoding="utf-8")
+        (wheel,) = wheels.glob("*.whl")
+        assert wheel.name.endswith("-py3-none-any.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+        assert "monitor/matching/text.py" in names
+        assert not [name for name in names if name.endswith(".so")]
+        assert "monitor/matching/forms/ru.forms" in names  # the word-form tables travel with the package
 
 
 def test_the_matcher_runs_compiled_where_the_install_compiled_it() -> None:
