@@ -51,6 +51,8 @@ PAGE_TARGET = 0.2
 WORKBENCH_TARGET = 2.0
 CHUNK = 2000
 NAMES = ["Donbass", "Vilnius", "NATO", "Kherson", "Brussels", "Sahel", "Taiwan", "Gaza", "Davos", "Arctic"]
+# Real words in some of their forms, so that rules' words find their other forms (``Донбасс`` finds "Донбассе").
+FORMS = ["Донбассе", "Донбасса", "summits", "sommets", "attacked", "securities", "sécurité", "Москве", "выборах"]
 QUERIES = [
     ("a word", {"q": "Donbass"}),
     ("a phrase", {"q": '"NATO summit"'}),
@@ -75,6 +77,8 @@ class Words:
             out.insert(rng.randrange(len(out)), rng.choice(NAMES))
         if rng.random() < 0.03:
             out[rng.randrange(len(out))] = "summit"
+        if rng.random() < 0.05:
+            out.insert(rng.randrange(len(out)), rng.choice(FORMS))
         return " ".join(out).capitalize() + "."
 
     def text(self, chars: int) -> str:
