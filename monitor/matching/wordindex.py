@@ -2,25 +2,30 @@
 
 Each article added gets a position (0, 1, 2, ... in the order added) and is read as the matcher reads it: its
 title and its text (what a rule's ``text:`` field reads) tokenized and folded by ``text.fold_words``. Each
-distinct folded word of either field posts the article's position under the word itself and under each of its
-keys in word forms (``forms.py``: its lemmas in each language ``Forms.languages_of`` reads it in, given the
-article's language). A word found in one article holds that position alone; others hold an ``array`` of
-positions in increasing order. The article's id and its fetch and publication times (in microseconds since
-1970) are kept by position, so that a window (``since``) is picked in memory.
+distinct folded word of either field posts the article's position under the word itself; and, in each language
+``Forms.languages_of`` reads it in (the article's language when tabled, else those of the word's script), a word
+that is a form in that language's table posts it under each of its lemmas, tagged with the language. A word
+found in one article holds that position alone; others hold an ``array`` of positions in increasing order. The
+article's id, its fetch and publication times (in microseconds since 1970) and its tabled language are kept by
+position, so that a window (``since``) is picked in memory.
 
-``sieve(tree)`` returns the positions of the articles a rule tree may match, a superset of those it matches:
+Which articles hold a rule's word, in any field, is then known exactly (``forms.py``: an article's word is a form
+of the rule's word when, in a language the article's word is read in, they share a key, a key being a lemma, or
+the word itself when the table does not hold it):
 
-- a word without ``=`` is found wherever the word itself or any of its keys in any tabled language is posted:
-  an article's word is a form of the rule's word only when they share a key in a language the article's word
-  is read in, and the article's word is posted under every such key, so every article the word matches is kept;
-- an exact word (``=word``) is found where the word itself is posted, a prefix wherever a posted word starts
-  with it (the posted words are kept sorted);
-- a term (a word, a phrase, a prefixed phrase) needs all of its words, ``NEAR`` both of its terms, ``AND`` every
-  part that is not a ``NOT``, ``OR`` any of its parts; a ``NOT``, or an ``OR`` with a ``NOT`` among its parts,
-  keeps every article (``None``: no sieve), as does a rule made only of ``NOT``.
+- an exact word (``=word``): where the word itself is posted;
+- a word without ``=``: where the word itself is posted; and, for each tabled language L and each key k of the
+  word in L, where k is posted tagged with L (article words that are forms in L with lemma k), and where k itself
+  is posted in an article whose words are read in L when k is no form in L (its own key);
+- a prefix: wherever a posted word starts with it (the words are kept sorted).
 
-Fields (``title:``) and positions within a field (phrases, ``NEAR``) are not indexed: the matcher decides them
-on the articles kept. The index is pure: the caller reads the articles and hands them over.
+``sieve(tree)`` returns the positions of the articles a rule tree may match, a superset of those it matches,
+and whether it is exactly those. A single word or prefix in either field is exact; a phrase, a field
+(``title:``) or ``NEAR`` keeps the articles holding all their words, a superset: positions within a field are not
+indexed, the matcher decides them. ``AND`` intersects, ``OR`` unites, ``NOT`` of an exact part is its complement;
+``NOT`` of another part keeps every article (``None``: no sieve), as does an ``OR`` with such a part. A tree of
+exact parts is exact: its articles are the rule's matches, without matching them. The index is pure: the
+caller reads the articles and hands them over.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,9 +45,18 @@ from monitor.matching.text import fold_words
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = -(2**63)  # the publication time of an article without one: before any window
-REMEMBERED = 1 << 18  # words whose keys are remembered, all languages together, while adding articles
+REMEMBERED = 1 << 18  # words whose lemmas are remembered, all languages together, while adding articles
+TAG = "\x1f"  # between a language and a lemma (no folded word holds it)
 
 Mask = NDArray[np.bool_]
+Posting = int | array  # type: ignore[type-arg]
+
+
+class Sieved(NamedTuple):
+    """The positions of the articles a rule may match (None: any article), and whether it matches exactly those."""
+
+    kept: Mask | None
+    exact: bool
 
 
 def micros(moment: datetime) -> int:
@@ -50,21 +65,26 @@ def micros(moment: datetime) -> int:
 
 
 class WordIndex:
-    """The words of articles, each mapped to the positions of the articles that hold it or one of its forms."""
+    """The words of articles, each mapped to the positions of the articles that hold it, and the articles' forms."""
 
     def __init__(self, forms: Forms) -> None:
         self.forms = forms
         self.ids = array("q")
         self.fetched = array("q")
         self.published = array("q")
-        self._postings: dict[str, int | array[int]] = {}
+        # The article's language, by its number in ``_codes``; 0 when it has no table (its words are read in the
+        # languages of their scripts).
+        self.languages = array("B")
+        self._codes = {language: code for code, language in enumerate(sorted(forms.languages), 1)}
+        self._words: dict[str, Posting] = {}
+        self._lemmas: dict[str, Posting] = {}  # by language TAG lemma
         self._sorted: list[str] = []  # the posted words, sorted, for prefixes
         self._fresh: list[str] = []  # words posted since they were last sorted
-        # What keys each word looked at has besides itself, by the article language it was read in (None: read
-        # in the languages of its script), and the words among them that have some.
+        # The tagged lemmas of each word looked at, by the article language it was read in (None: read in the
+        # languages of its script), and the words among them that have some.
         self._seen: dict[str | None, set[str]] = {}
-        self._keyed: dict[str | None, dict[str, tuple[str, ...]]] = {}
-        self._has_keys: dict[str | None, set[str]] = {}
+        self._tagged: dict[str | None, dict[str, tuple[str, ...]]] = {}
+        self._inflected: dict[str | None, set[str]] = {}
         self._remembered = 0
 
     def __len__(self) -> int:
@@ -72,14 +92,16 @@ class WordIndex:
 
     @property
     def words(self) -> int:
-        """Return how many words and keys are posted."""
-        return len(self._postings)
+        """Return how many words and tagged lemmas are posted."""
+        return len(self._words) + len(self._lemmas)
 
     def footprint(self) -> int:
         """Return roughly how many bytes the index holds: its arrays, its words and their postings."""
-        size = sum(map(sys.getsizeof, (self.ids, self.fetched, self.published, self._postings, self._sorted)))
-        for word, found in self._postings.items():
-            size += sys.getsizeof(word) + sys.getsizeof(found)
+        arrays = (self.ids, self.fetched, self.published, self.languages)
+        size = sum(map(sys.getsizeof, (*arrays, self._words, self._lemmas, self._sorted)))
+        for postings in (self._words, self._lemmas):
+            for word, found in postings.items():
+                size += sys.getsizeof(word) + sys.getsizeof(found)
         return size
 
     def add(
@@ -91,31 +113,23 @@ class WordIndex:
         fetched: datetime,
         published: datetime | None,
     ) -> None:
-        """Post an article's words and their keys under its position, the next one."""
+        """Post an article's words and their tagged lemmas under its position, the next one."""
         position = len(self.ids)
         words = set(fold_words(title)[0])
         words.update(fold_words(text)[0])
-        entries = words
+        read_in = language if language in self._codes else None
+        _post(self._words, words, position, self._fresh)
         if self.forms:
-            keys = self._keys_of(words, language)
-            if keys:
-                entries = words | keys
-        postings, fresh = self._postings, self._fresh
-        for word in entries:
-            found = postings.get(word)
-            if found is None:
-                postings[word] = position
-                fresh.append(word)
-            elif type(found) is int:
-                postings[word] = array("I", (found, position))
-            else:
-                found.append(position)  # type: ignore[union-attr]
+            lemmas = self._lemmas_of(words, read_in)
+            if lemmas:
+                _post(self._lemmas, lemmas, position, None)
         self.ids.append(article_id)
         self.fetched.append(micros(fetched))
         self.published.append(NEVER if published is None else micros(published))
+        self.languages.append(self._codes[read_in] if read_in is not None else 0)
 
     def settle(self) -> None:
-        """Sort the posted words and forget the keys remembered while adding many articles."""
+        """Sort the posted words and forget the lemmas remembered while adding many articles."""
         self._sorted_words()
         self._forget()
 
@@ -136,22 +150,28 @@ class WordIndex:
         ids = np.frombuffer(self.ids, np.int64)[kept]
         return np.sort(ids)[::-1].tolist()  # type: ignore[no-any-return]
 
-    def sieve(self, node: Node) -> Mask | None:
-        """Return which positions hold an article ``node`` may match, or None when it may match any article."""
+    def sieve(self, node: Node) -> Sieved:
+        """Return which positions hold an article ``node`` may match (None: any), and whether exactly those."""
         if isinstance(node, Term):
-            return self._term(node)
+            return Sieved(self._term(node), _alone(node))
         if isinstance(node, Near):
-            return self._term(node.left) & self._term(node.right)
+            return Sieved(self._term(node.left) & self._term(node.right), False)
         if isinstance(node, Not):
-            return None
+            inner = self.sieve(node.child)
+            if inner.kept is None or not inner.exact:
+                return Sieved(None, False)
+            return Sieved(~inner.kept, True)
         parts = [self.sieve(child) for child in node.children]
+        exact = all(part.exact for part in parts)
+        masks = [part.kept for part in parts if part.kept is not None]
         if isinstance(node, Or):
-            if any(part is None for part in parts):
-                return None
-            return np.logical_or.reduce([part for part in parts if part is not None])  # type: ignore[no-any-return]
+            if len(masks) < len(parts):
+                return Sieved(None, False)
+            return Sieved(np.logical_or.reduce(masks), exact)
         assert isinstance(node, And)
-        positive = [part for part in parts if part is not None]
-        return np.logical_and.reduce(positive) if positive else None
+        if not masks:
+            return Sieved(None, False)
+        return Sieved(np.logical_and.reduce(masks), exact and len(masks) == len(parts))
 
     def _term(self, term: Term) -> Mask:
         """Return which positions hold every word of a term (its last one as a prefix, for a prefix)."""
@@ -170,23 +190,37 @@ class WordIndex:
     def _word(self, word: str) -> Mask:
         """Return which positions hold a rule's word: in its exact form for ``=word``, else in any form."""
         if word.startswith(EXACT):
-            return self._posted([word[len(EXACT) :]])
-        return self._posted(self.forms.all_keys(word, self.forms.languages) if self.forms else [word])
+            return self._posted(self._words, [word[len(EXACT) :]])
+        kept = self._posted(self._words, [word])
+        forms = self.forms
+        if not forms:
+            return kept
+        codes = np.frombuffer(self.languages, np.uint8)
+        for language, code in self._codes.items():
+            for key in forms.lookup(word, language) or (word,):
+                kept |= self._posted(self._lemmas, [language + TAG + key])
+                if key in self._words and forms.lookup(key, language) is None:
+                    # The key is a word of its own in this language: where it is read in the language.
+                    read = codes == code
+                    if language in forms.languages_of(key, None):
+                        read |= codes == 0
+                    kept |= self._posted(self._words, [key]) & read
+        return kept
 
     def _prefix(self, prefix: str) -> Mask:
-        """Return which positions hold a word (or a key) starting with ``prefix``."""
+        """Return which positions hold a word starting with ``prefix``."""
         ordered = self._sorted_words()
         start = end = bisect_left(ordered, prefix)
         while end < len(ordered) and ordered[end].startswith(prefix):
             end += 1
-        return self._posted(ordered[start:end])
+        return self._posted(self._words, ordered[start:end])
 
-    def _posted(self, words: list[str] | set[str]) -> Mask:
+    def _posted(self, postings: dict[str, Posting], words: list[str]) -> Mask:
         """Return which positions are posted under any of the words."""
         kept = np.zeros(len(self.ids), np.bool_)
         singles: list[int] = []
         for word in words:
-            found = self._postings.get(word)
+            found = postings.get(word)
             if found is None:
                 continue
             if type(found) is int:
@@ -206,38 +240,56 @@ class WordIndex:
         return self._sorted
 
     def _forget(self) -> None:
-        for tables in (self._seen, self._keyed, self._has_keys):
+        for tables in (self._seen, self._tagged, self._inflected):
             tables.clear()
         self._remembered = 0
 
-    def _keys_of(self, words: set[str], language: str | None) -> set[str]:
-        """Return the keys of an article's words, other than the words themselves, in the languages they are read in."""
+    def _lemmas_of(self, words: set[str], read_in: str | None) -> set[str]:
+        """Return the tagged lemmas of an article's words that are forms in the languages they are read in."""
         forms = self.forms
-        read_in = language if language in forms.languages else None
         seen = self._seen.get(read_in)
         if seen is None:
             seen = self._seen[read_in] = set()
-            self._keyed[read_in] = {}
-            self._has_keys[read_in] = set()
-        keyed_words, has_keys = self._keyed[read_in], self._has_keys[read_in]
+            self._tagged[read_in] = {}
+            self._inflected[read_in] = set()
+        tagged, inflected = self._tagged[read_in], self._inflected[read_in]
         new = words.difference(seen)
         if new:
             if self._remembered + len(new) > REMEMBERED:
                 self._forget()
-                return self._keys_of(words, language)
+                return self._lemmas_of(words, read_in)
             for word in new:
-                keys: set[str] = set()
-                for code in forms.languages_of(word, read_in):
-                    found = forms.lookup(word, code)
-                    if found:
-                        keys.update(found)
-                keys.discard(word)
-                if keys:
-                    keyed_words[word] = tuple(keys)
-                    has_keys.add(word)
+                found = [
+                    language + TAG + lemma
+                    for language in forms.languages_of(word, read_in)
+                    for lemma in forms.lookup(word, language) or ()
+                ]
+                if found:
+                    tagged[word] = tuple(found)
+                    inflected.add(word)
             seen.update(new)
             self._remembered += len(new)
-        found_keys: set[str] = set()
-        for word in words.intersection(has_keys):
-            found_keys.update(keyed_words[word])
-        return found_keys
+        lemmas: set[str] = set()
+        for word in words.intersection(inflected):
+            lemmas.update(tagged[word])
+        return lemmas
+
+
+def _post(postings: dict[str, Posting], entries: set[str], position: int, fresh: list[str] | None) -> None:
+    """Post a position under each entry, listing in ``fresh`` the entries posted for the first time."""
+    for entry in entries:
+        found = postings.get(entry)
+        if found is None:
+            postings[entry] = position
+            if fresh is not None:
+                fresh.append(entry)
+        elif type(found) is int:
+            postings[entry] = array("I", (found, position))
+        else:
+            found.append(position)  # type: ignore[union-attr]
+
+
+def _alone(term: Term) -> bool:
+    """Return whether the articles holding a term's words are exactly those it matches: one word or prefix in
+    either field."""
+    return term.field is None and len(term.words) == 1

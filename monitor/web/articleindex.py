@@ -122,15 +122,22 @@ class ArticleIndex:
         self, built: Indexed, matcher: Matcher, tree: Node, since: datetime, limit: int, until: float | None
     ) -> backtest.Report:
         """Return what ``backtest.replay`` gives over the articles of the window, reading only those the rule may
-        match."""
+        match (only the first ``limit`` when the sieve keeps exactly the articles the rule matches)."""
         index = built.index
         window = index.window(since)
         sieved = index.sieve(tree)
-        kept = window if sieved is None else window & sieved
+        kept = window if sieved.kept is None else window & sieved.kept
+        ids = index.newest_first(kept)
+        scanned = int(np.count_nonzero(window))
+        if sieved.exact:
+            listed = backtest.replay(matcher, self._read(ids[:limit], []), limit)
+            if listed.matched == min(limit, len(ids)):
+                return backtest.Report(scanned, len(ids), listed.matches)
+            logger.warning("workbench: the word index kept articles the rule does not match; reading them all")
         pulled: list[int] = []
-        report = backtest.replay(matcher, self._read(index.newest_first(kept), pulled), limit, until)
+        report = backtest.replay(matcher, self._read(ids, pulled), limit, until)
         if report.complete:
-            report.scanned = int(np.count_nonzero(window))
+            report.scanned = scanned
         else:
             # The replay stopped before matching the last article it pulled: every article of the window above
             # that one is decided.

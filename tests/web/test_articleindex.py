@@ -155,13 +155,32 @@ def test_the_workbench_finds_through_the_index_what_it_finds_without(form: Form,
 def test_out_of_time_it_says_how_many_of_the_newest_articles_it_covered() -> None:
     store = Memory([saved(n, "Donbass" if n in (3, 6) else "other", "", hours=10 - n) for n in range(1, 10)])
     index, ready = built(store)
-    tree = compile_rule("donbass")
+    tree = compile_rule("title:donbass")  # a field: the articles the sieve keeps must be matched
     try:
         hurried = index.search(ready, Matcher({"r": tree}), tree, NOW - timedelta(days=1), 50, until=-1.0)
     finally:
         index.close()
     # It stopped before matching article 6, the newest it would read: articles 9, 8 and 7 are decided.
     assert (hurried.scanned, hurried.matched, hurried.complete) == (3, 0, False)
+
+
+def test_a_rule_the_index_decides_alone_reads_only_the_articles_it_lists() -> None:
+    read: list[int] = []
+
+    class Counted(Memory):
+        def articles_by_ids(self, ids: Sequence[int]) -> list[SavedArticle]:
+            read.extend(ids)
+            return super().articles_by_ids(ids)
+
+    store = Counted([saved(n, "Donbass" if n % 2 else "other", "", hours=10 - n) for n in range(1, 10)])
+    index, ready = built(store)
+    tree = compile_rule(None, ["Donbass", "Донбасс"], ["football"])
+    try:
+        report = index.search(ready, Matcher({"r": tree}), tree, NOW - timedelta(days=1), 2, until=None)
+    finally:
+        index.close()
+    assert (report.scanned, report.matched, report.complete) == (9, 5, True)
+    assert [m.article.id for m in report.matches] == read == [9, 7]
 
 
 def test_articles_stored_since_and_those_committed_late_are_found_next_time() -> None:
