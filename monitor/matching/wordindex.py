@@ -45,7 +45,7 @@ from monitor.matching.text import fold_words
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = -(2**63)  # the publication time of an article without one: before any window
-REMEMBERED = 1 << 18  # words whose lemmas are remembered, all languages together, while adding articles
+REMEMBERED = 1 << 20  # words whose lemmas are remembered, all article languages together, while adding articles
 TAG = "\x1f"  # between a language and a lemma (no folded word holds it)
 
 Mask = NDArray[np.bool_]
@@ -277,8 +277,9 @@ class WordIndex:
 
 def _post(postings: dict[str, Posting], entries: set[str], position: int, fresh: list[str] | None) -> None:
     """Post a position under each entry, listing in ``fresh`` the entries posted for the first time."""
+    get = postings.get
     for entry in entries:
-        found = postings.get(entry)
+        found = get(entry)
         if found is None:
             postings[entry] = position
             if fresh is not None:

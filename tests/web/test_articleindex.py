@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -230,8 +229,8 @@ def test_a_window_older_than_the_index_replays_every_article() -> None:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    opened = Storage.open(f"sqlite:///{tmp_path / 'monitor.db'}")
+def storage(database_url: str) -> Iterator[Storage]:
+    opened = Storage.open(database_url)
     yield opened
     opened.close()
 
