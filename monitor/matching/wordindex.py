@@ -4,10 +4,10 @@ Each article added gets a position (0, 1, 2, ... in the order added) and is read
 title and its text (what a rule's ``text:`` field reads) tokenized and folded by ``text.fold_words``. Each
 distinct folded word of either field posts the article's position under the word itself; and, in each language
 ``Forms.languages_of`` reads it in (the article's language when tabled, else those of the word's script), a word
-that is a form in that language's table posts it under each of its lemmas, tagged with the language. A word
-found in one article holds that position alone; others hold an ``array`` of positions in increasing order. The
-article's id, its fetch and publication times (in microseconds since 1970) and its tabled language are kept by
-position, so that a window (``since``) is picked in memory.
+that is a form in that language's table posts it under each of its lemmas, tagged with the language. The words
+of the title are posted so once more, apart. A word found in one article holds that position alone; others hold
+an ``array`` of positions in increasing order. The article's id, its fetch and publication times (in microseconds
+since 1970) and its tabled language are kept by position, so that a window (``since``) is picked in memory.
 
 Which articles hold a rule's word, in any field, is then known exactly (``forms.py``: an article's word is a form
 of the rule's word when, in a language the article's word is read in, they share a key, a key being a lemma, or
@@ -17,12 +17,14 @@ the word itself when the table does not hold it):
 - a word without ``=``: where the word itself is posted; and, for each tabled language L and each key k of the
   word in L, where k is posted tagged with L (article words that are forms in L with lemma k), and where k itself
   is posted in an article whose words are read in L when k is no form in L (its own key);
-- a prefix: wherever a posted word starts with it (the words are kept sorted).
+- a prefix: wherever a posted word starts with it (the words are kept sorted);
+- a word in the title (``title:``): the same, among the words of titles, posted apart.
 
 ``sieve(tree)`` returns the positions of the articles a rule tree may match, a superset of those it matches,
-and whether it is exactly those. A single word or prefix in either field is exact; a phrase, a field
-(``title:``) or ``NEAR`` keeps the articles holding all their words, a superset: positions within a field are not
-indexed, the matcher decides them. ``AND`` intersects, ``OR`` unites, ``NOT`` of an exact part is its complement;
+and whether it is exactly those. A single word or prefix in either field, or a single word in the title, is
+exact; a phrase, a prefix in the title, a term in the text (``text:``) or ``NEAR`` keeps the articles holding all
+their words (in their title, for ``title:``), a superset: positions within a field are not indexed, the matcher
+decides them. ``AND`` intersects, ``OR`` unites, ``NOT`` of an exact part is its complement;
 ``NOT`` of another part keeps every article (``None``: no sieve), as does an ``OR`` with such a part. A tree of
 exact parts is exact: its articles are the rule's matches, without matching them. The index is pure: the
 caller reads the articles and hands them over.
@@ -47,6 +49,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = -(2**63)  # the publication time of an article without one: before any window
 REMEMBERED = 1 << 20  # words whose lemmas are remembered, all article languages together, while adding articles
 TAG = "\x1f"  # between a language and a lemma (no folded word holds it)
+TITLE = "title"
 
 Mask = NDArray[np.bool_]
 Posting = int | array  # type: ignore[type-arg]
@@ -78,6 +81,9 @@ class WordIndex:
         self._codes = {language: code for code, language in enumerate(sorted(forms.languages), 1)}
         self._words: dict[str, Posting] = {}
         self._lemmas: dict[str, Posting] = {}  # by language TAG lemma
+        # The same for the words of titles alone.
+        self._title_words: dict[str, Posting] = {}
+        self._title_lemmas: dict[str, Posting] = {}
         self._sorted: list[str] = []  # the posted words, sorted, for prefixes
         self._fresh: list[str] = []  # words posted since they were last sorted
         # The tagged lemmas of each word looked at, by the article language it was read in (None: read in the
@@ -98,8 +104,9 @@ class WordIndex:
     def footprint(self) -> int:
         """Return roughly how many bytes the index holds: its arrays, its words and their postings."""
         arrays = (self.ids, self.fetched, self.published, self.languages)
-        size = sum(map(sys.getsizeof, (*arrays, self._words, self._lemmas, self._sorted)))
-        for postings in (self._words, self._lemmas):
+        tables = (self._words, self._lemmas, self._title_words, self._title_lemmas)
+        size = sum(map(sys.getsizeof, (*arrays, *tables, self._sorted)))
+        for postings in tables:
             for word, found in postings.items():
                 size += sys.getsizeof(word) + sys.getsizeof(found)
         return size
@@ -115,14 +122,18 @@ class WordIndex:
     ) -> None:
         """Post an article's words and their tagged lemmas under its position, the next one."""
         position = len(self.ids)
-        words = set(fold_words(title)[0])
-        words.update(fold_words(text)[0])
+        titled = set(fold_words(title)[0])
+        words = titled.union(fold_words(text)[0])
         read_in = language if language in self._codes else None
         _post(self._words, words, position, self._fresh)
+        _post(self._title_words, titled, position, None)
         if self.forms:
             lemmas = self._lemmas_of(words, read_in)
             if lemmas:
                 _post(self._lemmas, lemmas, position, None)
+                title_lemmas = self._lemmas_of(titled, read_in)
+                if title_lemmas:
+                    _post(self._title_lemmas, title_lemmas, position, None)
         self.ids.append(article_id)
         self.fetched.append(micros(fetched))
         self.published.append(NEVER if published is None else micros(published))
@@ -179,7 +190,7 @@ class WordIndex:
         whole = words[:-1] if term.prefix else words
         kept: Mask | None = None
         for word in dict.fromkeys(whole):
-            found = self._word(word)
+            found = self._word(word, term.field == TITLE)
             kept = found if kept is None else kept & found
         if term.prefix:
             found = self._prefix(words[-1])
@@ -187,24 +198,26 @@ class WordIndex:
         assert kept is not None  # a term has words
         return kept
 
-    def _word(self, word: str) -> Mask:
-        """Return which positions hold a rule's word: in its exact form for ``=word``, else in any form."""
+    def _word(self, word: str, in_title: bool) -> Mask:
+        """Return which positions hold a rule's word (in their title, with ``in_title``): in its exact form for
+        ``=word``, else in any form."""
+        words, lemmas = (self._title_words, self._title_lemmas) if in_title else (self._words, self._lemmas)
         if word.startswith(EXACT):
-            return self._posted(self._words, [word[len(EXACT) :]])
-        kept = self._posted(self._words, [word])
+            return self._posted(words, [word[len(EXACT) :]])
+        kept = self._posted(words, [word])
         forms = self.forms
         if not forms:
             return kept
         codes = np.frombuffer(self.languages, np.uint8)
         for language, code in self._codes.items():
             for key in forms.lookup(word, language) or (word,):
-                kept |= self._posted(self._lemmas, [language + TAG + key])
-                if key in self._words and forms.lookup(key, language) is None:
+                kept |= self._posted(lemmas, [language + TAG + key])
+                if key in words and forms.lookup(key, language) is None:
                     # The key is a word of its own in this language: where it is read in the language.
                     read = codes == code
                     if language in forms.languages_of(key, None):
                         read |= codes == 0
-                    kept |= self._posted(self._words, [key]) & read
+                    kept |= self._posted(words, [key]) & read
         return kept
 
     def _prefix(self, prefix: str) -> Mask:
@@ -292,5 +305,5 @@ def _post(postings: dict[str, Posting], entries: set[str], position: int, fresh:
 
 def _alone(term: Term) -> bool:
     """Return whether the articles holding a term's words are exactly those it matches: one word or prefix in
-    either field."""
-    return term.field is None and len(term.words) == 1
+    either field, or one word in the title."""
+    return len(term.words) == 1 and (term.field is None or (term.field == TITLE and not term.prefix))
