@@ -54,6 +54,7 @@ def queries(vocabulary: list[str]) -> list[tuple[str, Form]]:
         ("a phrase of rarer words", Form(query=f'"{vocabulary[1500]} {vocabulary[1501]}"')),
         ("a phrase of common words", Form(query='"NATO summit"')),
         ("a prefix", Form(query="kher*")),
+        ("a word in the title", Form(query="title:Kherson")),
         ("any of four, one exclude", Form(any=("Donbass", "Donbas", "Донбасс", "Донбас"), exclude=("football",))),
         ("Cyrillic, with its forms", Form(query="Донбасс")),
         ("AND, OR, NEAR", Form(query="(Vilnius OR Brussels) AND NATO NEAR/3 summit")),
