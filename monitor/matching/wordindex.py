@@ -47,7 +47,9 @@ from monitor.matching.text import fold_words
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = -(2**63)  # the publication time of an article without one: before any window
-REMEMBERED = 1 << 20  # words whose lemmas are remembered, all article languages together, while adding articles
+# Words whose lemmas are remembered, all article languages together, while adding many articles, then once settled.
+REMEMBERED = 1 << 20
+SETTLED = 1 << 15
 TAG = "\x1f"  # between a language and a lemma (no folded word holds it)
 TITLE = "title"
 
@@ -92,6 +94,7 @@ class WordIndex:
         self._tagged: dict[str | None, dict[str, tuple[str, ...]]] = {}
         self._inflected: dict[str | None, set[str]] = {}
         self._remembered = 0
+        self._bound = REMEMBERED
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -140,9 +143,11 @@ class WordIndex:
         self.languages.append(self._codes[read_in] if read_in is not None else 0)
 
     def settle(self) -> None:
-        """Sort the posted words and forget the lemmas remembered while adding many articles."""
+        """Sort the posted words and forget the lemmas remembered while adding many articles; remember fewer from
+        now on."""
         self._sorted_words()
         self._forget()
+        self._bound = SETTLED
 
     def window(self, since: datetime) -> Mask:
         """Return which positions hold an article fetched or published at ``since`` or later."""
@@ -253,6 +258,7 @@ class WordIndex:
         return self._sorted
 
     def _forget(self) -> None:
+        """Forget the lemmas of the words looked at (they are looked up again when next seen)."""
         for tables in (self._seen, self._tagged, self._inflected):
             tables.clear()
         self._remembered = 0
@@ -260,6 +266,8 @@ class WordIndex:
     def _lemmas_of(self, words: set[str], read_in: str | None) -> set[str]:
         """Return the tagged lemmas of an article's words that are forms in the languages they are read in."""
         forms = self.forms
+        if self._remembered >= self._bound:
+            self._forget()
         seen = self._seen.get(read_in)
         if seen is None:
             seen = self._seen[read_in] = set()
@@ -268,9 +276,6 @@ class WordIndex:
         tagged, inflected = self._tagged[read_in], self._inflected[read_in]
         new = words.difference(seen)
         if new:
-            if self._remembered + len(new) > REMEMBERED:
-                self._forget()
-                return self._lemmas_of(words, read_in)
             for word in new:
                 found = [
                     language + TAG + lemma

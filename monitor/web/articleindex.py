@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -54,11 +55,15 @@ class Articles(Protocol):
     def articles_by_ids(self, ids: Sequence[int]) -> list[SavedArticle]: ...
 
 
+@dataclass
 class Indexed:
-    """A built index, what it covers, and how far its updates have read."""
+    """A built index: the articles fetched or published since ``covers``, the highest id it holds, and when it was
+    last brought up to date."""
 
-    def __init__(self, index: WordIndex, covers: datetime, highest: int, updated: datetime) -> None:
-        self.index, self.covers, self.highest, self.updated = index, covers, highest, updated
+    index: WordIndex
+    covers: datetime
+    highest: int
+    updated: datetime
 
 
 class ArticleIndex:

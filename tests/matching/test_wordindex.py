@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.matching import Matcher, compile_rule, parse
+from monitor.matching import Matcher, compile_rule, parse, wordindex
 from monitor.matching.forms import Forms, default
 from monitor.matching.wordindex import WordIndex
 
@@ -96,6 +96,15 @@ def test_the_window_and_the_ids_newest_first() -> None:
     assert index.newest_first(window) == [9, 7, 5]
     assert index.fetched_since(NOW - timedelta(days=2)) == {9, 5}
     assert len(index) == 4 and index.words == 4
+
+
+def test_forms_are_found_however_few_lemmas_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wordindex, "REMEMBERED", 2)
+    monkeypatch.setattr(wordindex, "SETTLED", 1)
+    index = indexed()
+    assert kept(index, "Донбасс") == {1, 7} and kept(index, "summit") == {0, 5, 6}
+    index.add(200, "Снова о Донбассе", "", "ru", NOW, None)
+    assert kept(index, "Донбасс") == {1, 7, len(ARTICLES)}
 
 
 def test_words_posted_after_settling_are_found_by_prefix() -> None:
