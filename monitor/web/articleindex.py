@@ -8,7 +8,8 @@ given in order but, with several instances on one PostgreSQL database, not commi
 lower id than the highest indexed may appear later. So each update reads the ids above the highest indexed and
 those fetched within ``MARGIN`` before the previous update, and indexes those it does not hold yet. After
 ``IDLE`` without a search the index is dropped, so that the daemon does not keep its memory for nothing; the
-next search builds it again.
+next search builds it again. An index in constant use, which keeps the articles it was given, is built afresh in
+the background once it reaches ``RENEWED`` further back than ``HORIZON``, and the fresh one replaces it.
 
 A search (``search``) gives what ``backtest.replay`` gives over every article of the window, newest first: the
 sieve keeps the articles the rule may match, and only those are read back from the database (by id, newest
@@ -40,6 +41,7 @@ from monitor.store.storage import SavedArticle
 logger = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=31)  # how far back the index reaches; a longer window replays without it
+RENEWED = timedelta(days=7)  # how long an index in constant use grows before a fresh one replaces it
 MARGIN = timedelta(minutes=10)  # how long before the last update an article may be committed late
 IDLE = 15 * 60.0  # seconds without a search after which the index is dropped
 CHUNK = 200  # articles read back from the database at a time
@@ -101,13 +103,14 @@ class ArticleIndex:
         with self._guard:
             self._used = self.clock()
             built = self._built
+            stale = built is not None and now - built.covers > self.horizon + RENEWED
+            if (built is None or stale) and self._builder is None:
+                self._done = threading.Event()
+                self._builder = threading.Thread(
+                    target=self._build, args=(now, self._done), name="workbench-index", daemon=True
+                )
+                self._builder.start()
             if built is None:
-                if self._builder is None:
-                    self._done = threading.Event()
-                    self._builder = threading.Thread(
-                        target=self._build, args=(now, self._done), name="workbench-index", daemon=True
-                    )
-                    self._builder.start()
                 return None
         self._update(built, now)
         return built
@@ -180,17 +183,20 @@ class ArticleIndex:
             index.words,
             time.perf_counter() - started,
         )
+        built = Indexed(index, covers, highest, now)
         with self._guard:
-            self._built = Indexed(index, covers, highest, now)
+            self._built = built
             self._builder = None
             self._used = self.clock()
         done.set()
-        self._watch()
+        self._watch(built)
 
-    def _watch(self) -> None:
-        """Drop the index once no search has used it for ``idle`` seconds."""
+    def _watch(self, built: Indexed) -> None:
+        """Drop the index once no search has used it for ``idle`` seconds; stop watching once it was replaced."""
         while True:
             with self._guard:
+                if self._built is not built:
+                    return
                 left = self._used + self.idle - self.clock()
                 if left <= 0:
                     self._built = None

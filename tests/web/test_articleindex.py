@@ -15,7 +15,7 @@ from monitor import backtest
 from monitor.ingest.article import ParsedArticle
 from monitor.matching import Matcher, compile_rule
 from monitor.store.storage import SavedArticle, Storage
-from monitor.web.articleindex import ArticleIndex, Indexed
+from monitor.web.articleindex import RENEWED, ArticleIndex, Indexed
 from monitor.web.workbench import Form, Workbench
 from tests.matching.test_wordindex import LANGUAGES, entries, queries, texts
 
@@ -211,6 +211,21 @@ def test_an_idle_index_is_dropped_and_built_again_on_next_use() -> None:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert index.building or index.wait(30)
+    finally:
+        index.close()
+
+
+def test_an_index_in_constant_use_is_built_afresh_while_it_still_answers() -> None:
+    store = Memory([saved(1, "Donbass", "")])
+    index = ArticleIndex(store, horizon=timedelta(hours=1))
+    try:
+        assert index.ready(NOW) is None and index.wait(30)
+        first = index.ready(NOW)
+        later = NOW + timedelta(hours=1) + RENEWED + timedelta(minutes=1)
+        assert index.ready(later) is first  # still answering while the fresh one is built
+        assert index.wait(30)
+        fresh = index.ready(later)
+        assert fresh is not None and fresh is not first and fresh.covers == later - timedelta(hours=1)
     finally:
         index.close()
 
