@@ -95,6 +95,8 @@ class WordIndex:
         self._inflected: dict[str | None, set[str]] = {}
         self._remembered = 0
         self._bound = REMEMBERED
+        # Every word read in a language where it is a form, by language TAG lemma: the words a rule's word may find.
+        self._forms: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -108,11 +110,11 @@ class WordIndex:
         """Return roughly how many bytes the index holds: its arrays, its words and their postings."""
         arrays = (self.ids, self.fetched, self.published, self.languages)
         tables = (self._words, self._lemmas, self._title_words, self._title_lemmas)
-        size = sum(map(sys.getsizeof, (*arrays, *tables, self._sorted)))
+        size = sum(map(sys.getsizeof, (*arrays, *tables, self._sorted, self._forms)))
         for postings in tables:
             for word, found in postings.items():
                 size += sys.getsizeof(word) + sys.getsizeof(found)
-        return size
+        return size + sum(sys.getsizeof(lemma) + sys.getsizeof(words) for lemma, words in self._forms.items())
 
     def add(
         self,
@@ -188,6 +190,19 @@ class WordIndex:
         if not masks:
             return Sieved(None, False)
         return Sieved(np.logical_and.reduce(masks), exact and len(masks) == len(parts))
+
+    def spellings(self, word: str) -> frozenset[str]:
+        """Return the words of the indexed articles a rule's word may find (``=word``: the word alone), and more."""
+        if word.startswith(EXACT):
+            return frozenset((word[len(EXACT) :],))
+        found = {word}
+        forms = self.forms
+        if forms:
+            for language in self._codes:
+                for key in forms.lookup(word, language) or (word,):
+                    found.add(key)
+                    found.update(self._forms.get(language + TAG + key, ()))
+        return frozenset(found)
 
     def _term(self, term: Term) -> Mask:
         """Return which positions hold every word of a term (its last one as a prefix, for a prefix)."""
@@ -285,6 +300,8 @@ class WordIndex:
                 if found:
                     tagged[word] = tuple(found)
                     inflected.add(word)
+                    for lemma in found:
+                        self._forms.setdefault(lemma, set()).add(word)
             seen.update(new)
             self._remembered += len(new)
         lemmas: set[str] = set()

@@ -13,7 +13,9 @@ the background once it reaches ``RENEWED`` further back than ``HORIZON``, and th
 
 A search (``search``) gives what ``backtest.replay`` gives over every article of the window, newest first: the
 sieve keeps the articles the rule may match, and only those are read back from the database (by id, newest
-first) and matched with the real matcher by ``backtest.replay``. ``scanned`` counts every article of the window;
+first), looked at from their folded words (``matching.possible``) and, when they may match, matched with the
+real matcher by ``backtest.replay``. When the sieve keeps exactly the articles the rule matches, they are
+counted, and only the first listed are read and matched. ``scanned`` counts every article of the window;
 when the replay stops at its deadline, it counts the newest articles of the window it decided (those above the
 next article it would have read), as the full replay counts those it read.
 """
@@ -35,6 +37,7 @@ from monitor.ingest.article import readable_text
 from monitor.matching import Matcher, Node
 from monitor.matching.forms import Forms
 from monitor.matching.forms import default as default_forms
+from monitor.matching.possible import Possible
 from monitor.matching.wordindex import WordIndex
 from monitor.store.storage import SavedArticle
 
@@ -143,7 +146,8 @@ class ArticleIndex:
                 return backtest.Report(scanned, len(ids), listed.matches)
             logger.warning("workbench: the word index kept articles the rule does not match; reading them all")
         pulled: list[int] = []
-        report = backtest.replay(matcher, self._read(ids, pulled), limit, until)
+        possible = Possible(tree, index) if sieved.kept is not None else None
+        report = backtest.replay(matcher, self._read(ids, pulled, possible, until), limit, until)
         if report.complete:
             report.scanned = scanned
         else:
@@ -153,10 +157,17 @@ class ArticleIndex:
             report.scanned = int(np.count_nonzero(in_window > pulled[-1]))
         return report
 
-    def _read(self, ids: list[int], pulled: list[int]) -> Iterable[SavedArticle]:
-        """Yield the articles of these ids, newest first, a chunk at a time, noting each one's id in ``pulled``."""
+    def _read(
+        self, ids: list[int], pulled: list[int], possible: Possible | None = None, until: float | None = None
+    ) -> Iterable[SavedArticle]:
+        """Yield the articles of these ids, newest first, a chunk at a time, noting each one's id in ``pulled``;
+        with ``possible``, only those that may match, until the deadline (then the next one, where the replay
+        stops)."""
         for start in range(0, len(ids), CHUNK):
             for article in self.store.articles_by_ids(ids[start : start + CHUNK]):
+                in_time = until is None or time.monotonic() <= until
+                if possible is not None and in_time and not possible(article.title, _readable(article)):
+                    continue
                 pulled.append(article.id)
                 yield article
 
@@ -224,5 +235,9 @@ class ArticleIndex:
 
 def _add(index: WordIndex, article: SavedArticle) -> None:
     """Index an article as the replay reads it: its title and its readable text."""
-    text = readable_text(article.text, article.full_text)
-    index.add(article.id, article.title, text, article.language, article.fetched, article.published)
+    index.add(article.id, article.title, _readable(article), article.language, article.fetched, article.published)
+
+
+def _readable(article: SavedArticle) -> str:
+    """Return what a rule's ``text:`` field reads of an article."""
+    return readable_text(article.text, article.full_text)

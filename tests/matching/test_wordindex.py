@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from monitor.matching import Matcher, compile_rule, parse, wordindex
 from monitor.matching.forms import Forms, default
+from monitor.matching.possible import Possible
 from monitor.matching.wordindex import WordIndex
 
 NOW = datetime(2026, 1, 8, 12, 0, tzinfo=UTC)
@@ -172,7 +173,7 @@ entries = st.lists(st.sampled_from([*WORDS, "=summit", "Донб*", "nato summit
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stored=articles, query=st.one_of(st.none(), queries), any=entries, exclude=entries)
-def test_the_sieve_keeps_every_article_the_rule_matches_and_only_those_when_exact(
+def test_the_sieve_keeps_every_article_the_rule_matches_and_only_those_when_exact_and_each_is_possible(
     stored: list[tuple[str, str, str | None]], query: str | None, any: list[str], exclude: list[str]
 ) -> None:
     if query is None and not any and not exclude:
@@ -181,8 +182,10 @@ def test_the_sieve_keeps_every_article_the_rule_matches_and_only_those_when_exac
     matcher = Matcher({"rule": tree})
     index = indexed(articles=stored)
     found = index.sieve(tree)
+    possible = Possible(tree, index)
     for position, (title, text, language) in enumerate(stored):
         matched = bool(matcher.match(title, text, language))
+        assert possible(title, text) or not matched, (position, title, text, language)
         if found.exact:
             assert found.kept is not None and found.kept[position] == matched, (position, title, text, language)
         elif matched:
