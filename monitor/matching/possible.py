@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
+from contextlib import suppress
 
 from monitor.matching.query import And, Near, Node, Not, Or, Term, keyed
 from monitor.matching.text import fold_words
@@ -43,8 +44,11 @@ class Possible:
 def _compile(node: Node, index: WordIndex) -> Check:
     """Return the check of a tree."""
     if isinstance(node, Term):
-        starts = _starts(node, index)
         scoped = _scope(node)
+        if len(node.words) == 1 and not node.prefix:
+            spellings = index.spellings(keyed(node)[0])
+            return lambda fields: any(not spellings.isdisjoint(fields[at]) for at in scoped)
+        starts = _starts(node, index)
         return lambda fields: any(starts(fields[at]) for at in scoped)
     if isinstance(node, Near):
         return _near(node, index)
@@ -80,9 +84,9 @@ def _starts(term: Term, index: WordIndex) -> Callable[[list[str]], list[int]]:
             return [position for position, token in enumerate(tokens) if token.startswith(words[-1])]
         if any(spellings.isdisjoint(tokens) for spellings in allowed):
             return []
-        first, last = allowed[0], len(tokens) - size
+        last = len(tokens) - size
         found = []
-        for position in [position for position, token in enumerate(tokens) if token in first]:
+        for position in _positions(tokens, allowed[0]):
             if position > last:
                 break
             if all(fits(tokens[position + at], at) for at in range(1, size)):
@@ -90,6 +94,19 @@ def _starts(term: Term, index: WordIndex) -> Callable[[list[str]], list[int]]:
         return found
 
     return starts
+
+
+def _positions(tokens: list[str], spellings: frozenset[str]) -> list[int]:
+    """Return, in order, where any of the spellings lies among the words."""
+    found: list[int] = []
+    for word in spellings.intersection(tokens):
+        at = -1
+        with suppress(ValueError):
+            while True:
+                at = tokens.index(word, at + 1)
+                found.append(at)
+    found.sort()
+    return found
 
 
 def _near(near: Near, index: WordIndex) -> Check:
