@@ -165,6 +165,26 @@ class Storage(FeedStore, PageStore):
                 return
             before = rows[-1].id
 
+    def article_ids_since(self, after: int, fetched_since: datetime) -> list[int]:
+        """Return the ids of the articles stored with an id above ``after`` or fetched at ``fetched_since`` or later."""
+        table = table_of(Article)
+        query = sql_select(table.c.id).where((table.c.id > after) | (table.c.fetched_at >= fetched_since))
+        with self.reader.connect() as connection:
+            return [row_id for (row_id,) in connection.execute(query)]
+
+    def articles_by_ids(self, ids: Sequence[int]) -> list[SavedArticle]:
+        """Return the stored articles of these ids, highest id (newest) first."""
+        table = table_of(Article)
+        columns = [table.c[name] for name in _SAVED_COLUMNS]
+        found: list[SavedArticle] = []
+        with self.reader.connect() as connection:
+            for start in range(0, len(ids), _INSERT_CHUNK):
+                chunk = list(ids[start : start + _INSERT_CHUNK])
+                query = sql_select(*columns).where(table.c.id.in_(chunk)).order_by(table.c.id.desc())
+                found.extend(SavedArticle(*row) for row in connection.execute(query))
+        found.sort(key=lambda article: -article.id)
+        return found
+
     def unseen(self, articles: Sequence[ParsedArticle]) -> list[ParsedArticle]:
         """Return the articles that look new: none of their keys is stored, nor held by an earlier one of the list.
 

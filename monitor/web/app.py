@@ -25,6 +25,7 @@ from monitor.store.browse import Browse, days
 from monitor.store.storage import Storage
 from monitor.web import workbench
 from monitor.web.access import Access
+from monitor.web.articleindex import ArticleIndex
 from monitor.web.charts import daily_bars
 from monitor.web.render import environment, page
 
@@ -70,7 +71,7 @@ class Pages:
         self.site = site
         self.env = environment()
         self.browse = Browse(site.storage.reader)
-        self.bench = workbench.Workbench(site.storage.articles_since)
+        self.bench = workbench.Workbench(site.storage.articles_since, ArticleIndex(site.storage))
         self.files = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.is_file()}
 
     def html(self, name: str, status: int = 200, **context: object) -> HTMLResponse:

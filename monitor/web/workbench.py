@@ -6,10 +6,16 @@ the first ``LISTED`` are shown with their snippets. On a pasted text it does wha
 does: the language detected from the words, the hits with their snippets. A part that does not parse gives the
 same error as ``rules test``, with the line of the fault and a caret under it. Nothing is written.
 
-One replay runs at a time (``Workbench.lock``), so that typing fast in the page never has the daemon scan the
-articles several times at once. Matching costs tens of microseconds an article, so a window of many thousands
-takes seconds: unless the form asks for every article (``all``), a replay stops after ``BUDGET`` seconds and
-says how many of the newest articles it read, with a link that reads them all.
+Matching costs tens of microseconds an article, so replaying a window of 100,000 articles would take seconds.
+With a word index of the stored articles (``articleindex.ArticleIndex``, kept in this process), only the
+articles the rule may match are read back and matched, and the results are the same. The index is built in the
+background on first use; until it is ready, and for a window older than the index reaches, the workbench
+replays every article of the window. Either way, unless the form asks for every article (``all``), a search stops
+after ``BUDGET`` seconds and says how many of the newest articles of the window it covered, with a link that
+reads them all.
+
+One search runs at a time (``Workbench.lock``), so that typing fast in the page never has the daemon scan the
+articles several times at once.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from monitor.matching import Hit, Matcher, Node, compile_rule, describe_rule, pa
 from monitor.matching.rule import parse_entries
 from monitor.settings.values import parse_duration
 from monitor.store.storage import SavedArticle
+from monitor.web.articleindex import ArticleIndex
 
 LISTED = 50
 DEFAULT_SINCE = "7d"
@@ -106,6 +113,8 @@ class Outcome:
     language: str | None = None
     trial: list[Hit] | None = None
     busy: bool = False
+    indexed: bool = False  # the search read only the articles the word index kept
+    indexing: bool = False  # the word index is being built: the search replayed the window's newest articles
 
 
 def compile_form(form: Form) -> Node | Problem:
@@ -138,10 +147,14 @@ def window(since: str) -> timedelta | Problem:
 
 
 class Workbench:
-    """Try rules over the articles a function yields (``Storage.articles_since``), one replay at a time."""
+    """Try rules over the articles a function yields (``Storage.articles_since``), one search at a time, through
+    the word index when one is given and ready."""
 
-    def __init__(self, articles: Callable[[datetime], Iterable[SavedArticle]]) -> None:
+    def __init__(
+        self, articles: Callable[[datetime], Iterable[SavedArticle]], index: ArticleIndex | None = None
+    ) -> None:
         self.articles = articles
+        self.index = index
         self.lock = threading.Lock()
 
     def run(self, form: Form, now: datetime | None = None, wait: float = 30.0, budget: float = BUDGET) -> Outcome:
@@ -162,13 +175,27 @@ class Workbench:
         if form.text.strip() or form.title:
             outcome.language = detect_language(f"{form.title}\n{form.text}")
             outcome.trial = matcher.match(title=form.title, text=form.text, language=outcome.language)
-        outcome.since = (now or datetime.now(UTC)) - span
+        current = now or datetime.now(UTC)
+        outcome.since = current - span
         if not self.lock.acquire(timeout=wait):
             outcome.busy = True
             return outcome
         try:
             until = None if form.every else time.monotonic() + budget
-            outcome.report = backtest.replay(matcher, self.articles(outcome.since), LISTED, until)
+            self._search(outcome, matcher, tree, current, until)
         finally:
             self.lock.release()
         return outcome
+
+    def _search(self, outcome: Outcome, matcher: Matcher, tree: Node, now: datetime, until: float | None) -> None:
+        """Fill the outcome's report: through the word index when it is ready and reaches far enough back."""
+        since = outcome.since
+        assert since is not None
+        index = self.index
+        built = index.ready(now) if index is not None else None
+        if index is not None and built is not None and since >= built.covers:
+            outcome.report = index.search(built, matcher, tree, since, LISTED, until)
+            outcome.indexed = True
+            return
+        outcome.indexing = index is not None and index.building
+        outcome.report = backtest.replay(matcher, self.articles(since), LISTED, until)
