@@ -43,7 +43,7 @@ from match import make_vocabulary
 from monitor.matching import native
 from monitor.observe.metrics import Metrics
 from monitor.observe.server import StatusServer
-from monitor.settings.config import load_settings
+from monitor.settings.config import Settings, load_settings
 from monitor.store.models import Alert, Article, Delivery, Feed, Story
 from monitor.store.storage import Storage
 from monitor.store.tx import table_of
@@ -223,6 +223,21 @@ def timed(client: httpx.Client, url: str, repeat: int) -> tuple[list[float], int
     return times, status
 
 
+def filled(args: argparse.Namespace, prefix: str) -> tuple[Path, datetime, Settings, Storage, float]:
+    """Return a SQLite file filled as ``args`` say (in ``args.keep``, else a new folder named from ``prefix``), the
+    time it was filled at, its settings, its storage, and how many seconds filling took."""
+    folder = args.keep or Path(tempfile.mkdtemp(prefix=prefix))
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "monitor.db"
+    database.unlink(missing_ok=True)
+    now = datetime.now(UTC)
+    settings = load_settings(settings_file(folder, database, args.feeds, args.rules), {})
+    storage = Storage.open(settings.database.url)
+    started = time.perf_counter()
+    fill(storage, args, now)
+    return database, now, settings, storage, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
@@ -233,17 +248,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="fill the database in this folder and keep it")
     args = parser.parse_args()
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="monitor-web-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    database = folder / "monitor.db"
-    database.unlink(missing_ok=True)
-    now = datetime.now(UTC)
-    settings = load_settings(settings_file(folder, database, args.feeds, args.rules), {})
-    storage = Storage.open(settings.database.url)
-    started = time.perf_counter()
-    fill(storage, args, now)
+    database, now, settings, storage, took = filled(args, "monitor-web-bench-")
     size = database.stat().st_size / 1e6
-    print(f"filled {database} in {time.perf_counter() - started:.1f} s: {args.articles:,} articles over the last")
+    print(f"filled {database} in {took:.1f} s: {args.articles:,} articles over the last")
     print(f"  {args.days} days, {args.alerts:,} alerts, {args.feeds} feeds, {args.rules} rules ({size:.0f} MB)")
     print(f"matcher: {native.describe()}")
     server = StatusServer(

@@ -19,18 +19,16 @@ import argparse
 import gc
 import random
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web import Words, fill, settings_file
+from web import Words, filled
 
 from monitor.matching import native
-from monitor.settings.config import load_settings
 from monitor.store.storage import Storage
 from monitor.web.articleindex import ArticleIndex
 from monitor.web.workbench import Form, Outcome, Workbench
@@ -75,17 +73,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="fill the database in this folder and keep it")
     args = parser.parse_args()
     args.alerts, args.feeds, args.rules = 0, 200, 1
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="monitor-workbench-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    database = folder / "monitor.db"
-    database.unlink(missing_ok=True)
-    now = datetime.now(UTC)
-    settings = load_settings(settings_file(folder, database, args.feeds, args.rules), {})
-    storage = Storage.open(settings.database.url)
-    started = time.perf_counter()
-    fill(storage, args, now)
+    database, now, _, storage, took = filled(args, "monitor-workbench-bench-")
     size = database.stat().st_size / 1e6
-    print(f"filled {database} in {time.perf_counter() - started:.1f} s: {args.articles:,} articles over the last")
+    print(f"filled {database} in {took:.1f} s: {args.articles:,} articles over the last")
     print(f"  {args.days} days ({size:.0f} MB); matcher: {native.describe()}")
     try:
         gc.collect()
