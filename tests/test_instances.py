@@ -105,6 +105,7 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
     try:
         time.sleep(7)
         kill(daemons[0])  # SIGKILL, mid-way: its leases run out and the others take over
+        killed_at = time.monotonic()
         time.sleep(9)
         feeds.frozen = feeds.items()
         expected = FEEDS * feeds.frozen
@@ -123,11 +124,16 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
     assert all(process.returncode == 0 for process in daemons[1:]), errors
 
     received = loopback.received_on("/hook")
-    ids = [r.headers["webhook-id"] for r in received]
     titles = Counter(r.json()["article"]["title"] for r in received)
     assert len(set(titles)) == expected  # every alert arrived
-    assert len(ids) == len(set(ids))  # none twice
-    assert max(titles.values()) == 1
+    # None twice, but for the one request the killed daemon may have had in flight: it goes again, same id.
+    first_seen: dict[str, float] = {}
+    for request in received:
+        first_seen.setdefault(request.headers["webhook-id"], request.at)
+    again = Counter(r.headers["webhook-id"] for r in received) - Counter(first_seen)
+    assert sum(again.values()) <= 1, again
+    assert all(first_seen[webhook_id] <= killed_at for webhook_id in again)
+    assert len(titles) == len(first_seen)  # one webhook-id per alert
     assert len(feeds.polls) == FEEDS and min(map(len, feeds.polls.values())) >= 2  # they did poll, all along
     for name, times in feeds.polls.items():
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
