@@ -19,7 +19,7 @@ from monitor.pipeline import Pipeline
 from monitor.settings.config import load_settings
 from monitor.store.storage import Storage
 from tests.conftest import LoopbackServer
-from tests.daemon import kill, monitor, start, stop
+from tests.daemon import kill, monitor, start, stop, wait_for
 from tests.db import rows
 
 pytestmark = pytest.mark.integration
@@ -103,7 +103,9 @@ def test_three_daemons_share_the_work_without_doing_it_twice(
     assert created.returncode == 0, created.stderr
     daemons = [start(config) for _ in range(3)]
     try:
-        time.sleep(7)
+        # The timeline starts once the daemons are up and polling (a loaded machine takes a while to start three).
+        assert wait_for(lambda: len(feeds.polls) == FEEDS, 60)
+        time.sleep(4)
         kill(daemons[0])  # SIGKILL, mid-way: its leases run out and the others take over
         killed_at = time.monotonic()
         time.sleep(9)

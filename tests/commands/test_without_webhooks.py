@@ -59,6 +59,7 @@ READING = [
 ]
 
 
+@pytest.mark.timeout(300)  # a dozen commands, each a new process: slow on a busy machine
 def test_reading_commands_need_no_webhook_variable_but_run_and_check_do(
     tmp_path: Path, loopback: LoopbackServer
 ) -> None:
