@@ -123,14 +123,15 @@ def parse_feed(
         raise FeedParseError(f"feed '{source}': parse error: {type(exc).__name__}: {exc}") from None
     if not parsed.get("version") and not parsed.entries:
         raise NotAFeedError(f"feed '{source}': not a feed{_why_not(document, parsed, response_headers)}")
-    if not parsed.entries and isinstance(parsed.get("bozo_exception"), SAXException):
-        raise FeedParseError(f"feed '{source}': parse error: {parsed['bozo_exception']}")
     feed_language = _language(parsed.feed.get("language") or response_headers.get("content-language"))
     articles = []
     for entry in parsed.entries[:max_entries]:
         article = _article(entry, source, feed_language, max_text)
         if article is not None:
             articles.append(article)
+    # Broken XML that gave nothing to read is an error, even where the tolerant parser began an empty entry.
+    if not articles and isinstance(parsed.get("bozo_exception"), SAXException):
+        raise FeedParseError(f"feed '{source}': parse error: {parsed['bozo_exception']}")
     return ParsedFeed(articles, _ttl(parsed.feed.get("ttl")))
 
 

@@ -94,10 +94,23 @@ def test_not_a_feed(content: bytes, reason: str) -> None:
         parse_feed(content, "x")
 
 
-def test_a_broken_feed_is_a_parse_error() -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        rss("<item><title>a &#xD800; b</title></item>").encode(),
+        b"\x00\xff<rss><channel><item><title>unterminated",  # an entry begun, nothing in it
+        b'<?xml version="1.0"?><rss version="2.0"><channel><item><title></title><link>',
+    ],
+)
+def test_a_broken_feed_with_nothing_to_read_is_a_parse_error(content: bytes) -> None:
     with pytest.raises(FeedParseError, match="feed 'x': parse error") as caught:
-        parse_feed(rss("<item><title>a &#xD800; b</title></item>").encode(), "x")
+        parse_feed(content, "x")
     assert not isinstance(caught.value, NotAFeedError)
+
+
+def test_a_feed_cut_short_keeps_the_entries_read_before_the_cut() -> None:
+    found = parse_feed(rss("<item><title>Whole</title><guid>1</guid></item><item><title>Cut").encode(), "x")
+    assert [article.title for article in found.articles][:1] == ["Whole"]
 
 
 # The declarations after a comment holding "<a": a pattern looking for the first element stops there.
