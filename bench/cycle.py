@@ -43,24 +43,22 @@ def tree_pids(pid: int) -> list[int]:
 
 def rss_kb(pids: list[int]) -> int:
     """Return the resident memory of these processes together, in KB (those gone count for nothing)."""
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        except (OSError, StopIteration, ValueError):
-            continue
-    return total
+    return _summed(pids, "status", "VmRSS:")
 
 
 def pss_kb(pids: list[int]) -> int:
     """Return the proportional set size of these processes together, in KB: each page shared by several of them
     (or with any other process) counted once in all (those gone count for nothing)."""
+    return _summed(pids, "smaps_rollup", "Pss:")
+
+
+def _summed(pids: list[int], file: str, field: str) -> int:
+    """Return the sum over these processes of a field in KB of ``/proc/PID/file``."""
     total = 0
     for pid in pids:
         try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+            text = Path(f"/proc/{pid}/{file}").read_text()
+            total += next(int(line.split()[1]) for line in text.splitlines() if line.startswith(field))
         except (OSError, StopIteration, ValueError):
             continue
     return total
