@@ -7,13 +7,14 @@ CPU time is that of the process and its workers.
 Two peaks of the memory of the process tree are sampled at the same instants (``watch_peak``):
 - the sum of RSS: each process's resident pages, counted in full in every process that maps them, so pages
   shared by a process and the workers it forked, or by the shared libraries they all load, count several times
-  (at least the process's own peak: the kernel's ``ru_maxrss``);
+  (at least the process's own peak: its ``VmHWM``);
 - the sum of PSS (``/proc/PID/smaps_rollup``): each page divided by the number of processes mapping it, so that
   the sum is what the tree holds in memory. Targets are judged on this one.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -101,7 +102,9 @@ def run_cycle(settings: Path) -> int:
 
     netguard.resolve = resolve
     code = cli.main(["--config", str(settings), "run", "--once"], environ={})
-    print(f"peak_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    # The high-water mark of this program's memory: ru_maxrss would also count that of the benchmark's process,
+    # which this one was forked from before it ran this program.
+    print(f"peak_kb {_summed([os.getpid()], 'status', 'VmHWM:')}", file=sys.stderr)
     return code
 
 
