@@ -2,12 +2,19 @@
 
 ``timed_cycle`` runs this file on a settings file: the cycle runs with every ``*.bench.test`` host resolved to
 127.0.0.1 (``run_cycle``), so that each synthetic site has a host of its own, with its own per-host limits. The
-peak memory is the RSS of the process and its workers together, sampled (``watch_peak``), and at least the
-process's own peak; the CPU time is that of the process and its workers.
+CPU time is that of the process and its workers.
+
+Two peaks of the memory of the process tree are sampled at the same instants (``watch_peak``):
+- the sum of RSS: each process's resident pages, counted in full in every process that maps them, so pages
+  shared by a process and the workers it forked, or by the shared libraries they all load, count several times
+  (at least the process's own peak: its ``VmHWM``);
+- the sum of PSS (``/proc/PID/smaps_rollup``): each page divided by the number of processes mapping it, so that
+  the sum is what the tree holds in memory. Targets are judged on this one.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -37,23 +44,36 @@ def tree_pids(pid: int) -> list[int]:
 
 def rss_kb(pids: list[int]) -> int:
     """Return the resident memory of these processes together, in KB (those gone count for nothing)."""
+    return _summed(pids, "status", "VmRSS:")
+
+
+def pss_kb(pids: list[int]) -> int:
+    """Return the proportional set size of these processes together, in KB: each page shared by several of them
+    (or with any other process) counted once in all (those gone count for nothing)."""
+    return _summed(pids, "smaps_rollup", "Pss:")
+
+
+def _summed(pids: list[int], file: str, field: str) -> int:
+    """Return the sum over these processes of a field in KB of ``/proc/PID/file``."""
     total = 0
     for pid in pids:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            text = Path(f"/proc/{pid}/{file}").read_text()
+            total += next(int(line.split()[1]) for line in text.splitlines() if line.startswith(field))
         except (OSError, StopIteration, ValueError):
             continue
     return total
 
 
 def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int = 25) -> list[int]:
-    """Sample the RSS of ``process``'s tree until it exits; return a one-item list holding the peak in KB.
+    """Sample the memory of ``process``'s tree until it exits; return a list holding the peak of the sum of RSS
+    and the peak of the sum of PSS, in KB (the first at once, the second once the process is gone).
 
-    The memory is read every ``every`` seconds, the tree walked again every ``rescan`` samples: walking every
-    thread of the cycle for its children 50 times a second cost the machine more than the reading.
+    The RSS is read every ``every`` seconds, the PSS (whose reading walks every page table) at every fifth
+    sample, right after an RSS reading; the tree is walked again every ``rescan`` samples: walking every thread of
+    the cycle for its children 50 times a second cost the machine more than the reading.
     """
-    peak = [0]
+    peak = [0, 0]
 
     def sample() -> None:
         count, pids = 0, [process.pid]
@@ -61,6 +81,8 @@ def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int 
             if count % rescan == 0:
                 pids = tree_pids(process.pid)
             peak[0] = max(peak[0], rss_kb(pids))
+            if count % 5 == 0:
+                peak[1] = max(peak[1], pss_kb(pids))
             count += 1
             time.sleep(every)
 
@@ -80,18 +102,22 @@ def run_cycle(settings: Path) -> int:
 
     netguard.resolve = resolve
     code = cli.main(["--config", str(settings), "run", "--once"], environ={})
-    print(f"peak_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    # The high-water mark of this program's memory: ru_maxrss would also count that of the benchmark's process,
+    # which this one was forked from before it ran this program.
+    print(f"peak_kb {_summed([os.getpid()], 'status', 'VmHWM:')}", file=sys.stderr)
     return code
 
 
 @dataclass(frozen=True)
 class Cost:
-    """What one cycle took: wall time, CPU time of its process and workers, their peak memory, its own peak."""
+    """What one cycle took: wall time, CPU time of its process and workers, the peaks of their RSS summed and of
+    their PSS summed (what the tree holds), its own peak RSS."""
 
     wall: float
     cpu: float
     peak_mb: float
     own_mb: float
+    pss_mb: float
 
 
 def timed_cycle(settings: Path) -> Cost:
@@ -101,7 +127,7 @@ def timed_cycle(settings: Path) -> Cost:
     if code != 0 or not peaks:
         sys.exit(f"the cycle failed ({code}):\n{errors[-3000:]}")
     own_kb = int(peaks[-1].split()[1])
-    return Cost(cost.wall, cost.cpu, max(cost.peak_mb, own_kb / 1024), own_kb / 1024)
+    return Cost(cost.wall, cost.cpu, max(cost.peak_mb, own_kb / 1024), own_kb / 1024, cost.pss_mb)
 
 
 def timed_command(command: list[str], env: dict[str, str] | None = None) -> tuple[Cost, int, str]:
@@ -116,8 +142,8 @@ def timed_command(command: list[str], env: dict[str, str] | None = None) -> tupl
     # A process waits for its workers, so their CPU time is counted in its own, and so in ours.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak_mb = tree_peak[0] / 1024
-    return Cost(elapsed, cpu, peak_mb, peak_mb), process.returncode, errors
+    peak_mb, pss_mb = tree_peak[0] / 1024, tree_peak[1] / 1024
+    return Cost(elapsed, cpu, peak_mb, peak_mb, pss_mb), process.returncode, errors
 
 
 if __name__ == "__main__":

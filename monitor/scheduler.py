@@ -225,12 +225,3 @@ def _add_feed_job(scheduler: BackgroundScheduler, pipeline: Pipeline, feed: Feed
 
 def _delivery_trigger(settings: Settings) -> IntervalTrigger:
     return IntervalTrigger(seconds=settings.scheduler.delivery_interval.total_seconds())
-
-
-def run_once(pipeline: Pipeline, feed_done: Callable[[], None] | None = None) -> None:
-    """Run every job once: seeds, every feed not disabled (due or not) concurrently, feed health, deliveries."""
-    pipeline.refresh_seeds()
-    pipeline.refresh_feeds(feed_done)
-    pipeline.check_health()
-    report = pipeline.deliver()
-    log.info("cycle done: %d sent, %d to retry, %d given up", report.sent, report.retried, report.dead)

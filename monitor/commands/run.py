@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
-from monitor import scheduler
 from monitor.commands import EXIT_FAILURE, EXIT_OK, Context
 from monitor.errors import ServerError, StorageError
 from monitor.ingest import fetcher
@@ -16,13 +14,13 @@ from monitor.matching import native
 from monitor.observe import progress
 from monitor.observe.logs import configure, secrets_of
 from monitor.observe.memory import limit_malloc_arenas
-from monitor.observe.server import StatusServer
 from monitor.pipeline import Pipeline
-from monitor.reload import Reloader
 from monitor.store.engine import redact_url
 from monitor.store.message import AlertMessage
 from monitor.store.storage import Storage
-from monitor.web.app import Site, pages
+
+if TYPE_CHECKING:
+    from monitor.reload import Reloader
 
 log = logging.getLogger("monitor")
 
@@ -78,8 +76,12 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     try:
         if args.once:
             with progress.bar("feeds", len(settings.feeds)) as advance:
-                scheduler.run_once(pipeline, advance)
+                run_once(pipeline, advance)
         else:
+            # Imported here: the scheduler, the file watcher, the web server and its pages are the daemon's, and
+            # a cycle run from cron, which needs none of them, need not hold them (nor its forked workers).
+            from monitor.reload import Reloader
+
             serve(pipeline, storage, Reloader(pipeline, settings.path, context.environ))
     except (StorageError, ServerError) as exc:
         log.error("%s", exc)
@@ -96,8 +98,23 @@ def handle(args: argparse.Namespace, context: Context) -> int:
     return EXIT_OK
 
 
+def run_once(pipeline: Pipeline, feed_done: Callable[[], None] | None = None) -> None:
+    """Run every job once: seeds, every feed not disabled (due or not) concurrently, feed health, deliveries."""
+    pipeline.refresh_seeds()
+    pipeline.refresh_feeds(feed_done)
+    pipeline.check_health()
+    report = pipeline.deliver()
+    log.info("cycle done: %d sent, %d to retry, %d given up", report.sent, report.retried, report.dead)
+
+
 def serve(pipeline: Pipeline, storage: Storage, reloader: Reloader) -> None:
     """Run the daemon, with /healthz and /metrics on ``[server] listen`` while the scheduler runs."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from monitor import scheduler
+    from monitor.observe.server import StatusServer
+    from monitor.web.app import Site, pages
+
     listen = pipeline.settings.server.listen
     if listen is None:
         scheduler.serve(pipeline, reloader)

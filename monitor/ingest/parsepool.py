@@ -2,17 +2,22 @@
 
 Parsing (feedparser, HTML to text, keys) and analyzing new articles (story sketches, matching the rules) are pure
 CPU work in Python and hold the GIL; fetching many feeds at once on threads would otherwise do them one at a time.
-The workers start from a fresh interpreter (``spawn``), importing only what they run, so they stay small;
-each builds a matcher from the rules the pool was given, once. ``parse`` has the signature and errors of
-``parser.parse_feed``, ``analyze`` those of ``analysis.analyze`` without the matcher; ``parse_and_analyze``
-does both in one trip, for a feed polled for the first time, whose articles are all new; ``extract`` finds the
-main text of an article's page (``extract.main_text``). A pool whose worker died (a crash in a native library)
-is replaced at the next call, which fails as ``BrokenProcessPool`` meanwhile. A worker whose daemon is gone
-(killed with ``kill -9``, say, which gives it no chance to stop them) ends within a second or so.
+The workers are forked from this process when it runs no other thread: they then share the modules it imported
+(the garbage collector's view of every object alive is frozen first, so that a collection in either process does
+not write to, and so copy, the pages they share; it is thawed when the pool closes). A process running other
+threads, one of which could hold a lock that the fork would copy held, starts them from a fresh interpreter
+(``spawn``) importing only what they run. Each builds a matcher from the rules the pool was given, once.
+``parse`` has the signature and errors of ``parser.parse_feed``, ``analyze`` those of ``analysis.analyze``
+without the matcher; ``parse_and_analyze`` does both in one trip, for a feed polled for the first time, whose
+articles are all new; ``extract`` finds the main text of an article's page (``extract.main_text``). A pool
+whose worker died (a crash in a native library) is replaced at the next call, which fails as
+``BrokenProcessPool`` meanwhile. A worker whose daemon is gone (killed with ``kill -9``, say, which gives it no
+chance to stop them) ends within a second or so.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -49,6 +54,8 @@ class ParsePool:
         self._rules = dict(rules or {})
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._method = "spawn"
+        self._frozen = False  # whether this pool froze the garbage collector's objects to fork its workers
 
     def parse(
         self,
@@ -96,6 +103,13 @@ class ParsePool:
             executor.shutdown(wait=False)
             raise
 
+    @property
+    def start_method(self) -> str | None:
+        """Return how the running workers were started, ``fork`` or ``spawn``; None before they are."""
+        with self._lock:
+            executor = self._executor
+        return None if executor is None else self._method
+
     def start(self) -> None:
         """Start every worker process now rather than at the first parse, so that they are ready for it."""
         executor = self._start()
@@ -106,21 +120,30 @@ class ParsePool:
         """Stop the worker processes, once the work in progress is done."""
         with self._lock:
             executor, self._executor = self._executor, None
+            frozen, self._frozen = self._frozen, False
         if executor is not None:
             executor.shutdown(wait=True)
+        if frozen:
+            gc.unfreeze()
 
     def _start(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                # Fresh interpreters that import only what they run (not forked from this process, whose threads
-                # may hold locks, nor from a fork server, which would be one more process).
-                context = multiprocessing.get_context("spawn")
+                # Not from a fork server either: it would be one more process, holding the modules it imports.
+                method = self._method = "fork" if threading.active_count() == 1 else "spawn"
+                if method == "fork" and not self._frozen and gc.get_freeze_count() == 0:
+                    gc.collect()
+                    gc.freeze()
+                    self._frozen = True
                 self._executor = ProcessPoolExecutor(
                     self._workers,
-                    mp_context=context,
+                    mp_context=multiprocessing.get_context(method),
                     initializer=_start_worker,
                     initargs=(self._rules, os.getpid()),
                 )
+                if method == "fork":
+                    # Forked now, all of them, while no other thread runs (the pool starts its own after).
+                    self._executor.submit(_ready).result()
             return self._executor
 
 

@@ -11,13 +11,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from monitor.ingest.article import ParsedArticle
 from monitor.ingest.normalize import clean_text, content_key, detect_language, html_to_text
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 SUFFIXES = (".txt", ".md", ".markdown")
 MAX_TITLE = 200
@@ -27,7 +30,6 @@ _DATE_LINE = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"”»)]|$)|[。！？]")
 _BLOCK_CLOSE = {"paragraph_close", "heading_close", "list_item_close", "blockquote_close", "table_close"}
-_markdown = MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _split_date(raw: str) -> tuple[datetime | None, str]:
 def markdown_to_text(source: str) -> str:
     """Return the plain text of a Markdown document: emphasis, links and headings reduced to their words."""
     pieces: list[str] = []
-    for token in _markdown.parse(source):
+    for token in _markdown().parse(source):
         if token.type == "inline":
             pieces.append(_inline_text(token.children or []))
         elif token.type in ("fence", "code_block"):
@@ -108,6 +110,15 @@ def markdown_to_text(source: str) -> str:
         if token.type in _BLOCK_CLOSE or token.type in ("fence", "code_block", "html_block"):
             pieces.append("\n\n")
     return clean_text("".join(pieces))
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """Return the CommonMark parser, made on first use."""
+    # Imported here: the daemon reads seed files seldom, and a cycle without them need not hold the module.
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 def _inline_text(children: list[Token]) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -88,6 +90,7 @@ def test_a_first_poll_is_parsed_and_analyzed_in_one_trip_like_in_two_steps() -> 
 
 CHILD = """
 import sys
+import threading
 from monitor.ingest.parsepool import ParsePool
 pool = ParsePool(workers=2)
 pool.parse(open(sys.argv[1], "rb").read(), "rss2", {}, "http://feeds.test/")
@@ -122,3 +125,43 @@ def test_workers_end_when_their_daemon_is_killed() -> None:
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if _running(pid)]
+
+
+FORKED = """
+import gc, sys
+from monitor.ingest.parsepool import ParsePool
+from monitor.ingest.parser import parse_feed
+content = open(sys.argv[1], "rb").read()
+pool = ParsePool(workers=1)
+before = pool.start_method
+same = pool.parse(content, "rss2", {}, "http://feeds.test/") == parse_feed(content, "rss2", {}, "http://feeds.test/")
+during = (pool.start_method, gc.get_freeze_count() > 0)
+pool.close()
+print(before, same, *during, gc.get_freeze_count())
+"""
+
+
+def test_workers_are_forked_from_a_lone_thread_with_the_collector_frozen_until_the_pool_closes() -> None:
+    # In a fresh interpreter: threads that other tests leave running here would make the pool spawn.
+    command = [sys.executable, "-c", FORKED, str(FIXTURES / "feeds" / "rss2.xml")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    # Parsed as in this thread, by a forked worker, while the objects it shares are kept from the collector.
+    assert done.stdout.split() == ["None", "True", "fork", "True", "0"]
+
+
+def test_workers_are_spawned_while_another_thread_runs() -> None:
+    content = (FIXTURES / "feeds" / "atom.xml").read_bytes()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    pool = ParsePool(workers=1)
+    try:
+        assert pool.parse(content, "atom", {}, "http://feeds.test/") == parse_feed(
+            content, "atom", {}, "http://feeds.test/"
+        )
+        assert pool.start_method == "spawn"
+        assert gc.get_freeze_count() == 0
+    finally:
+        release.set()
+        pool.close()
+        other.join()
