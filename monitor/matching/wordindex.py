@@ -7,33 +7,31 @@ distinct folded word gets a number the first time it is seen. Three things are k
 - postings: each distinct word of either field posts the article's position under the word; and, in each
   language ``Forms.languages_of`` reads it in (the article's language when tabled, else those of the word's
   script), a word that is a form in that language's table posts it under each of its lemmas, tagged with the
-  language (``wordforms.py``). The words of the title are posted so once more, apart. A word found in one
-  article holds that position alone; others hold an ``array`` of positions in increasing order;
+  language (``wordforms.py``). A word found in one article holds that position alone; others hold an ``array``
+  of positions in increasing order;
 - sequences: the words of the title and of the text in order, as word numbers (``sequences.py``), 4 bytes a word;
 - by position, the article's id, its fetch and publication times (in microseconds since 1970) and its tabled
   language, so that a window (``since``) is picked in memory.
 
-Which articles hold a rule's word, in any field, is known exactly from the postings (``forms.py``: an article's
-word is a form of the rule's word when, in a language the article's word is read in, they share a key, a key
-being a lemma, or the word itself when the table does not hold it):
+Which articles hold a rule's word, in either field, is known exactly from the postings (``forms.py``: an
+article's word is a form of the rule's word when, in a language the article's word is read in, they share a key,
+a key being a lemma, or the word itself when the table does not hold it):
 
 - an exact word (``=word``): where the word itself is posted;
 - a word without ``=``: where the word itself is posted; and, for each tabled language L and each key k of the
   word in L, where k is posted tagged with L (article words that are forms in L with lemma k), and where k itself
   is posted in an article whose words are read in L when k is no form in L (its own key);
-- a prefix: wherever a posted word starts with it (the words are kept sorted);
-- a word in the title (``title:``): the same, among the words of titles, posted apart.
+- a prefix: wherever a posted word starts with it (the words are kept sorted).
 
 ``sieve(tree, within)`` returns exactly which of the positions ``within`` hold an article the rule matches. A
-single word or prefix in either field, or a single word in the title, is read from the postings alone. A phrase,
-a prefix in the title, a term in the text (``text:``) or a ``NEAR`` first keeps the articles holding all their
-words (in their title, for ``title:``), then looks for them in those articles' sequences: each word of the term
-is the word numbers that count as it (``=word``: the word; a prefix: the posted words starting with it; a word:
-each article word that may be a form of it, ``ArticleForms.spellings``, in the article languages where it is one,
-``ArticleForms.counted_in``), and a term lies where its words follow one another within one field, as the matcher
-finds it. ``AND`` intersects (its parts read from the postings alone first, so that the sequences of fewer
-articles are read for the others), ``OR`` unites, ``NOT`` takes the complement. The index is pure: the caller
-reads the articles and hands them over.
+single word or prefix in either field is read from the postings alone. A phrase, a term in one field (``title:``,
+``text:``) or a ``NEAR`` first keeps the articles holding all their words, then looks for them in those articles'
+sequences: each word of the term stands for the word numbers that count as it (``=word``: the word; a prefix:
+the posted words starting with it; a word: each article word that may be a form of it,
+``ArticleForms.spellings``, in the article languages where it is one, ``ArticleForms.counted_in``), and the term
+lies where its words follow one another within a field it looks at, as the matcher finds it. ``AND`` intersects
+(its parts read from the postings alone first, so that the sequences of fewer articles are read for the others),
+``OR`` unites, ``NOT`` takes the complement. The index is pure: the caller reads the articles and hands them over.
 """
 
 from __future__ import annotations
@@ -55,7 +53,6 @@ from monitor.matching.wordforms import TAG, ArticleForms
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = -(2**63)  # the publication time of an article without one: before any window
-TITLE = "title"
 
 Posting = int | array  # type: ignore[type-arg]
 
@@ -82,9 +79,6 @@ class WordIndex:
         self._numbers: dict[str, int] = {}  # each posted word's number
         self._postings: list[Posting] = []  # by word number
         self._lemmas: dict[str, Posting] = {}  # by language TAG lemma
-        # The same for the words of titles alone.
-        self._title_words: dict[str, Posting] = {}
-        self._title_lemmas: dict[str, Posting] = {}
         self._sorted: list[str] = []  # the posted words, sorted, for prefixes
         self._fresh: list[str] = []  # words posted since they were last sorted
 
@@ -99,13 +93,11 @@ class WordIndex:
     def footprint(self) -> int:
         """Return roughly how many bytes the index holds: its arrays, its words and their postings, its sequences."""
         arrays = (self.ids, self.fetched, self.published, self.languages)
-        tables = (self._lemmas, self._title_words, self._title_lemmas)
         found = self.lemmas.found
-        size = sum(map(sys.getsizeof, (*arrays, *tables, self._numbers, self._postings, self._sorted, found)))
+        size = sum(map(sys.getsizeof, (*arrays, self._lemmas, self._numbers, self._postings, self._sorted, found)))
         size += self.sequences.footprint() + sum(map(sys.getsizeof, self._postings))
         size += sum(sys.getsizeof(word) + sys.getsizeof(number) for word, number in self._numbers.items())
-        for postings in tables:
-            size += sum(sys.getsizeof(word) + sys.getsizeof(posted) for word, posted in postings.items())
+        size += sum(sys.getsizeof(lemma) + sys.getsizeof(posted) for lemma, posted in self._lemmas.items())
         return size + sum(sys.getsizeof(lemma) + sys.getsizeof(words) for lemma, words in found.items())
 
     def add(
@@ -120,19 +112,14 @@ class WordIndex:
         """Post an article's words and their tagged lemmas under its position, the next one, and keep its words."""
         position = len(self.ids)
         title_words, text_words = fold_words(title)[0], fold_words(text)[0]
-        titled = set(title_words)
-        words = titled.union(text_words)
+        words = set(title_words).union(text_words)
         codes = self.lemmas.codes
         read_in = language if language in codes else None
         self._post_words(words, position)
-        _post(self._title_words, titled, position)
         if self.forms:
             lemmas = self.lemmas.lemmas_of(words, read_in)
             if lemmas:
                 _post(self._lemmas, lemmas, position)
-                title_lemmas = self.lemmas.lemmas_of(titled, read_in)
-                if title_lemmas:
-                    _post(self._title_lemmas, title_lemmas, position)
         number = self._numbers.__getitem__
         self.sequences.add(map(number, title_words), map(number, text_words))
         self.ids.append(article_id)
@@ -216,25 +203,21 @@ class WordIndex:
         return _at(len(self), articles[held])
 
     def _holding(self, term: Term, within: Mask) -> Mask:
-        """Return which of the positions ``within`` hold every word of a term (its last one as a prefix, for a
-        prefix), in its title for ``title:``."""
+        """Return which of the positions ``within`` hold every word of a term, in any field (its last one as a
+        prefix, for a prefix)."""
         words = keyed(term)
         whole = words[:-1] if term.prefix else words
         kept = within
         for word in dict.fromkeys(whole):
-            kept = kept & self._word(word, term.field == TITLE)
+            kept = kept & self._word(word)
         if term.prefix:
             kept = kept & self._posted(self._postings[self._numbers[word]] for word in self._prefixed(words[-1]))
         return kept
 
-    def _word(self, word: str, in_title: bool) -> Mask:
-        """Return which positions hold a rule's word (in their title, with ``in_title``): in its exact form for
-        ``=word``, else in any form."""
-        lemmas = self._title_lemmas if in_title else self._lemmas
+    def _word(self, word: str) -> Mask:
+        """Return which positions hold a rule's word: in its exact form for ``=word``, else in any form."""
 
         def posted(word: str) -> Posting | None:
-            if in_title:
-                return self._title_words.get(word)
             number = self._numbers.get(word)
             return None if number is None else self._postings[number]
 
@@ -247,7 +230,7 @@ class WordIndex:
         codes = np.frombuffer(self.languages, np.uint8)
         for language, code in self.lemmas.codes.items():
             for key in forms.lookup(word, language) or (word,):
-                kept |= self._posted((lemmas.get(language + TAG + key),))
+                kept |= self._posted((self._lemmas.get(language + TAG + key),))
                 own = posted(key)
                 if own is not None and forms.lookup(key, language) is None:
                     # The key is a word of its own in this language: where it is read in the language.
@@ -364,9 +347,8 @@ def _at(size: int, positions: NDArray[np.int64]) -> Mask:
 
 
 def _alone(term: Term) -> bool:
-    """Return whether the postings alone tell which articles hold a term: one word or prefix in either field, or
-    one word in the title."""
-    return len(term.words) == 1 and (term.field is None or (term.field == TITLE and not term.prefix))
+    """Return whether the postings alone tell which articles hold a term: one word or prefix in either field."""
+    return len(term.words) == 1 and term.field is None
 
 
 def _sequenced(node: Node) -> bool:

@@ -1,4 +1,4 @@
-"""The word index of articles: what it posts, and a sieve that keeps every article a rule matches."""
+"""The word index of articles: what it posts, and a sieve that keeps exactly the articles a rule matches."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def kept(index: WordIndex, query: str) -> set[int]:
         ('"summit nato"', set()),  # the order counts
         ('="nato summit"', {0}),
         ('="nato summits"', {6}),  # the words as written
-        ("title:nato", {0, 6}),  # titles are indexed apart
+        ("title:nato", {0, 6}),
         ("title:donbass", {2}),
         ("title:Донбасс", {1, 7}),
         ("title:weather", {3}),
