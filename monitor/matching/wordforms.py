@@ -15,7 +15,6 @@ whose words are read in the languages of their script.
 from __future__ import annotations
 
 from monitor.matching.forms import Forms
-from monitor.matching.query import EXACT
 
 # Words whose lemmas are remembered, all article languages together, while adding many articles, then once settled.
 REMEMBERED = 1 << 20
@@ -75,10 +74,9 @@ class ArticleForms:
             lemmas.update(tagged[word])
         return lemmas
 
-    def spellings(self, word: str) -> frozenset[str]:
-        """Return the words of the indexed articles a rule's word may find (``=word``: the word alone), and more."""
-        if word.startswith(EXACT):
-            return frozenset((word[len(EXACT) :],))
+    def spellings(self, word: str) -> set[str]:
+        """Return the words of the indexed articles a rule's word (not ``=word``) may find, and more: those that
+        are a form of it in some tabled language."""
         found = {word}
         forms = self.forms
         if forms:
@@ -86,7 +84,7 @@ class ArticleForms:
                 for key in forms.lookup(word, language) or (word,):
                     found.add(key)
                     found.update(self.found.get(language + TAG + key, ()))
-        return frozenset(found)
+        return found
 
     def counted_in(self, spelled: str, word: str) -> frozenset[int] | None:
         """Return the codes of the article languages in which an article's word counts as a rule's word (not

@@ -154,10 +154,6 @@ class WordIndex:
         kept = np.ones(len(self), np.bool_) if within is None else within
         return self._sieve(node, kept, {})
 
-    def spellings(self, word: str) -> frozenset[str]:
-        """Return the words of the indexed articles a rule's word may find (``=word``: the word alone), and more."""
-        return self.lemmas.spellings(word)
-
     def _sieve(self, node: Node, within: Mask, spelled: dict[str, Spelling]) -> Mask:
         """Return which of the positions ``within`` hold an article ``node`` matches (``spelled``: the spellings
         of the rule's words, worked out once)."""
