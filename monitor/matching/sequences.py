@@ -18,7 +18,7 @@ table look-ups, so that the work is that of a few passes over the words of those
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -129,6 +129,21 @@ class Sequences:
             chosen = segments[first:last]
             yield Chunk(chosen, offsets, tokens[shift], np.repeat(codes[chosen // 2], sizes))
             first = last
+
+
+def spelled(groups: Mapping[frozenset[int] | None, Iterable[int]], words: int, languages: int) -> Spelling:
+    """Return the spelling of a rule's word from the word numbers that count as it, grouped by the codes of the
+    article languages in which they do (None: in all), out of ``words`` numbers and ``languages`` codes."""
+    found = []
+    for codes, numbers in groups.items():
+        table = np.zeros(words, np.bool_)
+        table[list(numbers)] = True
+        allowed = None
+        if codes is not None:
+            allowed = np.zeros(languages, np.bool_)
+            allowed[list(codes)] = True
+        found.append((table, allowed))
+    return tuple(found)
 
 
 def _starts(chunk: Chunk, term: Sequence[Spelling]) -> tuple[Numbers, Numbers]:

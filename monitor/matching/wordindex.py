@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from monitor.matching.forms import Forms
 from monitor.matching.query import EXACT, And, Near, Node, Not, Or, Term, keyed
-from monitor.matching.sequences import Mask, Sequences, Spelling
+from monitor.matching.sequences import Mask, Sequences, Spelling, spelled
 from monitor.matching.text import fold_words
 from monitor.matching.wordforms import TAG, ArticleForms
 
@@ -154,47 +154,47 @@ class WordIndex:
         kept = np.ones(len(self), np.bool_) if within is None else within
         return self._sieve(node, kept, {})
 
-    def _sieve(self, node: Node, within: Mask, spelled: dict[str, Spelling]) -> Mask:
-        """Return which of the positions ``within`` hold an article ``node`` matches (``spelled``: the spellings
-        of the rule's words, worked out once)."""
+    def _sieve(self, node: Node, within: Mask, known: dict[str, Spelling]) -> Mask:
+        """Return which of the positions ``within`` hold an article ``node`` matches (``known``: the spellings of
+        the rule's words, worked out once)."""
         if not within.any():
             return within
         if isinstance(node, Term):
-            return self._term(node, within, spelled)
+            return self._term(node, within, known)
         if isinstance(node, Near):
-            return self._near(node, within, spelled)
+            return self._near(node, within, known)
         if isinstance(node, Not):
-            return within & ~self._sieve(node.child, within, spelled)
+            return within & ~self._sieve(node.child, within, known)
         # The parts read from the postings alone first: the others then read the sequences of fewer articles.
         children = sorted(node.children, key=_sequenced)
         if isinstance(node, And):
             for child in children:
-                within = self._sieve(child, within, spelled)
+                within = self._sieve(child, within, known)
             return within
         assert isinstance(node, Or)
         found = np.zeros(len(self), np.bool_)
         for child in children:
-            found |= self._sieve(child, within & ~found, spelled)
+            found |= self._sieve(child, within & ~found, known)
         return found
 
-    def _term(self, term: Term, within: Mask, spelled: dict[str, Spelling]) -> Mask:
+    def _term(self, term: Term, within: Mask, known: dict[str, Spelling]) -> Mask:
         """Return which of the positions ``within`` hold an article holding a term."""
         kept = self._holding(term, within)
         if _alone(term) or not kept.any():
             return kept
         articles = np.flatnonzero(kept)
         codes = np.frombuffer(self.languages, np.uint8)
-        held = self.sequences.holding(articles, term.field, self._spelled(term, spelled), codes)
+        held = self.sequences.holding(articles, term.field, self._spellings_of(term, known), codes)
         return _at(len(self), articles[held])
 
-    def _near(self, near: Near, within: Mask, spelled: dict[str, Spelling]) -> Mask:
+    def _near(self, near: Near, within: Mask, known: dict[str, Spelling]) -> Mask:
         """Return which of the positions ``within`` hold an article holding both terms close enough."""
         kept = self._holding(near.right, self._holding(near.left, within))
         if not kept.any():
             return kept
         articles = np.flatnonzero(kept)
         codes = np.frombuffer(self.languages, np.uint8)
-        pair = (self._spelled(near.left, spelled), self._spelled(near.right, spelled))
+        pair = (self._spellings_of(near.left, known), self._spellings_of(near.right, known))
         held = self.sequences.near(articles, near.left.field, pair, near.distance, codes)
         return _at(len(self), articles[held])
 
@@ -236,15 +236,15 @@ class WordIndex:
                     kept |= self._posted((own,)) & read
         return kept
 
-    def _spelled(self, term: Term, spelled: dict[str, Spelling]) -> list[Spelling]:
+    def _spellings_of(self, term: Term, known: dict[str, Spelling]) -> list[Spelling]:
         """Return the spelling of each word of a term, its last one a prefix for a prefix."""
         words = keyed(term)
         found = []
         for at, word in enumerate(words):
             key = word + "*" if term.prefix and at == len(words) - 1 else word
-            spelling = spelled.get(key)
+            spelling = known.get(key)
             if spelling is None:
-                spelling = spelled[key] = self._spelling(word, key != word)
+                spelling = known[key] = self._spelling(word, key != word)
             found.append(spelling)
         return found
 
@@ -253,26 +253,18 @@ class WordIndex:
         languages in which they do (None: in all)."""
         numbers = self._numbers
         groups: dict[frozenset[int] | None, list[int]] = {}
+        bare = word.removeprefix(EXACT)
         if prefix:
             groups[None] = [numbers[posted] for posted in self._prefixed(word)]
-        elif word.startswith(EXACT) or not self.forms:
-            groups[None] = [numbers[word.removeprefix(EXACT)]] if word.removeprefix(EXACT) in numbers else []
+        elif bare != word or not self.forms:
+            groups[None] = [numbers[bare]] if bare in numbers else []
         else:
             for spelling in self.lemmas.spellings(word):
                 number = numbers.get(spelling)
                 codes = None if number is None else self.lemmas.counted_in(spelling, word)
                 if number is not None and (codes is None or codes):
                     groups.setdefault(codes, []).append(number)
-        tables = []
-        for codes, found in groups.items():
-            words = np.zeros(len(self._postings), np.bool_)
-            words[found] = True
-            languages = None
-            if codes is not None:
-                languages = np.zeros(len(self.lemmas.codes) + 1, np.bool_)
-                languages[list(codes)] = True
-            tables.append((words, languages))
-        return tuple(tables)
+        return spelled(groups, len(self._postings), len(self.lemmas.codes) + 1)
 
     def _prefixed(self, prefix: str) -> list[str]:
         """Return the posted words starting with ``prefix``."""

@@ -15,13 +15,7 @@ CODES = 3  # language codes 0..2
 
 
 def spelled(*numbers: int, languages: tuple[int, ...] | None = None) -> Spelling:
-    table = np.zeros(WORDS, np.bool_)
-    table[list(numbers)] = True
-    if languages is None:
-        return ((table, None),)
-    allowed = np.zeros(CODES, np.bool_)
-    allowed[list(languages)] = True
-    return ((table, allowed),)
+    return sequences.spelled({None if languages is None else frozenset(languages): numbers}, WORDS, CODES)
 
 
 def held(articles: list[tuple[list[int], list[int]]]) -> Sequences:
