@@ -269,3 +269,12 @@ def test_phrases_and_nears_of_the_articles_own_words_are_found_exactly(
     found = indexed(articles=stored).sieve(tree)
     for position, (title, text, language) in enumerate(stored):
         assert found[position] == bool(matcher.match(title, text, language)), (query, position, title, text, language)
+
+
+def test_phrases_and_titles_of_articles_added_after_settling_are_found() -> None:
+    index = indexed()
+    index.add(200, "Securitization summits", "Как в Донбассе", None, NOW, None)
+    assert kept(index, '"securitization summit"') == kept(index, "title:secur*") == {len(ARTICLES)}
+    assert kept(index, '"как в донбасс"') == {len(ARTICLES)}
+    index.add(201, "Securitization summits", "", "ru", NOW, None)  # "summits" is no Russian form of summit
+    assert kept(index, '"securitization summit"') == {len(ARTICLES)}
