@@ -36,7 +36,7 @@ Spelling = tuple[tuple[Mask, Mask | None], ...]
 
 class Chunk(NamedTuple):
     """Some segments' words gathered one after the other: ``words[offsets[i]:offsets[i + 1]]`` are those of
-    ``segments[i]``, whose articles' language codes are ``languages``."""
+    ``segments[i]``; ``languages`` gives each word its article's language code."""
 
     segments: Numbers
     offsets: Numbers
@@ -56,7 +56,7 @@ class Sequences:
 
     def footprint(self) -> int:
         """Return how many bytes the words and the segments' bounds take."""
-        return self.tokens.buffer_info()[1] * self.tokens.itemsize + len(self.bounds) * self.bounds.itemsize
+        return len(self.tokens) * self.tokens.itemsize + len(self.bounds) * self.bounds.itemsize
 
     def add(self, title: Iterable[int], text: Iterable[int]) -> None:
         """Add the next article's words: those of its title, then those of its text."""
