@@ -7,10 +7,10 @@ unknown language), all of them within the workbench's default window of 7 days. 
 (``monitor/web/articleindex.py``) as the web process does on first use and prints the time it took and the
 memory it holds (the growth of the process's resident memory, and what its arrays and words take).
 
-For several queries (a rare word, a common word, phrases, a prefix, an ``any``/``exclude`` rule, a Cyrillic word
-found in its other forms, a rule of ``NOT`` only), it times the workbench with the index and with the full
-replay of every article (``all=1``), in the same run, checks that both give the same count and the same listed
-matches, and prints the ratio against the 2 s target.
+For several queries (a rare word, a common word, phrases, a prefix, words in the title and in the text, an
+``any``/``exclude`` rule, a Cyrillic word found in its other forms, ``NEAR``, a rule of ``NOT`` only), it times
+the workbench with the index and with the full replay of every article (``all=1``), in the same run, checks that
+both give the same count and the same listed matches, and prints the ratio against the 2 s target.
 """
 
 from __future__ import annotations
@@ -51,12 +51,15 @@ def queries(vocabulary: list[str]) -> list[tuple[str, Form]]:
         ("a common word", Form(query=vocabulary[30])),
         ("a phrase of rarer words", Form(query=f'"{vocabulary[1500]} {vocabulary[1501]}"')),
         ("a phrase of common words", Form(query='"NATO summit"')),
+        ("the two commonest words", Form(query=f'"{vocabulary[0]} {vocabulary[1]}"')),
         ("a prefix", Form(query="kher*")),
         ("a word in the title", Form(query="title:Kherson")),
+        ("a word in the text", Form(query="text:Kherson")),
         ("any of four, one exclude", Form(any=("Donbass", "Donbas", "Донбасс", "Донбас"), exclude=("football",))),
         ("Cyrillic, with its forms", Form(query="Донбасс")),
         ("AND, OR, NEAR", Form(query="(Vilnius OR Brussels) AND NATO NEAR/3 summit")),
-        ("NOT only (no sieve)", Form(query=f"NOT {vocabulary[2]}")),
+        ("NEAR, forms, a prefix", Form(query=f"Донбасс NEAR/10 {vocabulary[0][:3]}*")),
+        ("NOT only", Form(query=f"NOT {vocabulary[2]}")),
     ]
 
 
@@ -91,10 +94,12 @@ def main() -> None:
         assert built is not None
         words = built.index
         arrays = words.footprint()
+        ordered = words.sequences.footprint()
         print(
             f"\nword index: {len(words):,} articles, {words.words:,} words and keys, built in {building:.1f} s;"
             f" it holds {held / 1e6:.0f} MB (growth of resident anonymous memory; its arrays, words and postings:"
-            f" {arrays / 1e6:.0f} MB)"
+            f" {arrays / 1e6:.0f} MB, of which the articles' {len(words.sequences.tokens):,} words in order:"
+            f" {ordered / 1e6:.0f} MB)"
         )
         report(storage, index, now)
     finally:

@@ -21,5 +21,5 @@ def test_the_bench_finds_through_the_index_what_the_replay_finds(tmp_path: Path)
     lines = result.stdout.splitlines()
     assert any(line.startswith("word index: 512 articles") for line in lines), result.stdout  # and 12 health alerts
     timed = [line for line in lines if line.endswith(("ok", "OVER")) or "stopped:" in line]
-    assert len(timed) == 10, result.stdout
+    assert len(timed) == 13, result.stdout
     assert lines[-1].strip() == "identical counts and listed matches with and without the index for every query"

@@ -12,12 +12,13 @@ next search builds it again. An index in constant use, which keeps the articles 
 the background once it reaches ``RENEWED`` further back than ``HORIZON``, and the fresh one replaces it.
 
 A search (``search``) gives what ``backtest.replay`` gives over every article of the window, newest first: the
-sieve keeps the articles the rule may match, and only those are read back from the database (by id, newest
-first), looked at from their folded words (``matching.possible``) and, when they may match, matched with the
-real matcher by ``backtest.replay``. When the sieve keeps exactly the articles the rule matches, they are
-counted, and only the first listed are read and matched. ``scanned`` counts every article of the window;
-when the replay stops at its deadline, it counts the newest articles of the window it decided (those above the
-next article it would have read), as the full replay counts those it read.
+sieve picks out, in memory, exactly the articles of the window the rule matches (``WordIndex.sieve``, from the
+words' postings and, for phrases, fields and ``NEAR``, the articles' words in order); they are counted, and only
+the first listed are read back from the database (by id, newest first) and matched with the real matcher by
+``backtest.replay``, for their snippets. Should one of those not match after all (an article that no longer
+says what was indexed), the whole window is replayed instead, as without the index; when that replay stops at
+its deadline, ``scanned`` counts the newest articles of the window it decided (those above the next article it
+would have read), as the full replay counts those it read.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from monitor.ingest.article import readable_text
 from monitor.matching import Matcher, Node
 from monitor.matching.forms import Forms
 from monitor.matching.forms import default as default_forms
-from monitor.matching.possible import Possible
 from monitor.matching.wordindex import WordIndex
 from monitor.store.storage import SavedArticle
 
@@ -132,42 +132,29 @@ class ArticleIndex:
     def search(
         self, built: Indexed, matcher: Matcher, tree: Node, since: datetime, limit: int, until: float | None
     ) -> backtest.Report:
-        """Return what ``backtest.replay`` gives over the articles of the window, reading only those the rule may
-        match (only the first ``limit`` when the sieve keeps exactly the articles the rule matches)."""
+        """Return what ``backtest.replay`` gives over the articles of the window, reading only the first ``limit``
+        articles the rule matches (every article of the window, should one of those not match after all)."""
         index = built.index
         window = index.window(since)
-        sieved = index.sieve(tree)
-        kept = window if sieved.kept is None else window & sieved.kept
-        ids = index.newest_first(kept)
+        ids = index.newest_first(index.sieve(tree, window))
         scanned = int(np.count_nonzero(window))
-        if sieved.exact:
-            listed = backtest.replay(matcher, self._read(ids[:limit], []), limit)
-            if listed.matched == min(limit, len(ids)):
-                return backtest.Report(scanned, len(ids), listed.matches)
-            logger.warning("workbench: the word index kept articles the rule does not match; reading them all")
+        listed = backtest.replay(matcher, self._read(ids[:limit], []), limit)
+        if listed.matched == min(limit, len(ids)):
+            return backtest.Report(scanned, len(ids), listed.matches)
+        logger.warning("workbench: the word index holds articles the rule does not match; replaying the window")
         pulled: list[int] = []
-        possible = Possible(tree, index) if sieved.kept is not None else None
-        report = backtest.replay(matcher, self._read(ids, pulled, possible, until), limit, until)
-        if report.complete:
-            report.scanned = scanned
-        else:
+        report = backtest.replay(matcher, self._read(index.newest_first(window), pulled), limit, until)
+        if not report.complete:
             # The replay stopped before matching the last article it pulled: every article of the window above
             # that one is decided.
             in_window = np.frombuffer(index.ids, np.int64)[window]
             report.scanned = int(np.count_nonzero(in_window > pulled[-1]))
         return report
 
-    def _read(
-        self, ids: list[int], pulled: list[int], possible: Possible | None = None, until: float | None = None
-    ) -> Iterable[SavedArticle]:
-        """Yield the articles of these ids, newest first, a chunk at a time, noting each one's id in ``pulled``;
-        with ``possible``, only those that may match, until the deadline (then the next one, where the replay
-        stops)."""
+    def _read(self, ids: list[int], pulled: list[int]) -> Iterable[SavedArticle]:
+        """Yield the articles of these ids, newest first, a chunk at a time, noting each one's id in ``pulled``."""
         for start in range(0, len(ids), CHUNK):
             for article in self.store.articles_by_ids(ids[start : start + CHUNK]):
-                in_time = until is None or time.monotonic() <= until
-                if possible is not None and in_time and not possible(article.title, _readable(article)):
-                    continue
                 pulled.append(article.id)
                 yield article
 

@@ -7,12 +7,12 @@ does: the language detected from the words, the hits with their snippets. A part
 same error as ``rules test``, with the line of the fault and a caret under it. Nothing is written.
 
 Matching costs tens of microseconds an article, so replaying a window of 100,000 articles would take seconds.
-With a word index of the stored articles (``articleindex.ArticleIndex``, kept in this process), only the
-articles the rule may match are read back and matched, and the results are the same. The index is built in the
-background on first use; until it is ready, and for a window older than the index reaches, the workbench
-replays every article of the window. Either way, unless the form asks for every article (``all``), a search stops
-after ``BUDGET`` seconds and says how many of the newest articles of the window it covered, with a link that
-reads them all.
+With a word index of the stored articles (``articleindex.ArticleIndex``, kept in this process), the articles
+the rule matches are picked out in memory and only those listed are read back and matched, with the same
+results. The index is built in the background on first use; until it is ready, and for a window older than the
+index reaches, the workbench replays every article of the window. Unless the form asks for every article
+(``all``), a replay stops after ``BUDGET`` seconds and says how many of the newest articles of the window it
+covered, with a link that reads them all.
 
 One search runs at a time (``Workbench.lock``), so that typing fast in the page never has the daemon scan the
 articles several times at once.

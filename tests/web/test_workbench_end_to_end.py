@@ -30,6 +30,14 @@ QUERIES = [
     "sommet NEAR/2 Otan",
     "NOT nato",
     "(Donbass OR Donbas) -football",
+    '"в Донбасс"',
+    'text:"security first"',
+    '"donbas region today"',
+    "title:(nato NEAR/1 summ*)",
+    "Донбасс NEAR/2 бои",
+    "北约",
+    '"峰会 summit"',
+    'NOT "nato summit"',
 ]
 
 
@@ -65,6 +73,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         article("a5", "Les sommets de l'OTAN", "La sécurité européenne.", "fr"),
         article("a6", "Two NATO summits", "Then talks.", None),
         article("a7", "Положение Донбасса", "", None),
+        article("a8", "北约峰会", "北约峰会 summits", None),
     )
     server = StatusServer(
         "127.0.0.1:0", Metrics(), lambda: True, storage.probe, pages=pages(Site(storage, lambda: settings), None, None)
@@ -109,7 +118,9 @@ def test_the_workbench_counts_what_backtest_counts_and_finds_new_articles(site: 
         page = results(base, query)
         assert BUILDING not in page and 'class="partial"' not in page
         assert counted(page) == backtest(config, query), query
-    assert counted(results(base, "Донбасс")) == (2, 7)
+    found = {query: counted(results(base, query))[0] for query in QUERIES[7:]}
+    assert list(found.values()) == [1, 1, 1, 2, 1, 1, 1, 6], found
+    assert counted(results(base, "Донбасс")) == (2, 8)
 
     storage = Storage.open(load_settings(config, {}).database.url)
     try:
@@ -117,5 +128,5 @@ def test_the_workbench_counts_what_backtest_counts_and_finds_new_articles(site: 
     finally:
         storage.close()
     page = results(base, "Донбасс")
-    assert counted(page) == (3, 8) == backtest(config, "Донбасс")
+    assert counted(page) == (3, 9) == backtest(config, "Донбасс")
     assert "Снова о <mark>Донбассе</mark>" in page
