@@ -173,7 +173,8 @@ class Filing:
         """Save the batches' new articles, file them in stories and record their alerts, in one transaction.
 
         Each batch is stored as if alone, in turn: it sees what the batches before it stored (their articles,
-        stories and alerts), as it would have seen them committed.
+        stories and alerts), as it would have seen them committed; the copies an alert lists are those of the
+        whole transaction.
         """
         now, window = group[0].now, group[0].active.settings.ingest.story_window
         done: list[tuple[list[StoredArticle], list[AlertMessage]]] = []
@@ -182,12 +183,20 @@ class Filing:
                 tx.serialize_filing()
                 index = self._story_index(tx, now, window)
                 self._filing_turn += 1
-                for batch in group:
-                    sketches = batch.found.sketches
-                    stored = tx.save_new_articles(batch.fresh, batch.now, sketches)
-                    filed = tx.file_in_stories(stored, index, batch.now, sketches, self._filing_turn)
-                    hits = batch.active.alerts(stored, batch.found.hits, filed, batch.story_window)
-                    done.append((stored, tx.record_alerts(hits, batch.now, lone_stories(filed))))
+                # The articles of every batch are saved and filed together, in the batches' order: an article
+                # whose key an earlier batch holds is a copy, as it would be once that batch was committed.
+                sketches: dict[str, bytes] = {}
+                for batch in reversed(group):  # a key's sketch is that of the first batch that has it
+                    sketches.update(batch.found.sketches)
+                articles = [article for batch in group for article in batch.fresh]
+                everything = tx.save_new_articles(articles, now, sketches)
+                filed = tx.file_in_stories(everything, index, now, sketches, self._filing_turn)
+                owner = {id(article): number for number, batch in enumerate(group) for article in batch.fresh}
+                for number, batch in enumerate(group):
+                    stored = [item for item in everything if owner[id(item.article)] == number]
+                    own = {item.id: filed[item.id] for item in stored}
+                    hits = batch.active.alerts(stored, batch.found.hits, own, batch.story_window)
+                    done.append((stored, tx.record_alerts(hits, batch.now, lone_stories(own))))
                     batch.also(tx)
         except BaseException:
             self._stories = None  # it may hold articles that were rolled back: rebuilt on next use
