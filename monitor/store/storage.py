@@ -388,7 +388,9 @@ class Tx(AlertWrites, PageWrites):
 
         A new story takes the id of its first article. ``signatures`` holds every article's sketch, by content key,
         as ``save_new_articles`` stored it. The articles are added to ``index`` too; if the transaction fails, the
-        caller drops the index. They are recorded as filed in filing turn ``turn`` (see ``filed_after``).
+        caller drops the index. They are recorded as filed in filing turn ``turn`` (see ``filed_after``). The
+        sketches of every candidate the index proposes for the batch are read in one query, then the articles are
+        filed one after another, each able to join a story that an earlier one of the batch opened.
         """
         filed: dict[int, int] = {}
         opened: list[int] = []
