@@ -1,13 +1,14 @@
 """Benchmark PostgreSQL against SQLite on the two database-bound steps: storing a cycle's articles, and delivering.
 
 Run: ``python bench/postgres.py`` (options: ``--database-url`` of a PostgreSQL server, ``--feeds``, ``--items``,
-``--deliveries``, ``--rounds``). It makes a database of its own on that server for each measurement and drops it;
-the SQLite database is a file in a temporary folder.
+``--threads``, ``--deliveries``, ``--rounds``). It makes a database of its own on that server for each
+measurement and drops it; the SQLite database is a file in a temporary folder.
 
 It prints, the same work done on each database in turn (rounds alternate between them, best kept):
 1. storing: articles/s through the cycle's storing step (``Filing.store``, one call per feed of ``--items`` new
    articles: saved with their keys, filed in stories, ``RULES`` rules' alerts recorded with a delivery each to
-   one webhook, and the feed's success), the articles analysed beforehand as the cycle's parse workers do; and
+   one webhook, and the feed's success), the articles analysed beforehand as the cycle's parse workers do, called
+   from ``--threads`` threads at once as the cycle's feed poller calls it (one by default); and
    PostgreSQL's rate against SQLite's, the target being at least 0.8x;
 2. delivering: deliveries/s to one fast generic webhook on 127.0.0.1, queued beforehand (``bench/instances.py``),
    the target being at least 300/s on PostgreSQL.
@@ -23,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -66,8 +68,9 @@ def settings_text(url: str, hook: str) -> str:
     )
 
 
-def store_rate(url: str, folder: Path, hook: str, feeds: int, items: int) -> float:
-    """Return the articles/s that the storing step of one pipeline on ``url`` stores, ``feeds`` calls of ``items``."""
+def store_rate(url: str, folder: Path, hook: str, feeds: int, items: int, threads: int) -> float:
+    """Return the articles/s that the storing step of one pipeline on ``url`` stores, ``feeds`` calls of ``items``
+    made from ``threads`` threads (as the cycle's feed poller calls it)."""
     config = folder / f"settings-{uuid.uuid4().hex[:8]}.toml"
     config.write_text(settings_text(url, hook), encoding="utf-8")
     settings = load_settings(config, {})
@@ -78,16 +81,18 @@ def store_rate(url: str, folder: Path, hook: str, feeds: int, items: int) -> flo
     matcher = pipeline.active.matcher
     found = [analyze(matcher, batch, {a.content_key for a in batch}) for batch in work]
     now = datetime.now(UTC)
-    stored = 0
-    started = time.perf_counter()
-    for feed, (batch, analysis) in enumerate(zip(work, found, strict=True)):
 
+    def store(feed: int) -> None:
         def success(tx: Tx, name: str = f"feed{feed}") -> None:
             tx.record_feed_success(name, f"https://{name}.test/rss", None, None, 200, now, now + timedelta(hours=1))
 
-        pipeline.filing.store(batch, success, analysis=analysis)
-        stored += len(batch)
+        pipeline.filing.store(work[feed], success, analysis=found[feed])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(store, range(feeds)))
     elapsed = time.perf_counter() - started
+    stored = sum(map(len, work))
     pipeline.storage.close()
     pipeline.client.close()
     return stored / elapsed
@@ -114,6 +119,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a PostgreSQL server (a database is made on it)")
     parser.add_argument("--feeds", type=int, default=60, help="storing calls, one per feed")
     parser.add_argument("--items", type=int, default=50, help="new articles per feed")
+    parser.add_argument("--threads", type=int, default=1, help="threads calling the storing step at once")
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -135,13 +141,16 @@ def main() -> None:
             return run
 
         def storing(url: str) -> float:
-            return store_rate(url, folder, hook, args.feeds, args.items)
+            return store_rate(url, folder, hook, args.feeds, args.items, args.threads)
 
         def delivering(url: str) -> float:
             return delivery_rate(url, args.deliveries, hook)
 
         total = args.feeds * args.items
-        print(f"storing step: {args.feeds} feeds of {args.items} new articles, {RULES} rules (articles/s)")
+        print(
+            f"storing step: {args.feeds} feeds of {args.items} new articles, {RULES} rules, from {args.threads} "
+            "thread(s) (articles/s)"
+        )
         store = alternate(args.rounds, {"SQLite": lambda: storing(sqlite_url()), "PostgreSQL": on_postgres(storing)})
         print(f"delivering {args.deliveries:,} alerts to one fast webhook (deliveries/s)")
         deliver = alternate(

@@ -131,6 +131,17 @@ class StoryIndex:
         """Index an article's signature as of ``at`` (an article indexed already is left as it is)."""
         self._add(article_id, _band_keys(np.frombuffer(sig, dtype=_STORED)), at)
 
+    def candidates(self, sigs: Iterable[bytes]) -> list[int]:
+        """Return the live articles sharing a band with any of these signatures, ascending.
+
+        What ``file`` would ask ``load`` for, for a whole batch at once (its own articles aside): read together,
+        their sketches then answer every look-up of the batch.
+        """
+        shared: set[int] = set()
+        for sig in sigs:
+            shared |= self._sharing(_band_keys(np.frombuffer(sig, dtype=_STORED)))
+        return self._live_among(shared) if shared else []
+
     def file(self, article_id: int, sig: bytes, at: datetime, load: Loader) -> int:
         """Index an article, and return the story of a similar one, or else its own id (a new story)."""
         sketch = np.frombuffer(sig, dtype=_STORED)
@@ -183,7 +194,8 @@ class StoryIndex:
         live: list[int] = wanted[self._alive_mask(wanted)].tolist()
         return live
 
-    def _find(self, sketch: np.ndarray, keys: np.ndarray, load: Loader) -> int | None:
+    def _sharing(self, keys: np.ndarray) -> set[int]:
+        """Return the indexed articles (live or not) that have one of these band keys."""
         candidates: set[int] = set()
         wide = keys.astype(np.uint64)
         # Each key's entries lie between key << 32 and (key + 1) << 32: both ends searched in one call a run.
@@ -203,6 +215,10 @@ class StoryIndex:
                 candidates.add(holders)
             else:
                 candidates.update(holders)
+        return candidates
+
+    def _find(self, sketch: np.ndarray, keys: np.ndarray, load: Loader) -> int | None:
+        candidates = self._sharing(keys)
         if not candidates:
             return None
         live = self._live_among(candidates)

@@ -36,6 +36,7 @@ from monitor.store.probe import Answer, can_write
 from monitor.store.tx import one_of, table_of
 
 _INSERT_CHUNK = 200
+_READ_CHUNK = 5000  # ids in one IN list on SQLite (it binds at most 32,766 values a statement)
 # The columns of a SavedArticle, in the order of its fields.
 _SAVED_COLUMNS = ("id", "title", "text", "url", "source", "published_at", "fetched_at", "full_text", "language")
 STORY_LOCK = 0x6D6F6E73746F7279  # PostgreSQL advisory lock key held by the transaction filing in stories
@@ -234,12 +235,19 @@ class Tx(AlertWrites, PageWrites):
     def story_sketches(self, ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
         """Return the story and signature of each of these articles that is filed in a story, by article id."""
         table = table_of(Article)
-        rows = self.session.execute(
-            sql_select(table.c.id, table.c.story_id, table.c.signature).where(
-                self.ids_in(table.c.id, ids), table.c.story_id.is_not(None), table.c.signature.is_not(None)
+        found: dict[int, tuple[int, bytes]] = {}
+        # One array on PostgreSQL; on SQLite, chunks that stay below its limit of bound values.
+        step = len(ids) if self.postgres else _READ_CHUNK
+        for start in range(0, len(ids), max(step, 1)):
+            rows = self.session.execute(
+                sql_select(table.c.id, table.c.story_id, table.c.signature).where(
+                    self.ids_in(table.c.id, ids[start : start + step]),
+                    table.c.story_id.is_not(None),
+                    table.c.signature.is_not(None),
+                )
             )
-        )
-        return {row_id: (story, bytes(sig)) for row_id, story, sig in rows}
+            found.update((row_id, (story, bytes(sig))) for row_id, story, sig in rows)
+        return found
 
     def filed_after(self, turn: int) -> tuple[list[tuple[int, bytes, datetime]], int]:
         """Return the articles filed in stories after filing turn ``turn`` (by other instances), and the last turn.
@@ -380,22 +388,23 @@ class Tx(AlertWrites, PageWrites):
 
         A new story takes the id of its first article. ``signatures`` holds every article's sketch, by content key,
         as ``save_new_articles`` stored it. The articles are added to ``index`` too; if the transaction fails, the
-        caller drops the index. They are recorded as filed in filing turn ``turn`` (see ``filed_after``).
+        caller drops the index. They are recorded as filed in filing turn ``turn`` (see ``filed_after``). The
+        sketches of every candidate the index proposes for the batch are read in one query, then the articles are
+        filed one after another, each able to join a story that an earlier one of the batch opened.
         """
         filed: dict[int, int] = {}
         opened: list[int] = []
         joined: list[dict[str, Any]] = []
+        sigs = [signatures[item.article.content_key] for item in stored]
+        # Every stored candidate of the batch, read in one query: filing article by article then reads nothing.
+        candidates = index.candidates(sigs)
+        known = self.story_sketches(candidates) if candidates else {}
         batch: dict[int, tuple[int, bytes]] = {}  # this batch's articles, whose story is not written yet
 
         def load(ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
-            found = {row: batch[row] for row in ids if row in batch}
-            rest = [row for row in ids if row not in batch]
-            if rest:
-                found.update(self.story_sketches(rest))
-            return found
+            return {row: found for row in ids if (found := batch.get(row) or known.get(row)) is not None}
 
-        for item in stored:
-            sig = signatures[item.article.content_key]
+        for item, sig in zip(stored, sigs, strict=True):
             story_id = filed[item.id] = index.file(item.id, sig, now, load)
             batch[item.id] = (story_id, sig)
             if story_id == item.id:

@@ -118,3 +118,49 @@ def test_an_article_costs_the_index_a_few_hundred_bytes() -> None:
     finally:
         tracemalloc.stop()
     assert held / len(sigs) < 400, held / len(sigs)  # the sketches stay in the database
+
+
+def test_a_batch_filed_from_its_candidates_read_at_once_files_as_one_by_one() -> None:
+    # Stored: two stories and unrelated articles; the batch has copies of them, of each other, and new ones.
+    rng = np.random.default_rng(7)
+    noise = [rng.integers(0, 2**32, PERMUTATIONS).astype("<u4").tobytes() for _ in range(40)]
+    rates = "Central banks held rates on Thursday as inflation slowed for the third month in a row, they said."
+    storm = (
+        "A storm hit the northern coast overnight, cutting power to thousands of homes and closing two ports, "
+        "while rail services between the three largest towns were suspended until the tracks are cleared."
+    )
+    older = [signature("NATO", WIRE), signature("Rates", rates), *noise[:20]]
+    batch = [
+        signature("Alliance", WIRE.replace("Leaders of the alliance", "Alliance leaders")),
+        signature("Storm", storm),
+        noise[3],
+        signature("Storm hits", storm.replace("are cleared", "can be cleared")),  # joins the batch's own story
+        signature("Rates on hold", rates),
+        *noise[20:],
+    ]
+    one, together = (StoryIndex(), Stored()), (StoryIndex(), Stored())
+    for index, stored in (one, together):
+        for number, sig in enumerate(older, start=1):
+            stored.add(index, number, number * 10, sig, NOW)
+    expected = [one[1].file(one[0], number, sig, NOW) for number, sig in enumerate(batch, start=100)]
+    index, stored = together
+    wanted = index.candidates(batch)
+    assert wanted == sorted(set(wanted)) and set(wanted) <= set(stored.rows)
+    read = stored.load(wanted)
+    asked: list[int] = []
+    own: dict[int, tuple[int, bytes]] = {}
+
+    def load(ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+        asked.extend(row for row in ids if row not in own)
+        return {row: own[row] if row in own else read[row] for row in ids if row in own or row in read}
+
+    filed = []
+    for number, sig in enumerate(batch, start=100):
+        story = index.file(number, sig, NOW, load)
+        own[number] = (story, sig)
+        filed.append(story)
+    assert filed == expected
+    assert filed[:5] == [10, 101, 60, 101, 20]  # copies join stored stories and one opened by the batch
+    assert set(asked) <= set(wanted)  # nothing asked for that the one read left out
+    index.discard([1])
+    assert 1 not in index.candidates(batch)  # only live articles are candidates

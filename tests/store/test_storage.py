@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from monitor.errors import StorageError
+from monitor.ingest import stories
 from monitor.ingest.article import ParsedArticle
 from monitor.store.alerts import NewAlert
 from monitor.store.engine import redact_url
@@ -212,3 +213,41 @@ def test_only_the_alerts_recorded_work_out_their_hits(storage: Storage) -> None:
         ((2, 7),),
     )
     assert first_hit.reads == 1 and copy_hit.reads == 0
+
+
+def test_a_batch_is_filed_in_stories_with_one_read_of_its_candidates(storage: Storage) -> None:
+    wire = (
+        "Leaders of the alliance met in Vilnius on Tuesday and agreed to raise defence spending to two percent of "
+        "output, to send more air defence systems to Ukraine before winter and to open a new training mission in "
+        "Poland, officials said after the first day of talks."
+    )
+    storm = (
+        "A storm hit the northern coast overnight, cutting power to thousands of homes and closing two ports, "
+        "while rail services between the three largest towns were suspended until the tracks are cleared."
+    )
+    rates = (
+        "Central banks held rates on Thursday as inflation slowed for the third month in a row, they said, and "
+        "markets now expect the first cut before the summer, once wages have stopped rising as fast as prices."
+    )
+    first = [ParsedArticle("w1", "wire", "NATO", wire), ParsedArticle("r1", "wire", "Rates", rates)]
+    later = [
+        ParsedArticle("w2", "paper", "NATO summit", wire.replace("Leaders of the alliance", "Alliance leaders")),
+        ParsedArticle("s1", "paper", "Storm", storm),
+        ParsedArticle("s2", "radio", "Storm hits", storm.replace("are cleared", "can be cleared")),
+        ParsedArticle("r2", "radio", "Rates on hold", rates),
+    ]
+    signatures = {a.content_key: stories.signature(a.title, a.text) for a in [*first, *later]}
+    index = stories.StoryIndex()
+    with storage.transaction() as tx:
+        older = tx.file_in_stories(tx.save_new_articles(first, NOW, signatures), index, NOW, signatures, 1)
+    statements: list[str] = []
+    event.listen(storage.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with storage.transaction() as tx:
+        stored = tx.save_new_articles(later, NOW, signatures)
+        filed = tx.file_in_stories(stored, index, NOW, signatures, 2)
+    ids = {item.article.content_key: item.id for item in stored}
+    wire_story, rates_story = older.values()
+    assert [filed[ids[key]] for key in ("w2", "s1", "s2", "r2")] == [wire_story, ids["s1"], ids["s1"], rates_story]
+    assert sum("signature" in s and s.lstrip().startswith("SELECT") for s in statements) == 1
+    with storage.transaction() as tx:  # what was written is what the next batch reads back
+        assert {row: story for row, (story, _) in tx.story_sketches(list(ids.values())).items()} == filed
