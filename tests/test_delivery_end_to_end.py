@@ -55,9 +55,7 @@ query = '"sommet de l’Otan"'
     return path
 
 
-def scripted(
-    *answers: tuple[int, dict[str, str]], then: int = 200, failed: list[str] | None = None
-) -> Answer:
+def scripted(*answers: tuple[int, dict[str, str]], then: int = 200, failed: list[str] | None = None) -> Answer:
     """Answer with the given statuses in turn, then always ``then``; note in ``failed`` the ids answered 5xx/429."""
     lock = threading.Lock()
     queue = list(answers)
