@@ -31,6 +31,7 @@ from monitor.matching.text import words_of
 PERMUTATIONS = 128
 SHINGLE = 5
 THRESHOLD = 0.5
+_SIMILAR = THRESHOLD * PERMUTATIONS  # equal values that make two sketches similar
 BANDS = 20
 ROWS = 4
 SEED = 1
@@ -49,6 +50,7 @@ _WORD_CODES_LIMIT = 1 << 18
 _PENDING_KEYS = 8192  # band keys held in the dictionary before they become a sorted run
 _RUN_CAP = 1 << 20  # band keys in a run, at most, so that merging one never holds much more than the index
 _SHIFT = np.uint64(32)
+_PAIRS_AT_ONCE = 4096  # candidate pairs compared in one matrix, at most (512 KB)
 _HOLDER = np.uint64(0xFFFFFFFF)
 
 
@@ -86,10 +88,11 @@ def _word_code(word: str) -> int:
     return code
 
 
-def _band_keys(sketch: np.ndarray) -> np.ndarray:
-    """Return the sketch's BANDS band keys, 32 bits each (the high half of each band's 64-bit fold)."""
-    bands = sketch[: BANDS * ROWS].astype(np.uint64).reshape(BANDS, ROWS)
-    keys: np.ndarray = ((bands * _BAND_MULTIPLIERS).sum(axis=1) >> np.uint64(32)).astype(np.uint32)
+def _band_keys(sketches: np.ndarray) -> np.ndarray:
+    """Return the BANDS band keys of each row of sketches, 32 bits each (the high half of each band's 64-bit
+    fold)."""
+    bands = sketches[:, : BANDS * ROWS].astype(np.uint64).reshape(len(sketches), BANDS, ROWS)
+    keys: np.ndarray = ((bands * _BAND_MULTIPLIERS).sum(axis=2) >> np.uint64(32)).astype(np.uint32)
     return keys
 
 
@@ -124,31 +127,55 @@ class StoryIndex:
 
     def find(self, sig: bytes, load: Loader) -> int | None:
         """Return the story of the oldest indexed article similar to ``sig``, or None."""
-        sketch = np.frombuffer(sig, dtype=_STORED)
-        return self._find(sketch, _band_keys(sketch), load)
+        sketches = np.frombuffer(sig, dtype=_STORED).reshape(1, PERMUTATIONS)
+        owners, holders = self._sharing_pairs(_band_keys(sketches))
+        live = self._alive_mask(holders)
+        found = load(np.unique(holders[live]).tolist()) if live.any() else {}
+        best = self._similar_indexed(sketches, owners[live], holders[live], found).get(0)
+        return found[best][0] if best is not None else None
 
     def add(self, article_id: int, sig: bytes, at: datetime) -> None:
         """Index an article's signature as of ``at`` (an article indexed already is left as it is)."""
-        self._add(article_id, _band_keys(np.frombuffer(sig, dtype=_STORED)), at)
-
-    def candidates(self, sigs: Iterable[bytes]) -> list[int]:
-        """Return the live articles sharing a band with any of these signatures, ascending.
-
-        What ``file`` would ask ``load`` for, for a whole batch at once (its own articles aside): read together,
-        their sketches then answer every look-up of the batch.
-        """
-        shared: set[int] = set()
-        for sig in sigs:
-            shared |= self._sharing(_band_keys(np.frombuffer(sig, dtype=_STORED)))
-        return self._live_among(shared) if shared else []
+        self._add_many([article_id], _band_keys(np.frombuffer(sig, dtype=_STORED).reshape(1, PERMUTATIONS)), at)
 
     def file(self, article_id: int, sig: bytes, at: datetime, load: Loader) -> int:
         """Index an article, and return the story of a similar one, or else its own id (a new story)."""
-        sketch = np.frombuffer(sig, dtype=_STORED)
-        keys = _band_keys(sketch)
-        story_id = self._find(sketch, keys, load)
-        self._add(article_id, keys, at)
-        return article_id if story_id is None else story_id
+        return self.file_many([(article_id, sig)], at, load)[0]
+
+    def file_many(self, articles: Sequence[tuple[int, bytes]], at: datetime, load: Loader) -> list[int]:
+        """Index articles (id and sketch) in their order; return the story of each: that of the oldest similar
+        article indexed before it, earlier ones of the batch included, or else its own id (a new story).
+
+        The batch's band keys are searched together, and ``load`` is called once, for the live articles indexed
+        before the batch that share a band with any of them: its articles cost one read, not one each.
+        """
+        if not articles:
+            return []
+        ids = [article_id for article_id, _ in articles]
+        sketches = np.frombuffer(b"".join(sig for _, sig in articles), dtype=_STORED).reshape(len(ids), PERMUTATIONS)
+        keys = _band_keys(sketches)
+        owners, holders = self._sharing_pairs(keys)
+        live = self._alive_mask(holders)
+        owners, holders = owners[live], holders[live]
+        found = load(np.unique(holders).tolist()) if len(holders) else {}
+        earlier = self._similar_indexed(sketches, owners, holders, found)
+        filed: list[int] = []
+        own: dict[int, list[int]] = {}  # band key -> the batch's articles that have it, by position
+        for position, (article_id, row) in enumerate(zip(ids, keys.tolist(), strict=True)):
+            best = earlier.get(position)
+            story = found[best][0] if best is not None else article_id
+            mates = sorted({mate for key in row for mate in own.get(key, ())})
+            if mates:
+                equal = np.count_nonzero(sketches[mates] == sketches[position], axis=1)
+                similar = [mate for mate, count in zip(mates, equal.tolist(), strict=True) if count >= _SIMILAR]
+                oldest = min(similar, key=ids.__getitem__, default=None)
+                if oldest is not None and (best is None or ids[oldest] < best):
+                    story = filed[oldest]
+            filed.append(story)
+            for key in row:
+                own.setdefault(key, []).append(position)
+        self._add_many(ids, keys, at)
+        return filed
 
     def discard(self, article_ids: Iterable[int]) -> None:
         """Forget these articles (their transaction was rolled back)."""
@@ -188,69 +215,82 @@ class StoryIndex:
         found[found] = self._alive[at[found]]
         return found
 
-    def _live_among(self, candidates: Iterable[int]) -> list[int]:
-        """Return the candidates still indexed, ascending."""
-        wanted = np.array(sorted(candidates), dtype=np.uint32)
-        live: list[int] = wanted[self._alive_mask(wanted)].tolist()
-        return live
-
-    def _sharing(self, keys: np.ndarray) -> set[int]:
-        """Return the indexed articles (live or not) that have one of these band keys."""
-        candidates: set[int] = set()
-        wide = keys.astype(np.uint64)
-        # Each key's entries lie between key << 32 and (key + 1) << 32: both ends searched in one call a run.
-        ends = np.concatenate([wide << _SHIFT, (wide + np.uint64(1)) << _SHIFT])
+    def _sharing_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the pairs (row of ``keys``, indexed article, live or not) that share a band key, as two arrays
+        ordered by row then article, without repeats."""
+        flat = keys.ravel()
+        row_of = np.repeat(np.arange(len(keys), dtype=np.uint64), BANDS)
+        wide = flat.astype(np.uint64)
+        low_ends, high_ends = wide << _SHIFT, (wide + np.uint64(1)) << _SHIFT
+        pairs: list[np.ndarray] = []
+        # Each key's entries lie between key << 32 and (key + 1) << 32: every key of the batch searched at once.
         for run in self._runs:
-            at = np.searchsorted(run, ends)
-            low, high = at[:BANDS], at[BANDS:]
+            low, high = np.searchsorted(run, low_ends), np.searchsorted(run, high_ends)
             hit = np.flatnonzero(high > low)
-            for band in hit.tolist():
-                candidates.update((run[low[band] : high[band]] & _HOLDER).tolist())
-        pending = self._pending
-        for key in keys.tolist():
-            holders = pending.get(key)
-            if holders is None:
+            if not len(hit):
                 continue
-            if isinstance(holders, int):
-                candidates.add(holders)
-            else:
-                candidates.update(holders)
-        return candidates
-
-    def _find(self, sketch: np.ndarray, keys: np.ndarray, load: Loader) -> int | None:
-        candidates = self._sharing(keys)
-        if not candidates:
-            return None
-        live = self._live_among(candidates)
-        if not live:
-            return None
-        found = load(live)
-        known = [article for article in live if article in found]
-        if not known:
-            return None
-        # Sharing a band only proposes a candidate: those whose estimated similarity falls short are left out.
-        sketches = np.stack([np.frombuffer(found[article][1], dtype=_STORED) for article in known])
-        similar = np.flatnonzero(np.count_nonzero(sketches == sketch, axis=1) >= THRESHOLD * PERMUTATIONS)
-        return found[known[similar[0]]][0] if len(similar) else None
-
-    def _add(self, article_id: int, keys: np.ndarray, at: datetime) -> None:
-        newest = self._count == 0 or int(self._ids[self._count - 1]) < article_id  # the usual case: a new id
-        if not newest and self._position(article_id) is not None:
-            return
-        self._remember(article_id, at.timestamp())
+            counts = high[hit] - low[hit]
+            starts = np.repeat(low[hit] - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+            pairs.append(np.repeat(row_of[hit], counts) << _SHIFT | (run[starts] & _HOLDER))
         pending = self._pending
-        for key in keys.tolist():
-            holders = pending.get(key)
-            if holders is None:
-                pending[key] = article_id
-            elif isinstance(holders, int):
-                pending[key] = [holders, article_id]
-            else:
-                holders.append(article_id)
-        self._pending_entries.append(keys.astype(np.uint64) << _SHIFT | np.uint64(article_id))
-        self._pending_size += len(keys)
-        if self._pending_size >= _PENDING_KEYS:
-            self._flush()
+        waiting = [
+            (row, holder)
+            for row, key in zip(row_of.tolist(), flat.tolist(), strict=True)
+            if (holders := pending.get(key)) is not None
+            for holder in ((holders,) if isinstance(holders, int) else holders)
+        ]
+        if waiting:
+            found = np.array(waiting, dtype=np.uint64)
+            pairs.append(found[:, 0] << _SHIFT | found[:, 1])
+        if not pairs:
+            empty = np.zeros(0, dtype=np.uint32)
+            return empty.astype(np.int64), empty
+        unique = np.unique(np.concatenate(pairs))
+        return (unique >> _SHIFT).astype(np.int64), (unique & _HOLDER).astype(np.uint32)
+
+    @staticmethod
+    def _similar_indexed(
+        sketches: np.ndarray, rows: np.ndarray, articles: np.ndarray, found: Mapping[int, tuple[int, bytes]]
+    ) -> dict[int, int]:
+        """Return, for each row of ``sketches`` that has one, the oldest of its candidate articles (pairs ordered
+        by row then article) whose sketch, in ``found``, is similar: sharing a band only proposes a candidate."""
+        known = np.array(sorted(found), dtype=np.uint32)
+        if not len(known) or not len(articles):
+            return {}
+        at = np.minimum(np.searchsorted(known, articles), len(known) - 1)
+        present = known[at] == articles
+        rows, articles, at = rows[present], articles[present], at[present]
+        stored = np.frombuffer(b"".join(found[int(row)][1] for row in known), dtype=_STORED)
+        stored = stored.reshape(len(known), PERMUTATIONS)
+        similar = np.zeros(len(rows), dtype=bool)
+        for start in range(0, len(rows), _PAIRS_AT_ONCE):  # a bounded matrix of comparisons at a time
+            part = slice(start, start + _PAIRS_AT_ONCE)
+            equal = np.count_nonzero(stored[at[part]] == sketches[rows[part]], axis=1)
+            similar[part] = equal >= _SIMILAR
+        first_rows, first = np.unique(rows[similar], return_index=True)
+        return dict(zip(first_rows.tolist(), articles[similar][first].tolist(), strict=True))
+
+    def _add_many(self, article_ids: Sequence[int], keys: np.ndarray, at: datetime) -> None:
+        """Index articles by their band keys (rows of ``keys``); those indexed already are left as they are."""
+        when = at.timestamp()
+        for article_id, row in zip(article_ids, keys, strict=True):
+            newest = self._count == 0 or int(self._ids[self._count - 1]) < article_id  # the usual case: a new id
+            if not newest and self._position(article_id) is not None:
+                continue
+            self._remember(article_id, when)
+            pending = self._pending  # a new dictionary after each flush
+            for key in row.tolist():
+                holders = pending.get(key)
+                if holders is None:
+                    pending[key] = article_id
+                elif isinstance(holders, int):
+                    pending[key] = [holders, article_id]
+                else:
+                    holders.append(article_id)
+            self._pending_entries.append(row.astype(np.uint64) << _SHIFT | np.uint64(article_id))
+            self._pending_size += len(row)
+            if self._pending_size >= _PENDING_KEYS:
+                self._flush()
 
     def _remember(self, article_id: int, at: float) -> None:
         """Put an article in the arrays of indexed articles, keeping their ids ascending."""

@@ -395,22 +395,14 @@ class Tx(AlertWrites, PageWrites):
         filed: dict[int, int] = {}
         opened: list[int] = []
         joined: list[dict[str, Any]] = []
-        sigs = [signatures[item.article.content_key] for item in stored]
-        # Every stored candidate of the batch, read in one query: filing article by article then reads nothing.
-        candidates = index.candidates(sigs)
-        known = self.story_sketches(candidates) if candidates else {}
-        batch: dict[int, tuple[int, bytes]] = {}  # this batch's articles, whose story is not written yet
-
-        def load(ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
-            return {row: found for row in ids if (found := batch.get(row) or known.get(row)) is not None}
-
-        for item, sig in zip(stored, sigs, strict=True):
-            story_id = filed[item.id] = index.file(item.id, sig, now, load)
-            batch[item.id] = (story_id, sig)
-            if story_id == item.id:
-                opened.append(item.id)
+        articles = [(item.id, signatures[item.article.content_key]) for item in stored]
+        # The sketches of every stored candidate of the batch are read in one query.
+        for (row, _), story_id in zip(articles, index.file_many(articles, now, self.story_sketches), strict=True):
+            filed[row] = story_id
+            if story_id == row:
+                opened.append(row)
             else:
-                joined.append({"row": item.id, "story": story_id})
+                joined.append({"row": row, "story": story_id})
         table = table_of(Article)
         if opened:
             rows = [{"id": row, "first_article_id": row, "created_at": now} for row in opened]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from monitor.ingest import stories
 from monitor.ingest.stories import PERMUTATIONS, StoryIndex, signature
 
 WIRE = (
@@ -144,23 +145,40 @@ def test_a_batch_filed_from_its_candidates_read_at_once_files_as_one_by_one() ->
             stored.add(index, number, number * 10, sig, NOW)
     expected = [one[1].file(one[0], number, sig, NOW) for number, sig in enumerate(batch, start=100)]
     index, stored = together
-    wanted = index.candidates(batch)
-    assert wanted == sorted(set(wanted)) and set(wanted) <= set(stored.rows)
-    read = stored.load(wanted)
-    asked: list[int] = []
-    own: dict[int, tuple[int, bytes]] = {}
-
-    def load(ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
-        asked.extend(row for row in ids if row not in own)
-        return {row: own[row] if row in own else read[row] for row in ids if row in own or row in read}
-
-    filed = []
-    for number, sig in enumerate(batch, start=100):
-        story = index.file(number, sig, NOW, load)
-        own[number] = (story, sig)
-        filed.append(story)
+    filed = index.file_many(list(enumerate(batch, start=100)), NOW, stored.load)
     assert filed == expected
     assert filed[:5] == [10, 101, 60, 101, 20]  # copies join stored stories and one opened by the batch
-    assert set(asked) <= set(wanted)  # nothing asked for that the one read left out
+    assert len(stored.asked) == 1  # one read for the whole batch
+    assert stored.asked[0] == sorted(set(stored.asked[0])) and set(stored.asked[0]) <= set(stored.rows)
     index.discard([1])
-    assert 1 not in index.candidates(batch)  # only live articles are candidates
+    assert index.file_many([(200, batch[0])], NOW, stored.load) == [200]  # only live articles are candidates
+    assert 1 not in stored.asked[-1]
+
+
+@pytest.mark.parametrize("pending", [8192, 64], ids=["pending-keys", "sorted-runs"])
+def test_batches_of_any_size_file_as_one_by_one(pending: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stories, "_PENDING_KEYS", pending)  # small: keys move to sorted runs, merged, as they go
+    # Copies of a few stories, lightly reworded, among unrelated articles, filed in batches of random sizes.
+    rng = np.random.default_rng(11)
+    words = [f"w{n}" for n in range(400)]
+    bases = [[str(word) for word in rng.choice(words, 60)] for _ in range(12)]
+    sigs = []
+    for _ in range(300):
+        text = list(bases[int(rng.integers(len(bases)))]) if rng.random() < 0.7 else list(rng.choice(words, 60))
+        for _ in range(int(rng.integers(0, 6))):
+            text[int(rng.integers(len(text)))] = str(rng.choice(words))
+        sigs.append(signature("", " ".join(text)))
+    one, stored_one = StoryIndex(), Stored()
+    expected = [stored_one.file(one, number, sig, NOW) for number, sig in enumerate(sigs, start=1)]
+    many, stored_many = StoryIndex(), Stored()
+    filed: list[int] = []
+    start = 0
+    while start < len(sigs):
+        size = int(rng.integers(1, 40))
+        batch = list(enumerate(sigs[start : start + size], start=start + 1))
+        found = many.file_many(batch, NOW, stored_many.load)
+        stored_many.rows.update({number: (story, sig) for (number, sig), story in zip(batch, found, strict=True)})
+        filed.extend(found)
+        start += size
+    assert filed == expected
+    assert len(set(expected)) < len(expected) / 2  # most copies joined a story
