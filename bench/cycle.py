@@ -4,7 +4,8 @@
 127.0.0.1 (``run_cycle``), so that each synthetic site has a host of its own, with its own per-host limits. The
 CPU time is that of the process and its workers.
 
-Two peaks of the memory of the process tree are sampled at the same instants (``watch_peak``):
+Two peaks of the memory of the process tree are sampled at the same instants, by a watcher process
+(``watch_peak``):
 - the sum of RSS: each process's resident pages, counted in full in every process that maps them, so pages
   shared by a process and the workers it forked, or by the shared libraries they all load, count several times
   (at least the process's own peak: its ``VmHWM``);
@@ -18,7 +19,6 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,29 +65,51 @@ def _summed(pids: list[int], file: str, field: str) -> int:
     return total
 
 
-def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int = 25) -> list[int]:
-    """Sample the memory of ``process``'s tree until it exits; return a list holding the peak of the sum of RSS
-    and the peak of the sum of PSS, in KB (the first at once, the second once the process is gone).
+class Watch:
+    """The peaks of a process tree's memory, sampled by a watcher process until the tree's root exits."""
+
+    def __init__(self, pid: int, every: float, rescan: int) -> None:
+        command = [sys.executable, __file__, "--watch", str(pid), str(every), str(rescan)]
+        self._watcher = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+    def result(self) -> tuple[int, int]:
+        """Return the peak of the sum of RSS and the peak of the sum of PSS, in KB, once the root has exited."""
+        rss, pss = self._watcher.communicate()[0].split()
+        return int(rss), int(pss)
+
+
+def watch_peak(process: subprocess.Popen[str], every: float = 0.02, rescan: int = 25) -> Watch:
+    """Sample the memory of ``process``'s tree until it exits, from a process of its own (``watch``), so that the
+    sampling takes no turn under this process's lock, which the feed servers of the benchmarks share."""
+    return Watch(process.pid, every, rescan)
+
+
+def watch(pid: int, every: float, rescan: int) -> tuple[int, int]:
+    """Return the peak of the sum of RSS and that of the sum of PSS of ``pid``'s tree, in KB, sampled until it
+    exits.
 
     The RSS is read every ``every`` seconds, the PSS (whose reading walks every page table) at every fifth
     sample, right after an RSS reading; the tree is walked again every ``rescan`` samples: walking every thread of
     the cycle for its children 50 times a second cost the machine more than the reading.
     """
-    peak = [0, 0]
+    peak, count, pids = [0, 0], 0, [pid]
+    while _running(pid):
+        if count % rescan == 0:
+            pids = tree_pids(pid)
+        peak[0] = max(peak[0], rss_kb(pids))
+        if count % 5 == 0:
+            peak[1] = max(peak[1], pss_kb(pids))
+        count += 1
+        time.sleep(every)
+    return peak[0], peak[1]
 
-    def sample() -> None:
-        count, pids = 0, [process.pid]
-        while process.poll() is None:
-            if count % rescan == 0:
-                pids = tree_pids(process.pid)
-            peak[0] = max(peak[0], rss_kb(pids))
-            if count % 5 == 0:
-                peak[1] = max(peak[1], pss_kb(pids))
-            count += 1
-            time.sleep(every)
 
-    threading.Thread(target=sample, daemon=True).start()
-    return peak
+def _running(pid: int) -> bool:
+    """Return whether a process exists and has not exited (a zombie waiting for its parent has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def run_cycle(settings: Path) -> int:
@@ -136,15 +158,20 @@ def timed_command(command: list[str], env: dict[str, str] | None = None) -> tupl
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as process:
-        tree_peak = watch_peak(process)
+        peaks = watch_peak(process)
         errors = process.communicate()[1]
     elapsed = time.perf_counter() - started
-    # A process waits for its workers, so their CPU time is counted in its own, and so in ours.
+    # A process waits for its workers, so their CPU time is counted in its own, and so in ours; the watcher, not
+    # waited for yet, is not.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tree_peak = peaks.result()
     peak_mb, pss_mb = tree_peak[0] / 1024, tree_peak[1] / 1024
     return Cost(elapsed, cpu, peak_mb, peak_mb, pss_mb), process.returncode, errors
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--watch":
+        print(*watch(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])))
+        sys.exit(0)
     sys.exit(run_cycle(Path(sys.argv[1])))

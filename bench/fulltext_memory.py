@@ -52,8 +52,9 @@ def main() -> None:
             stderr=subprocess.PIPE,
             text=True,
         ) as cycle:
-            peak = watch_peak(cycle)
+            watched = watch_peak(cycle)
             errors = cycle.communicate()[1]
+        peak = watched.result()
         if cycle.returncode != 0:
             sys.exit(f"the cycle failed ({cycle.returncode}):\n{errors[-3000:]}")
         with sqlite3.connect(Path(folder) / "m.db") as db:

@@ -157,8 +157,9 @@ def main() -> None:
             text=True,
             cwd=folder,
         ) as cycle:
-            peak = watch_peak(cycle)
+            watched = watch_peak(cycle)
             errors = cycle.communicate()[1]
+        peak = watched.result()
         elapsed = time.perf_counter() - started
         print(f"cycle: exit {cycle.returncode}, {elapsed:.1f} s, peak memory {peak[0] / 1024:.0f} MB (process tree)")
         alerts = [json.loads(body) for body in received]
