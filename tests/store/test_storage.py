@@ -251,3 +251,39 @@ def test_a_batch_is_filed_in_stories_with_one_read_of_its_candidates(storage: St
     assert sum("signature" in s and s.lstrip().startswith("SELECT") for s in statements) == 1
     with storage.transaction() as tx:  # what was written is what the next batch reads back
         assert {row: story for row, (story, _) in tx.story_sketches(list(ids.values())).items()} == filed
+
+
+def test_feed_vitals_give_each_feed_its_recent_times_and_newest_health_event(storage: Storage) -> None:
+    # Feed "a:b" has a name that holds the separator, so its events' keys start with feed "a"'s prefix too.
+    feeds = [
+        ("a", "http://a.test/"),
+        ("a:b", "http://ab.test/"),
+        ("quiet", "http://q.test/"),
+        ("new", "http://n.test/"),
+    ]
+    for name, url in feeds[:3]:
+        with storage.transaction() as tx:
+            tx.record_feed_success(name, url, None, None, 200, NOW)
+    for day, (source, key) in enumerate(
+        [
+            ("a", "a1"),
+            ("monitor/health", "health:a:failing:1"),
+            ("a", "a2"),
+            ("monitor/health", "health:a:b:failing:2"),
+            ("a:b", "ab1"),
+            ("monitor/health", "health:a:b:back:3"),
+            ("elsewhere", "health:quiet:failing:4"),  # not a health event: another source
+        ]
+    ):
+        item = ParsedArticle(content_key=key, source=source, title=key, text="text", published=None)
+        with storage.transaction() as tx:
+            tx.save_new_articles([item], NOW + timedelta(days=day))
+    vitals = {v.name: v for v in storage.feed_vitals(feeds, 1, "monitor/health", lambda name: f"health:{name}:")}
+    assert sorted(vitals) == ["a", "a:b", "quiet"]  # "new" was never polled
+    assert vitals["a"].article_times == [NOW + timedelta(days=2)]  # its newest one only: a rhythm of 1
+    assert vitals["a:b"].article_times == [NOW + timedelta(days=4)]
+    assert vitals["quiet"].article_times == []
+    # The newest event whose key starts with the feed's prefix, as a prefix search finds it.
+    assert vitals["a"].last_event_key == "health:a:b:back:3"
+    assert vitals["a:b"].last_event_key == "health:a:b:back:3"
+    assert vitals["quiet"].last_event_key is None
